@@ -1,0 +1,242 @@
+"""The solver client: createTask, getTaskResult polling, getBalance over treq.
+
+It runs on the crawl's own reactor (asyncio or plain Twisted) and never blocks it. Each
+HTTP call has a timeout and a cap on the reply size; a whole solve has a deadline. Every
+failure surfaces as a :class:`~scrapy_captcha.errors.SolverError` with a reason and a
+family, and no message ever carries the API key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import treq
+from scrapy.utils.defer import maybe_deferred_to_future
+from treq.client import HTTPClient
+from twisted.internet import defer, task
+from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
+from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
+
+from scrapy_captcha.errors import RETRY, SolverError
+from scrapy_captcha.providers import Provider, classify_error
+
+logger = logging.getLogger(__name__)
+
+_WAITING = {"processing", "idle", "pending", "queued", "waiting"}
+#: how long a no-slot reply makes us wait before asking again (providers ask for >= 5 s)
+NO_SLOT_DELAY = 5.0
+#: consecutive transport faults tolerated while polling a task that is alive
+MAX_POLL_FAULTS = 3
+
+
+class _ReplyTooLarge(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str | int
+    reply: Mapping[str, Any] = field(repr=False)  # the ready reply, solution inside or on top
+    seconds: float = 0.0
+
+
+class SolverClient:
+    """One provider account. ``on_call`` is told the name of each API call (for stats)."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        api_key: str,
+        *,
+        base_url: str | None = None,
+        request_timeout: float = 30.0,
+        poll_interval: float = 3.0,
+        solve_timeout: float = 180.0,
+        max_reply_size: int = 8 * 1024 * 1024,
+        on_call: Callable[[str], None] | None = None,
+        reactor: Any = None,
+    ) -> None:
+        if reactor is None:
+            from twisted.internet import reactor as installed
+
+            reactor = installed
+        self.provider = provider
+        self._key = api_key
+        self.base_url = (base_url or provider.base_url).rstrip("/")
+        self.request_timeout = request_timeout
+        self.poll_interval = poll_interval
+        self.solve_timeout = solve_timeout
+        self.max_reply_size = max_reply_size
+        self._on_call = on_call or (lambda name: None)
+        self._reactor = reactor
+        self._pool = HTTPConnectionPool(reactor, persistent=True)
+        self._pool.maxPersistentPerHost = 8
+        self._pool.retryAutomatically = False  # a createTask must never be sent twice by us
+        self._http = HTTPClient(
+            Agent(reactor, connectTimeout=request_timeout, pool=self._pool)
+        )
+
+    def __repr__(self) -> str:
+        return f"<SolverClient {self.provider.name} {self.base_url}>"
+
+    # -- public API ---------------------------------------------------------------------
+
+    async def solve(self, task_payload: Mapping[str, Any]) -> TaskResult:
+        """Create a task and poll it until it is ready, fails or the deadline passes."""
+        started = time.monotonic()
+        deadline = started + self.solve_timeout
+        while True:
+            reply = await self._call("createTask", {"task": dict(task_payload)}, deadline)
+            try:
+                self._raise_for_error(reply)
+            except SolverError as exc:
+                if exc.reason == "no_slot" and time.monotonic() + NO_SLOT_DELAY < deadline:
+                    await self._sleep(max(NO_SLOT_DELAY, self.poll_interval))
+                    continue
+                raise
+            break
+        task_id = reply.get("taskId")
+        if isinstance(task_id, bool) or not isinstance(task_id, (int, str)) or task_id == "":
+            raise SolverError("malformed_reply", "createTask reply has no taskId", family=RETRY)
+        if str(reply.get("status", "")).lower() == "ready":
+            return TaskResult(task_id, reply, time.monotonic() - started)
+
+        faults = 0
+        while True:
+            await self._sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                raise SolverError(
+                    "timeout",
+                    f"task {task_id} not ready after {self.solve_timeout:.0f}s",
+                    task_id=task_id,
+                )
+            try:
+                reply = await self._call("getTaskResult", {"taskId": task_id}, deadline)
+            except SolverError as exc:
+                # The task lives on at the provider: ride out a few transport faults.
+                faults += 1
+                if exc.family != RETRY or faults > MAX_POLL_FAULTS:
+                    exc.task_id = task_id
+                    raise
+                continue
+            faults = 0
+            self._raise_for_error(reply, task_id)
+            status = str(reply.get("status", "")).lower()
+            if status == "ready":
+                return TaskResult(task_id, reply, time.monotonic() - started)
+            if status not in _WAITING:
+                raise SolverError(
+                    "malformed_reply",
+                    f"getTaskResult answered an unknown status {status[:40]!r}",
+                    task_id=task_id,
+                )
+
+    async def get_balance(self) -> float:
+        deadline = time.monotonic() + self.request_timeout
+        reply = await self._call("getBalance", {}, deadline)
+        self._raise_for_error(reply)
+        try:
+            return float(reply["balance"])
+        except (KeyError, TypeError, ValueError):
+            raise SolverError("malformed_reply", "getBalance reply has no balance") from None
+
+    async def close(self) -> None:
+        await maybe_deferred_to_future(self._pool.closeCachedConnections())
+
+    # -- internals ----------------------------------------------------------------------
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "***") if self._key else text
+
+    def _raise_for_error(self, reply: Mapping[str, Any], task_id: Any = None) -> None:
+        error_id = reply.get("errorId")
+        code = str(reply.get("errorCode") or "")
+        is_error = error_id not in (None, 0, "0", False) or (error_id is None and code)
+        if not is_error:
+            return
+        reason, family = classify_error(code or "ERROR_UNKNOWN")
+        text = self._redact(self.provider.error_text(reply))[:200]
+        raise SolverError(
+            reason,
+            f"{code or 'error'}: {text}" if text else (code or "solver error"),
+            family=family,
+            code=code or None,
+            task_id=task_id,
+        )
+
+    async def _sleep(self, seconds: float) -> None:
+        await maybe_deferred_to_future(task.deferLater(self._reactor, seconds, lambda: None))
+
+    async def _call(
+        self, method: str, payload: Mapping[str, Any], deadline: float
+    ) -> Mapping[str, Any]:
+        """POST one API call; return its JSON object whatever the HTTP status."""
+        self._on_call(method)
+        timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
+        body = json.dumps({"clientKey": self._key, **payload}).encode()
+        url = f"{self.base_url}/{method}"
+        try:
+            d = self._http.post(
+                url,
+                data=body,
+                headers={"Content-Type": ["application/json"], "Accept": ["application/json"]},
+            )
+            d.addTimeout(timeout, self._reactor)
+            response = await maybe_deferred_to_future(d)
+            raw = await self._read(response, timeout)
+        except _ReplyTooLarge:
+            raise SolverError(
+                "malformed_reply", f"{method} reply larger than {self.max_reply_size} bytes"
+            ) from None
+        except (defer.TimeoutError, TimeoutError):
+            raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
+        except defer.CancelledError:
+            raise  # the crawl is closing: not a solver fault
+        except (ConnectError, DNSLookupError) as exc:
+            raise SolverError(
+                "connection", f"{method}: cannot connect to the solver ({type(exc).__name__})"
+            ) from None
+        except ResponseFailed:
+            raise SolverError("connection", f"{method}: connection lost mid-reply") from None
+        except Exception as exc:  # anything else from the transport is a retryable fault
+            raise SolverError(
+                "connection", f"{method}: {type(exc).__name__} talking to the solver"
+            ) from None
+        status = response.code
+        try:
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            reason = "http_error" if status >= 400 else "malformed_reply"
+            raise SolverError(
+                reason, f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)"
+            ) from None
+        if not isinstance(data, dict):
+            raise SolverError("malformed_reply", f"{method}: HTTP {status}, JSON is not an object")
+        if status >= 400 and not (data.get("errorCode") or data.get("errorId")):
+            raise SolverError("http_error", f"{method}: HTTP {status}")
+        return data
+
+    async def _read(self, response: Any, timeout: float) -> bytes:
+        length = response.length
+        # A declared oversize body fails on its first chunk instead of being read.
+        limit = -1 if isinstance(length, int) and length > self.max_reply_size else self.max_reply_size
+        chunks: list[bytes] = []
+        size = 0
+
+        def collect(data: bytes) -> None:
+            nonlocal size
+            size += len(data)
+            if size > limit:
+                raise _ReplyTooLarge
+            chunks.append(data)
+
+        d = treq.collect(response, collect)
+        d.addTimeout(timeout, self._reactor)
+        await maybe_deferred_to_future(d)
+        return b"".join(chunks)
+

@@ -1,0 +1,548 @@
+"""Coordination shared by the add-on's middleware components (one manager per crawler).
+
+Why a manager: the work is split across three downloader-middleware positions (see
+``middleware.py``), and they must share one view of clearances, pending solves and
+budgets.
+
+How waiting works without starving the crawl: a request that must wait for a solve is
+never held inside the downloader (that would pin one of ``CONCURRENT_REQUESTS``). Instead
+it is handed back to the engine marked for parking; our ``request_scheduled`` handler
+takes it out of the scheduling path and keeps it on the pending solve (a *flight*). When
+the flight lands, every parked request is scheduled again and picks up the clearance. A
+``spider_idle`` handler keeps the spider open while flights are pending.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.http import Response
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet import defer
+
+from scrapy_captcha.clearance import Clearance, Route, route_for
+from scrapy_captcha.client import SolverClient
+from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
+from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
+from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
+from scrapy_captcha.settings import CaptchaSettings
+from scrapy_captcha.store import ClearanceStore, open_store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger("scrapy_captcha")
+
+#: request meta: set True to leave a request and its response alone
+META_OPT_OUT = "dont_solve_captcha"
+#: request meta: per-request overrides {"proxy": ..., "provider": ..., "task": {...}}
+META_OPTIONS = "captcha"
+#: response meta: what happened ({"kind", "variant", "solved", "task_id", ...})
+META_RESULT = "captcha_result"
+
+# private meta keys
+_ROUTE = "_captcha_route"
+_APPLIED = "_captcha_clearance"  # (clearance id, task id) of the clearance sent
+_ATTEMPTS = "_captcha_attempts"  # solves this request has waited for
+_PARK = "_captcha_park"  # route key: park this request on that flight
+_SET_DONT_CACHE = "_captcha_set_dont_cache"
+_REROUTED = "_captcha_rerouted"
+_PRIVATE = (_ROUTE, _APPLIED, _PARK, _SET_DONT_CACHE)
+
+_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+
+
+@dataclass(eq=False)
+class Flight:
+    """One pending solve for one route, and everything waiting for it."""
+
+    route: Route
+    started: float = field(default_factory=time.monotonic)
+    parked: list[Request] = field(default_factory=list)
+    waiters: list[defer.Deferred[None]] = field(default_factory=list)
+    task: defer.Deferred[None] | None = None
+    done: bool = False
+
+    async def wait(self) -> None:
+        """For requests that cannot be parked (``engine.download_async``): one Deferred
+        per waiter, since a shared Deferred would hand its result to the first only."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self.waiters.append(d)
+        await maybe_deferred_to_future(d)
+
+
+_MANAGERS: weakref.WeakKeyDictionary[Crawler, CaptchaManager] = weakref.WeakKeyDictionary()
+
+
+class CaptchaManager:
+    @classmethod
+    def for_crawler(cls, crawler: Crawler) -> CaptchaManager:
+        manager = _MANAGERS.get(crawler)
+        if manager is None:
+            manager = _MANAGERS[crawler] = cls(crawler)
+        return manager
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.settings = CaptchaSettings.from_settings(crawler.settings)
+        self.stats = crawler.stats
+        self.provider = load_provider(self.settings.provider, self.settings.task_types)
+        self.store: ClearanceStore = open_store(self.settings.cache_url, crawler)
+        # Keyed hash secret for proxy identities: stable across processes sharing a key.
+        self._secret = hashlib.sha256(b"scrapy-captcha|" + self.settings.api_key.encode()).digest()
+        self._clients: dict[str, SolverClient] = {}
+        self.flights: dict[str, Flight] = {}
+        self.challenged_domains: set[str] = set()
+        self.disabled_reason: str | None = None
+        self.tasks_created = 0
+        self.closing = False
+        self._budget_closed = False
+        self._warned: set[str] = set()
+        if self.settings.enabled:
+            crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
+            crawler.signals.connect(self._on_spider_idle, signal=signals.spider_idle)
+            crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
+            crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)
+
+    def __repr__(self) -> str:
+        return f"<CaptchaManager {self.provider.name} flights={len(self.flights)}>"
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _inc(self, key: str, count: float = 1) -> None:
+        self.stats.inc_value(f"captcha/{key}", count)
+
+    def _warn_once(self, key: str, msg: str, *args: Any, level: int = logging.WARNING) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.log(level, msg, *args)
+
+    def _active(self, request: Request) -> bool:
+        return self.settings.enabled and not request.meta.get(META_OPT_OUT)
+
+    def _options(self, request: Request) -> dict[str, Any]:
+        opts = request.meta.get(META_OPTIONS)
+        return opts if isinstance(opts, dict) else {}
+
+    def _client(self, provider: Provider) -> SolverClient:
+        name = provider.name
+        client = self._clients.get(name)
+        if client is None:
+            s = self.settings
+            default = name == self.provider.name
+            client = SolverClient(
+                provider,
+                s.api_keys.get(name, s.api_key),
+                base_url=s.api_urls.get(name) or (s.api_url if default else None),
+                request_timeout=s.request_timeout,
+                poll_interval=s.poll_interval,
+                solve_timeout=s.solve_timeout,
+                max_reply_size=s.max_reply_size,
+                on_call=lambda method: self._inc(f"solver/{method}"),
+            )
+            self._clients[name] = client
+            if s.poll_interval < 2 and not urlsplit(client.base_url).netloc.startswith(_LOOPBACK):
+                self._warn_once(
+                    "poll",
+                    "CAPTCHA_POLL_INTERVAL=%.1f s: providers ban clients polling faster than "
+                    "once every 2 s",
+                    s.poll_interval,
+                )
+        return client
+
+    def _spawn(self, coro: Any) -> defer.Deferred[Any]:
+        """Run a coroutine in the background; cancellation and bugs never go unhandled."""
+        d = deferred_from_coro(coro)
+
+        def _swallow(failure: Any) -> None:
+            if not failure.check(defer.CancelledError, asyncio.CancelledError):
+                logger.error("scrapy-captcha background task failed", exc_info=failure.value)
+
+        d.addErrback(_swallow)
+        return d
+
+    def _close_spider(self, reason: str) -> None:
+        engine = self.crawler.engine
+        if engine is None or engine.spider is None:
+            return
+        if hasattr(engine, "close_spider_async"):
+            self._spawn(engine.close_spider_async(reason=reason))
+        else:  # Scrapy 2.13
+            engine.close_spider(engine.spider, reason)
+
+    def _disable(self, error: SolverError) -> None:
+        if self.disabled_reason is None:
+            self.disabled_reason = error.reason
+            self.stats.set_value("captcha/disabled", error.reason)
+            logger.error(
+                "Captcha solving disabled for the rest of the crawl: %s (%s)", error.reason, error
+            )
+            if self.settings.close_on_fatal:
+                self._close_spider(f"captcha_{error.reason}")
+
+    # -- 585: before Cookies/HttpProxy -------------------------------------------------
+
+    def assign_proxy(self, request: Request) -> None:
+        """Route requests through CAPTCHA_DOMAIN_PROXIES / CAPTCHA_PROXY when they have no
+        proxy of their own, so HttpProxyMiddleware handles the credentials."""
+        if not self._active(request) or "proxy" in request.meta:
+            return
+        host = (urlparse_cached(request).hostname or "").lower()
+        proxy = (
+            self._options(request).get("proxy")
+            or self.settings.proxy_for_domain(host)
+            or (self.settings.proxy if host in self.challenged_domains else None)
+        )
+        if proxy:
+            request.meta["proxy"] = proxy
+
+    # -- 760: after Cookies and HttpProxy: the real route is known ---------------------
+
+    async def before_download(self, request: Request) -> Request | None:
+        if not self._active(request):
+            return None
+        route = route_for(request, self._secret)
+        request.meta[_ROUTE] = route
+        parked_before = request.meta.pop(_PARK, None) is not None
+        flight = self.flights.get(route.key)
+        if flight is not None:
+            if not parked_before:
+                # Wait outside the downloader; the site is not asked again meanwhile.
+                return self._park_copy(request, route, request.meta.get(_ATTEMPTS, 0))
+            # Came straight back without passing the scheduler (engine.download_async):
+            # nothing else will re-send it, so wait here.
+            try:
+                await flight.wait()
+            except SolverCancelled:
+                raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+        clearance = await self.store.get(route.key)
+        if clearance is None:
+            request.meta.pop(_APPLIED, None)
+            return None
+        clearance.apply(request)
+        request.meta[_APPLIED] = (clearance.id, clearance.task_id)
+        self._inc("cache/hit")
+        return None
+
+    # -- 950: above HttpCache -----------------------------------------------------------
+
+    def guard(self, request: Request, response: Response) -> None:
+        """Keep challenge and block pages out of Scrapy's HTTP cache. Runs before the body
+        is decompressed, so it decides on status and headers alone."""
+        if is_challenge_candidate(response.status, response.headers) and not request.meta.get(
+            "dont_cache"
+        ):
+            request.meta["dont_cache"] = True
+            request.meta[_SET_DONT_CACHE] = True
+
+    # -- 585: after decompression, before Retry and MetaRefresh -------------------------
+
+    async def on_response(self, request: Request, response: Response) -> Request | Response:
+        if not self._active(request):
+            return response
+        try:
+            return await self._on_response(request, response)
+        except (defer.CancelledError, asyncio.CancelledError):
+            raise
+        except Exception:
+            # A bug of ours must not cost the user the page.
+            logger.exception("scrapy-captcha failed on %s; passing the response on", response)
+            return response
+
+    async def _on_response(self, request: Request, response: Response) -> Request | Response:
+        challenge = detect(response)
+        applied = request.meta.get(_APPLIED)
+        attempts = request.meta.get(_ATTEMPTS, 0)
+        if challenge is None:
+            if applied is not None:
+                request.meta[META_RESULT] = {
+                    "kind": CLOUDFLARE,
+                    "solved": True,
+                    "from_cache": attempts == 0,
+                    "task_id": applied[1],
+                    "attempts": attempts,
+                }
+            return response
+        self._inc(f"detected/{challenge.kind}")
+        if not challenge.solvable:
+            logger.info("%s on %s (%s): not solvable, passed on", challenge.kind, request.url,
+                        challenge.variant)
+            return self._unsolved(request, response, challenge, "blocked", count=False)
+
+        route = request.meta.get(_ROUTE) or route_for(request, self._secret)
+        if applied is not None:
+            if await self.store.invalidate(route.key, applied[0]):
+                self._inc("cache/invalidated")
+                logger.info("Clearance for %s was challenged again: dropped", route.describe())
+        if attempts >= self.settings.max_attempts:
+            return self._unsolved(request, response, challenge, "max_attempts")
+        if self.disabled_reason is not None:
+            return self._unsolved(request, response, challenge, self.disabled_reason)
+        if not route.has_proxy:
+            return self._no_proxy(request, response, challenge, route)
+
+        flight = self.flights.get(route.key)
+        if flight is None:
+            current = await self.store.get(route.key)
+            if current is not None and (applied is None or current.id != applied[0]):
+                # A fresher clearance landed while this request was on the wire.
+                return self._reissue(request, attempts + 1)
+            if self.settings.max_solves and self.tasks_created >= self.settings.max_solves:
+                if not self._budget_closed:
+                    self._budget_closed = True
+                    logger.warning(
+                        "CAPTCHA_MAX_SOLVES=%d reached: closing the spider",
+                        self.settings.max_solves,
+                    )
+                    self._close_spider("captcha_budget_exhausted")
+                return self._unsolved(request, response, challenge, "budget")
+            flight = self._start_flight(route, request, challenge)
+        return self._park_copy(request, route, attempts + 1)
+
+    def _no_proxy(
+        self, request: Request, response: Response, challenge: Challenge, route: Route
+    ) -> Request | Response:
+        fallback = self._options(request).get("proxy") or self.settings.proxy
+        if fallback and "proxy" not in request.meta and not request.meta.get(_REROUTED):
+            # Send it (and later requests to the domain) through CAPTCHA_PROXY, where the
+            # challenge can be solved; the clearance will be bound to that proxy.
+            self.challenged_domains.add(route.domain)
+            copy = self._copy(request)
+            copy.meta["proxy"] = fallback
+            copy.meta[_REROUTED] = True
+            logger.info("Challenge on %s without a proxy: rerouting through CAPTCHA_PROXY",
+                        route.domain)
+            return copy
+        self._warn_once(
+            f"noproxy|{route.domain}",
+            "Cloudflare challenge on %s but the request has no proxy: a clearance is bound to "
+            "the exit IP, so it cannot be solved. Set CAPTCHA_PROXY, CAPTCHA_DOMAIN_PROXIES or "
+            "meta['proxy'].",
+            route.domain,
+        )
+        return self._unsolved(request, response, challenge, "no_proxy")
+
+    def _unsolved(
+        self,
+        request: Request,
+        response: Response,
+        challenge: Challenge,
+        reason: str,
+        *,
+        count: bool = True,
+    ) -> Response:
+        if count:
+            self._inc(f"unsolved/{reason}")
+        request.meta[META_RESULT] = {
+            "kind": challenge.kind,
+            "variant": challenge.variant,
+            "solved": False,
+            "reason": reason,
+            "attempts": request.meta.get(_ATTEMPTS, 0),
+        }
+        return response
+
+    def _copy(self, request: Request) -> Request:
+        copy = request.replace(dont_filter=True)
+        if copy.meta.pop(_SET_DONT_CACHE, None):
+            copy.meta.pop("dont_cache", None)
+        for key in _PRIVATE:
+            copy.meta.pop(key, None)
+        return copy
+
+    def _reissue(self, request: Request, attempts: int) -> Request:
+        copy = self._copy(request)
+        copy.meta[_ATTEMPTS] = attempts
+        return copy
+
+    def _park_copy(self, request: Request, route: Route, attempts: int) -> Request:
+        copy = self._reissue(request, attempts)
+        copy.meta[_PARK] = route.key
+        return copy
+
+    # -- flights ------------------------------------------------------------------------
+
+    def _start_flight(self, route: Route, request: Request, challenge: Challenge) -> Flight:
+        opts = self._options(request)
+        provider = (
+            load_provider(opts["provider"], self.settings.task_types)
+            if opts.get("provider")
+            else self.provider
+        )
+        proxy = route.solver_proxy()
+        assert proxy is not None
+        ctx = TaskContext(
+            url=request.url,
+            proxy=proxy,
+            method=request.method,
+            body=request.body,
+            content_type=(request.headers.get("Content-Type") or b"").decode("latin-1"),
+            user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
+            extra=opts.get("task") or {},
+        )
+        flight = Flight(route)
+        self.flights[route.key] = flight
+        self.tasks_created += 1
+        logger.info(
+            "Cloudflare %s challenge on %s: solving with %s",
+            challenge.variant,
+            route.describe(),
+            provider.name,
+        )
+        flight.task = self._spawn(self._fly(flight, provider, ctx))
+        return flight
+
+    async def _fly(self, flight: Flight, provider: Provider, ctx: TaskContext) -> None:
+        route = flight.route
+        error: CaptchaError | None = None
+        try:
+            client = self._client(provider)
+            result = await client.solve(provider.cloudflare_task(ctx))
+            solution = provider.parse_cloudflare(result.reply)
+            if solution is None:
+                raise SolverError(
+                    "malformed_reply", "ready reply holds no cookies", task_id=result.task_id
+                )
+            clearance = Clearance.from_solution(
+                solution, ttl=self.settings.clearance_ttl, task_id=result.task_id
+            )
+            await self.store.set(route.key, clearance)
+            self._inc(f"solved/{CLOUDFLARE}")
+            logger.info(
+                "Solved Cloudflare challenge for %s in %.1fs (task %s); %d requests waiting",
+                route.describe(),
+                result.seconds,
+                result.task_id,
+                len(flight.parked) + len(flight.waiters),
+            )
+        except SolverError as exc:
+            error = exc
+            self._inc(f"failed/{exc.reason}")
+            if exc.fatal:
+                self._disable(exc)
+            else:
+                logger.warning("Solve for %s failed: %s", route.describe(), exc)
+        except (defer.CancelledError, asyncio.CancelledError):
+            error = SolverCancelled("crawl closed while solving")
+        except Exception as exc:  # a bug: log it, but let the waiting requests go on
+            logger.exception("Unexpected error solving for %s", route.describe())
+            error = SolverError("internal", type(exc).__name__)
+            self._inc("failed/internal")
+        finally:
+            self._inc("solve_seconds", round(time.monotonic() - flight.started, 3))
+            self._land(flight, error)
+
+    def _land(self, flight: Flight, error: CaptchaError | None) -> None:
+        """Release everything waiting on a flight: exactly once, whatever happened."""
+        if flight.done:
+            return
+        flight.done = True
+        if self.flights.get(flight.route.key) is flight:
+            del self.flights[flight.route.key]
+        cancelled = isinstance(error, SolverCancelled) or self.closing
+        for waiter in flight.waiters:
+            if not waiter.called:
+                if cancelled:
+                    waiter.errback(SolverCancelled("crawl closed while waiting for a solve"))
+                else:
+                    waiter.callback(None)
+        parked, flight.parked = flight.parked, []
+        engine = self.crawler.engine
+        for request in parked:
+            if cancelled or engine is None or engine.spider is None:
+                self._drop(request)
+            else:
+                # Back through the scheduler: solved -> the clearance is applied at 760;
+                # failed -> the site challenges again and the request's attempts decide.
+                engine.crawl(request)
+
+    def _drop(self, request: Request) -> None:
+        self._inc("dropped_on_close")
+        self.crawler.signals.send_catch_log(
+            signals.request_dropped, request=request, spider=self.crawler.spider
+        )
+
+    # -- signals ------------------------------------------------------------------------
+
+    def _on_request_scheduled(self, request: Request, **kwargs: Any) -> None:
+        key = request.meta.pop(_PARK, None)
+        if key is None:
+            return
+        flight = self.flights.get(key)
+        if flight is None or flight.done:
+            return  # landed meanwhile: let it through
+        flight.parked.append(request)
+        self._inc("parked")
+        raise IgnoreRequest("parked until the captcha solve lands")
+
+    def _on_spider_idle(self, **kwargs: Any) -> None:
+        if self.flights:
+            raise DontCloseSpider
+
+    async def _on_spider_opened(self, **kwargs: Any) -> None:
+        self._check_components()
+        if not self.settings.api_key and not self.settings.api_keys:
+            self.disabled_reason = "no_api_key"
+            self.stats.set_value("captcha/disabled", "no_api_key")
+            logger.error("CAPTCHA_API_KEY is not set: challenges are passed on unsolved")
+            return
+        if self.settings.check_balance:
+            self._spawn(self._check_balance())
+
+    async def _check_balance(self) -> None:
+        try:
+            balance = await self._client(self.provider).get_balance()
+        except SolverError as exc:
+            if exc.fatal:
+                self._disable(exc)
+            else:
+                logger.warning("Could not read the %s balance: %s", self.provider.name, exc)
+            return
+        self.stats.set_value("captcha/balance", balance)
+        logger.info("%s balance: %.4f", self.provider.name, balance)
+
+    def _check_components(self) -> None:
+        from scrapy_captcha.middleware import (
+            CaptchaMiddleware,
+            ChallengeCacheGuard,
+            ClearanceMiddleware,
+        )
+
+        engine = self.crawler.engine
+        if engine is None:
+            return
+        present = {type(mw) for mw in engine.downloader.middleware.middlewares}
+        missing = [
+            cls.__name__
+            for cls in (CaptchaMiddleware, ClearanceMiddleware, ChallengeCacheGuard)
+            if cls not in present
+        ]
+        if missing:
+            logger.error(
+                "scrapy-captcha is incomplete: %s not in DOWNLOADER_MIDDLEWARES. Use ADDONS = "
+                "{'scrapy_captcha.Addon': 500} or see the README for the manual setup.",
+                ", ".join(missing),
+            )
+
+    async def _on_spider_closed(self, **kwargs: Any) -> None:
+        self.closing = True
+        for flight in list(self.flights.values()):
+            if flight.task is not None:
+                flight.task.cancel()
+            self._land(flight, SolverCancelled("spider closed"))
+        dropped = self.stats.get_value("captcha/dropped_on_close", 0)
+        if dropped:
+            logger.info("%d requests waiting for a captcha solve were dropped at close", dropped)
+        for client in self._clients.values():
+            await client.close()
+        await self.store.close()

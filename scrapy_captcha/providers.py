@@ -1,0 +1,264 @@
+"""Provider profiles: everything that differs between solver services lives here.
+
+A profile knows its base URL, its task type names, how to put a Cloudflare task together,
+how to read its error replies and how to normalise the many documented solution shapes.
+The solver client and the middleware never hard-code a provider detail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http.cookies import SimpleCookie
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from scrapy.utils.misc import load_object
+
+from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY, ConfigurationError
+
+CLOUDFLARE = "cloudflare"
+
+# errorCode -> (reason, family). Classify by the code string, never by errorId.
+_ERROR_CODES: dict[str, tuple[str, str]] = {
+    "ERROR_KEY_DOES_NOT_EXIST": ("bad_key", FATAL),
+    "ERROR_WRONG_USER_KEY": ("bad_key", FATAL),
+    "ERROR_KEY_DENIED_ACCESS": ("bad_key", FATAL),
+    "ERROR_ZERO_BALANCE": ("zero_balance", FATAL),
+    "ERROR_IP_NOT_ALLOWED": ("ip_not_allowed", FATAL),
+    "ERROR_ACCOUNT_SUSPENDED": ("account_suspended", FATAL),
+    "ERROR_NO_SLOT_AVAILABLE": ("no_slot", RETRY),
+    "ERROR_CAPTCHA_UNSOLVABLE": ("unsolvable", RETRY),
+    "ERROR_TASK_TIMEOUT": ("timeout", RETRY),
+    "ERROR_NO_SUCH_CAPCHA_ID": ("task_not_found", RETRY),
+    "ERROR_TASKID_NOT_FOUND": ("task_not_found", RETRY),
+    "ERROR_TASK_NOT_FOUND": ("task_not_found", RETRY),
+    "ERROR_IP_BLOCKED": ("ip_blocked", RETRY),
+    "ERROR_IP_BANNED": ("ip_blocked", RETRY),
+    "ERROR_TASK_NOT_SUPPORTED": ("bad_task", INPUT),
+    "ERROR_TASK_ABSENT": ("bad_task", INPUT),
+    "ERROR_BAD_PARAMETERS": ("bad_task", INPUT),
+    "ERROR_INVALID_TASK_DATA": ("bad_task", INPUT),
+    "ERROR_PAGEURL": ("bad_task", INPUT),
+    "ERROR_WRONG_GOOGLEKEY": ("bad_task", INPUT),
+}
+
+
+def classify_error(code: str) -> tuple[str, str]:
+    """Map an ``errorCode`` to ``(reason, family)``; unknown codes are retried."""
+    code = code.strip().upper()
+    if code in _ERROR_CODES:
+        return _ERROR_CODES[code]
+    if code.startswith(("ERROR_PROXY", "ERROR_BAD_PROXY")):
+        return "proxy", PROXY
+    return "solver_error", RETRY
+
+
+@dataclass(frozen=True)
+class CloudflareSolution:
+    """A provider's Cloudflare reply, normalised."""
+
+    cookies: dict[str, str]
+    user_agent: str | None
+    request_headers: dict[str, str] = field(repr=False)
+    headers: dict[str, str] = field(repr=False)
+    content: str | None = field(repr=False)
+    cookie_expires: float | None = None  # epoch seconds of cf_clearance, when the reply says
+
+
+def _parse_cookies(raw: Any) -> tuple[dict[str, str], float | None]:
+    """Cookies come as an object, a list of {name, value, expires...} or 'a=b; c=d'."""
+    cookies: dict[str, str] = {}
+    expires: float | None = None
+    if isinstance(raw, Mapping):
+        cookies = {str(k): str(v) for k, v in raw.items() if v is not None}
+    elif isinstance(raw, list):
+        for item in raw:
+            if not isinstance(item, Mapping) or "name" not in item:
+                continue
+            name, value = str(item["name"]), str(item.get("value", ""))
+            cookies[name] = value
+            exp = item.get("expires", item.get("expiry", item.get("expirationDate")))
+            if name == "cf_clearance" and isinstance(exp, (int, float)) and exp > 0:
+                expires = float(exp)
+    elif isinstance(raw, str):
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(raw)
+            cookies = {k: m.value for k, m in jar.items()}
+        except Exception:
+            cookies = {}
+        if not cookies:  # SimpleCookie is strict; fall back to a lenient split
+            for part in raw.split(";"):
+                name, sep, value = part.strip().partition("=")
+                if sep and name:
+                    cookies[name] = value
+    return cookies, expires
+
+
+def _lower_headers(raw: Any) -> dict[str, str]:
+    if isinstance(raw, Mapping):
+        return {str(k).lower(): str(v) for k, v in raw.items() if v is not None}
+    if isinstance(raw, list):  # [[name, value], ...] or [{"name":..,"value":..}]
+        out: dict[str, str] = {}
+        for item in raw:
+            if isinstance(item, Mapping) and "name" in item:
+                out[str(item["name"]).lower()] = str(item.get("value", ""))
+            elif isinstance(item, (list, tuple)) and len(item) == 2:
+                out[str(item[0]).lower()] = str(item[1])
+        return out
+    return {}
+
+
+def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | None:
+    """Accept every documented shape: fields inside ``solution`` or at the top level, and
+    1captcha's own misspelling ``heders``. ``None`` when there is nothing usable."""
+    nested = reply.get("solution")
+    sources = [s for s in (nested, reply) if isinstance(s, Mapping)]
+
+    def pick(*names: str) -> Any:
+        for source in sources:
+            for name in names:
+                if source.get(name) not in (None, "", {}, []):
+                    return source[name]
+        return None
+
+    cookies, expires = _parse_cookies(pick("cookies", "cookie"))
+    user_agent = pick("user_agent", "userAgent", "useragent")
+    request_headers = _lower_headers(pick("request_headers", "requestHeaders"))
+    if not cookies and "cookie" in request_headers:
+        cookies, _ = _parse_cookies(request_headers["cookie"])
+    if not cookies:
+        return None
+    content = pick("content", "html")
+    return CloudflareSolution(
+        cookies=cookies,
+        user_agent=str(user_agent) if user_agent else None,
+        request_headers=request_headers,
+        headers=_lower_headers(pick("headers", "heders")),
+        content=content if isinstance(content, str) else None,
+        cookie_expires=expires,
+    )
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a profile needs to build a Cloudflare task for one challenged request."""
+
+    url: str
+    proxy: str = field(repr=False)  # full proxy URL, credentials included
+    method: str = "GET"
+    body: bytes = field(default=b"", repr=False)
+    content_type: str = ""
+    user_agent: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Provider:
+    """A solver service speaking the createTask / getTaskResult protocol.
+
+    Subclass it (and point CAPTCHA_PROVIDER at the subclass's import path) to add a
+    service; override ``task_types``, ``base_url`` and, if needed, ``cloudflare_task``.
+    """
+
+    name: ClassVar[str] = "generic"
+    base_url: ClassVar[str] = ""
+    task_types: ClassVar[Mapping[str, str]] = {}
+    #: reply field holding the error text; checked in this order
+    error_text_fields: ClassVar[tuple[str, ...]] = ("errorDescription", "errorDesc", "message")
+
+    def __init__(self, task_types: Mapping[str, str] | None = None) -> None:
+        self.types = {**self.task_types, **(task_types or {})}
+
+    def task_type(self, kind: str) -> str:
+        try:
+            return self.types[kind]
+        except KeyError:
+            raise ConfigurationError(f"provider {self.name!r} has no task for {kind!r}") from None
+
+    def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
+        task: dict[str, Any] = {
+            "type": self.task_type(CLOUDFLARE),
+            "websiteURL": ctx.url,
+            "proxy": ctx.proxy,
+        }
+        task.update(ctx.extra)
+        return task
+
+    def error_text(self, reply: Mapping[str, Any]) -> str:
+        for name in self.error_text_fields:
+            if reply.get(name):
+                return str(reply[name])
+        return ""
+
+    def parse_cloudflare(self, reply: Mapping[str, Any]) -> CloudflareSolution | None:
+        return parse_cloudflare_solution(reply)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class OneCaptcha(Provider):
+    """1captcha (api.1captcha.vip): ``CloudFlareTaskS3`` (also documented as CloudFlareTask)."""
+
+    name = "1captcha"
+    base_url = "https://api.1captcha.vip"
+    task_types = {CLOUDFLARE: "CloudFlareTaskS3"}
+
+
+class EzCaptcha(Provider):
+    """ez-captcha (api.ez-captcha.com): ``CloudFlare5STask``; POST pages via ``rqData``."""
+
+    name = "ez-captcha"
+    base_url = "https://api.ez-captcha.com"
+    task_types = {CLOUDFLARE: "CloudFlare5STask"}
+    error_text_fields = ("errorDesc", "errorDescription", "message")
+
+    def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
+        task = super().cloudflare_task(ctx)
+        rq_data = build_rq_data(ctx.method, ctx.body, ctx.content_type)
+        if rq_data is not None and "rqData" not in ctx.extra:
+            task["rqData"] = rq_data
+        return task
+
+
+def build_rq_data(method: str, body: bytes, content_type: str) -> dict[str, Any] | None:
+    """ez-captcha's ``rqData`` for a page reached by POST: JSON or FORM fields."""
+    if method.upper() != "POST":
+        return None
+    ctype = content_type.lower()
+    text = body.decode("utf-8", "replace")
+    if "json" in ctype:
+        try:
+            data = json.loads(text or "{}")
+        except ValueError:
+            return None
+        return {"mode": "JSON", **data} if isinstance(data, dict) else None
+    return {"mode": "FORM", **dict(parse_qsl(text, keep_blank_values=True))}
+
+
+PROVIDERS: dict[str, type[Provider]] = {
+    OneCaptcha.name: OneCaptcha,
+    EzCaptcha.name: EzCaptcha,
+}
+
+
+def load_provider(name_or_path: str | type[Provider], task_types: Mapping[str, str] | None = None) -> Provider:
+    """A provider by registered name ("1captcha", "ez-captcha") or import path."""
+    if isinstance(name_or_path, type):
+        cls = name_or_path
+    elif name_or_path in PROVIDERS:
+        cls = PROVIDERS[name_or_path]
+    else:
+        try:
+            cls = load_object(name_or_path)
+        except (ValueError, NameError, ImportError, AttributeError) as exc:
+            raise ConfigurationError(
+                f"unknown CAPTCHA_PROVIDER {name_or_path!r}: use one of {sorted(PROVIDERS)} "
+                "or the import path of a Provider subclass"
+            ) from exc
+    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+        raise ConfigurationError(f"CAPTCHA_PROVIDER {name_or_path!r} is not a Provider subclass")
+    return cls(task_types)
+

@@ -1,0 +1,147 @@
+"""The ``CAPTCHA_*`` settings, read once per crawler.
+
+Every setting has a default that works for a typical crawl; only the provider and its API
+key need setting. ``CaptchaSettings`` is a frozen snapshot so nothing re-reads settings on
+the hot path, and its repr hides the API key and proxy passwords.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from scrapy.settings import BaseSettings
+
+from scrapy_captcha.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: dict[str, Any] = {
+    "CAPTCHA_ENABLED": True,
+    "CAPTCHA_PROVIDER": "1captcha",
+    "CAPTCHA_API_KEY": "",
+    "CAPTCHA_API_URL": None,
+    "CAPTCHA_API_KEYS": {},
+    "CAPTCHA_API_URLS": {},
+    "CAPTCHA_TASK_TYPES": {},
+    "CAPTCHA_PROXY": None,
+    "CAPTCHA_DOMAIN_PROXIES": {},
+    "CAPTCHA_CLEARANCE_TTL": 1800.0,
+    "CAPTCHA_SOLVE_TIMEOUT": 180.0,
+    "CAPTCHA_POLL_INTERVAL": 3.0,
+    "CAPTCHA_REQUEST_TIMEOUT": 30.0,
+    "CAPTCHA_MAX_REPLY_SIZE": 8 * 1024 * 1024,
+    "CAPTCHA_MAX_ATTEMPTS": 3,
+    "CAPTCHA_MAX_SOLVES": 0,
+    "CAPTCHA_CACHE_URL": "memory://",
+    "CAPTCHA_CHECK_BALANCE": True,
+    "CAPTCHA_CLOSE_ON_FATAL": False,
+}
+
+
+def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ConfigurationError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
+    return value
+
+
+def _check_proxy(name: str, url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https", "socks5", "socks5h", "socks4") or not parts.hostname:
+        # Say which setting is wrong without echoing the value: it may hold a password.
+        raise ConfigurationError(f"{name}: not a proxy URL (scheme://[user:pass@]host:port)")
+    return url
+
+
+@dataclass(frozen=True)
+class CaptchaSettings:
+    enabled: bool
+    provider: str
+    api_key: str = field(repr=False)
+    api_url: str | None
+    api_keys: dict[str, str] = field(repr=False)
+    api_urls: dict[str, str]
+    task_types: dict[str, str]
+    proxy: str | None = field(repr=False)
+    domain_proxies: dict[str, str] = field(repr=False)
+    clearance_ttl: float
+    solve_timeout: float
+    poll_interval: float
+    request_timeout: float
+    max_reply_size: int
+    max_attempts: int
+    max_solves: int
+    cache_url: str = field(repr=False)
+    check_balance: bool
+    close_on_fatal: bool
+
+    @classmethod
+    def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
+        def get(name: str) -> Any:
+            return settings.get(name, DEFAULTS[name])
+
+        domain_proxies = {
+            str(domain).lower().lstrip("."): _check_proxy("CAPTCHA_DOMAIN_PROXIES", str(proxy))
+            for domain, proxy in dict(settings.getdict("CAPTCHA_DOMAIN_PROXIES")).items()
+        }
+        proxy = get("CAPTCHA_PROXY") or None
+        if proxy:
+            _check_proxy("CAPTCHA_PROXY", str(proxy))
+        max_attempts = settings.getint("CAPTCHA_MAX_ATTEMPTS", DEFAULTS["CAPTCHA_MAX_ATTEMPTS"])
+        if max_attempts < 1:
+            raise ConfigurationError(f"CAPTCHA_MAX_ATTEMPTS must be >= 1, got {max_attempts}")
+        return cls(
+            enabled=settings.getbool("CAPTCHA_ENABLED", True),
+            provider=str(get("CAPTCHA_PROVIDER")),
+            api_key=str(get("CAPTCHA_API_KEY") or ""),
+            api_url=get("CAPTCHA_API_URL") or None,
+            api_keys={str(k): str(v) for k, v in settings.getdict("CAPTCHA_API_KEYS").items()},
+            api_urls={str(k): str(v) for k, v in settings.getdict("CAPTCHA_API_URLS").items()},
+            task_types={str(k): str(v) for k, v in settings.getdict("CAPTCHA_TASK_TYPES").items()},
+            proxy=str(proxy) if proxy else None,
+            domain_proxies=domain_proxies,
+            clearance_ttl=_positive(
+                "CAPTCHA_CLEARANCE_TTL",
+                settings.getfloat("CAPTCHA_CLEARANCE_TTL", DEFAULTS["CAPTCHA_CLEARANCE_TTL"]),
+            ),
+            solve_timeout=_positive(
+                "CAPTCHA_SOLVE_TIMEOUT",
+                settings.getfloat("CAPTCHA_SOLVE_TIMEOUT", DEFAULTS["CAPTCHA_SOLVE_TIMEOUT"]),
+            ),
+            poll_interval=_positive(
+                "CAPTCHA_POLL_INTERVAL",
+                settings.getfloat("CAPTCHA_POLL_INTERVAL", DEFAULTS["CAPTCHA_POLL_INTERVAL"]),
+            ),
+            request_timeout=_positive(
+                "CAPTCHA_REQUEST_TIMEOUT",
+                settings.getfloat("CAPTCHA_REQUEST_TIMEOUT", DEFAULTS["CAPTCHA_REQUEST_TIMEOUT"]),
+            ),
+            max_reply_size=int(
+                _positive(
+                    "CAPTCHA_MAX_REPLY_SIZE",
+                    settings.getint("CAPTCHA_MAX_REPLY_SIZE", DEFAULTS["CAPTCHA_MAX_REPLY_SIZE"]),
+                )
+            ),
+            max_attempts=max_attempts,
+            max_solves=int(
+                _positive(
+                    "CAPTCHA_MAX_SOLVES",
+                    settings.getint("CAPTCHA_MAX_SOLVES", 0),
+                    allow_zero=True,
+                )
+            ),
+            cache_url=str(get("CAPTCHA_CACHE_URL")),
+            check_balance=settings.getbool("CAPTCHA_CHECK_BALANCE", True),
+            close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
+        )
+
+    def proxy_for_domain(self, host: str) -> str | None:
+        """The CAPTCHA_DOMAIN_PROXIES entry for ``host`` or its closest parent domain."""
+        host = host.lower().rstrip(".")
+        while host:
+            if host in self.domain_proxies:
+                return self.domain_proxies[host]
+            _, _, host = host.partition(".")
+        return None

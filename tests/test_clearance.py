@@ -1,0 +1,165 @@
+"""Clearance building, header filtering, routes and proxy identity hashing."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import pytest
+from scrapy import Request
+from scrapy.settings import Settings
+
+from scrapy_captcha.clearance import (
+    Clearance,
+    filter_headers,
+    merge_cookie_header,
+    route_for,
+)
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.providers import CloudflareSolution
+from scrapy_captcha.settings import CaptchaSettings
+from scrapy_captcha.store import MemoryStore, open_store
+
+SECRET = b"k" * 32
+
+
+def solution(**kw: object) -> CloudflareSolution:
+    base = dict(
+        cookies={"cf_clearance": "c"},
+        user_agent="Stale/1",
+        request_headers={
+            ":authority": "a",
+            ":path": "/",
+            "host": "a",
+            "user-agent": "Real/2",
+            "cookie": "x=y",
+            "content-length": "3",
+            "connection": "keep-alive",
+            "accept-language": "en",
+            "accept-encoding": "gzip, deflate, br, zstd, weird",
+            "sec-ch-ua": '"Chromium"',
+        },
+        headers={},
+        content=None,
+    )
+    base.update(kw)
+    return CloudflareSolution(**base)  # type: ignore[arg-type]
+
+
+def test_filter_headers_drops_unsafe_and_undecodable() -> None:
+    out = filter_headers(solution().request_headers)
+    assert set(out) == {"accept-language", "accept-encoding", "sec-ch-ua"}
+    encodings = [e.strip() for e in out["accept-encoding"].split(",")]
+    assert "weird" not in encodings and encodings[:2] == ["gzip", "deflate"]
+
+
+def test_filter_headers_drops_encoding_when_none_decodable() -> None:
+    assert "accept-encoding" not in filter_headers({"accept-encoding": "sdch, weird"})
+
+
+def test_clearance_prefers_the_user_agent_really_sent() -> None:
+    c = Clearance.from_solution(solution(), ttl=60, now=1000.0)
+    assert c.user_agent == "Real/2"
+    assert c.expires_at == 1060.0
+    c2 = Clearance.from_solution(solution(request_headers={}), ttl=60, now=1000.0)
+    assert c2.user_agent == "Stale/1"
+
+
+def test_clearance_expiry_follows_cookie() -> None:
+    c = Clearance.from_solution(solution(cookie_expires=1030.0), ttl=60, now=1000.0)
+    assert c.expires_at == 1030.0
+    assert not c.expired(1029.0) and c.expired(1030.0)
+
+
+def test_clearance_roundtrip_and_repr_hides_cookies() -> None:
+    c = Clearance.from_solution(solution(cookies={"cf_clearance": "SECRETCOOKIE"}), ttl=5)
+    assert Clearance.from_dict(c.to_dict()) == c
+    assert "SECRETCOOKIE" not in repr(c)
+
+
+def test_apply_merges_cookie_header() -> None:
+    c = Clearance.from_solution(solution(), ttl=60)
+    r = Request("http://a/", headers={"Cookie": "session=1; cf_clearance=old"})
+    c.apply(r)
+    assert r.headers["Cookie"] == b"session=1; cf_clearance=c"
+    assert r.headers["User-Agent"] == b"Real/2"
+    assert r.headers["Accept-Language"] == b"en"
+    assert merge_cookie_header(None, {"a": "b"}) == "a=b"
+
+
+def _auth(user: str, pw: str) -> bytes:
+    return b"Basic " + base64.b64encode(f"{user}:{pw}".encode())
+
+
+def test_route_keys_tell_credentials_apart_without_holding_them() -> None:
+    def route(proxy: str | None, auth: bytes | None = None):  # type: ignore[no-untyped-def]
+        r = Request("https://Shop.Example/x", meta={} if proxy is None else {"proxy": proxy})
+        if auth:
+            r.headers["Proxy-Authorization"] = auth
+        return route_for(r, SECRET)
+
+    a1 = route("http://127.0.0.1:8080", _auth("alice", "pw1"))
+    a2 = route("http://127.0.0.1:8080", _auth("alice-2", "pw1"))
+    plain = route("http://127.0.0.1:8080")
+    inline = route("http://alice:pw1@127.0.0.1:8080")
+    assert a1.domain == "shop.example"
+    assert len({a1.key, a2.key, plain.key}) == 3
+    assert inline.key == a1.key  # same identity before and after HttpProxy
+    for r in (a1, inline):
+        assert "pw1" not in r.key and "pw1" not in repr(r) and "pw1" not in r.describe()
+        assert "alice" not in r.key and "alice" not in repr(r)
+    assert a1.solver_proxy() == "http://alice:pw1@127.0.0.1:8080"
+    assert plain.solver_proxy() == "http://127.0.0.1:8080"
+    direct = route(None)
+    assert not direct.has_proxy and direct.solver_proxy() is None
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [("example.com", "P1"), ("www.example.com", "P1"), ("a.b.example.com", "P1"),
+     ("other.com", None), ("notexample.com", None), ("special.example.com", "P2")],
+)
+def test_domain_proxies_cover_subdomains(host: str, expected: str | None) -> None:
+    proxies = {"example.com": "http://p1:1", ".special.example.com": "http://p2:2"}
+    s = CaptchaSettings.from_settings(Settings({"CAPTCHA_DOMAIN_PROXIES": proxies}))
+    names = {"http://p1:1": "P1", "http://p2:2": "P2"}
+    got = s.proxy_for_domain(host)
+    assert (names[got] if got else None) == expected
+
+
+def test_settings_repr_hides_secrets_and_validates() -> None:
+    s = CaptchaSettings.from_settings(
+        Settings({"CAPTCHA_API_KEY": "KEY123", "CAPTCHA_PROXY": "http://u:PW@h:1"})
+    )
+    assert "KEY123" not in repr(s) and "PW" not in repr(s)
+    with pytest.raises(ConfigurationError) as err:
+        CaptchaSettings.from_settings(Settings({"CAPTCHA_PROXY": "nonsense:PW"}))
+    assert "PW" not in str(err.value)
+    with pytest.raises(ConfigurationError):
+        CaptchaSettings.from_settings(Settings({"CAPTCHA_MAX_ATTEMPTS": 0}))
+    with pytest.raises(ConfigurationError):
+        CaptchaSettings.from_settings(Settings({"CAPTCHA_POLL_INTERVAL": -1}))
+
+
+def test_memory_store_expiry_and_precise_invalidation() -> None:
+    asyncio.run(_memory_store_checks())
+
+
+async def _memory_store_checks() -> None:
+    store = MemoryStore()
+    old = Clearance.from_solution(solution(), ttl=60)
+    await store.set("k", old)
+    assert await store.get("k") == old
+    new = Clearance.from_solution(solution(), ttl=60)
+    await store.set("k", new)
+    assert not await store.invalidate("k", old.id)  # a newer clearance survives
+    assert await store.invalidate("k", new.id)
+    assert await store.get("k") is None
+    await store.set("e", Clearance.from_solution(solution(), ttl=60, now=0.0))
+    assert await store.get("e") is None
+
+
+def test_open_store_errors() -> None:
+    with pytest.raises(ConfigurationError, match="unsupported scheme"):
+        open_store("nosuch://x", None)  # type: ignore[arg-type]
+    assert isinstance(open_store("memory://", None), MemoryStore)  # type: ignore[arg-type]
