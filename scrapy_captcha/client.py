@@ -19,7 +19,7 @@ import treq
 from scrapy.utils.defer import maybe_deferred_to_future
 from treq.client import HTTPClient
 from twisted.internet import defer, task
-from twisted.internet.error import ConnectError, DNSLookupError, TimeoutError
+from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
 
 from scrapy_captcha.errors import RETRY, SolverError
@@ -180,33 +180,39 @@ class SolverClient:
         timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
         body = json.dumps({"clientKey": self._key, **payload}).encode()
         url = f"{self.base_url}/{method}"
+        timer = _Timer(self._reactor, timeout)
         try:
-            d = self._http.post(
-                url,
-                data=body,
-                headers={"Content-Type": ["application/json"], "Accept": ["application/json"]},
+            response = await timer.run(
+                self._http.post(
+                    url,
+                    data=body,
+                    headers={
+                        "Content-Type": ["application/json"],
+                        "Accept": ["application/json"],
+                    },
+                )
             )
-            d.addTimeout(timeout, self._reactor)
-            response = await maybe_deferred_to_future(d)
-            raw = await self._read(response, timeout)
+            raw = await self._read(response, timer)
         except _ReplyTooLarge:
             raise SolverError(
                 "malformed_reply", f"{method} reply larger than {self.max_reply_size} bytes"
             ) from None
-        except (defer.TimeoutError, TimeoutError):
-            raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
         except defer.CancelledError:
-            raise  # the crawl is closing: not a solver fault
-        except (ConnectError, DNSLookupError) as exc:
-            raise SolverError(
-                "connection", f"{method}: cannot connect to the solver ({type(exc).__name__})"
-            ) from None
-        except ResponseFailed:
-            raise SolverError("connection", f"{method}: connection lost mid-reply") from None
-        except Exception as exc:  # anything else from the transport is a retryable fault
-            raise SolverError(
-                "connection", f"{method}: {type(exc).__name__} talking to the solver"
-            ) from None
+            if not timer.fired:
+                raise  # the crawl is closing: not a solver fault
+            raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
+        except Exception as exc:
+            if timer.fired:
+                raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
+            if isinstance(exc, (ConnectError, DNSLookupError)):
+                what = f"cannot connect to the solver ({type(exc).__name__})"
+            elif isinstance(exc, ResponseFailed):
+                what = "connection lost mid-reply"
+            else:
+                what = f"{type(exc).__name__} talking to the solver"
+            raise SolverError("connection", f"{method}: {what}") from None
+        finally:
+            timer.stop()
         status = response.code
         try:
             data = json.loads(raw.decode("utf-8"))
@@ -221,7 +227,7 @@ class SolverClient:
             raise SolverError("http_error", f"{method}: HTTP {status}")
         return data
 
-    async def _read(self, response: Any, timeout: float) -> bytes:
+    async def _read(self, response: Any, timer: _Timer) -> bytes:
         length = response.length
         # A declared oversize body fails on its first chunk instead of being read.
         limit = -1 if isinstance(length, int) and length > self.max_reply_size else self.max_reply_size
@@ -235,8 +241,35 @@ class SolverClient:
                 raise _ReplyTooLarge
             chunks.append(data)
 
-        d = treq.collect(response, collect)
-        d.addTimeout(timeout, self._reactor)
-        await maybe_deferred_to_future(d)
+        await timer.run(treq.collect(response, collect))
         return b"".join(chunks)
+
+
+class _Timer:
+    """One deadline for a whole HTTP exchange (headers and body). Twisted's Agent reports
+    a cancelled request as ResponseNeverReceived, not CancelledError, so whether the
+    deadline fired is tracked here rather than guessed from the exception."""
+
+    def __init__(self, reactor: Any, seconds: float) -> None:
+        self.fired = False
+        self._current: defer.Deferred[Any] | None = None
+        self._call = reactor.callLater(seconds, self._fire)
+
+    def _fire(self) -> None:
+        self.fired = True
+        if self._current is not None:
+            self._current.cancel()
+
+    async def run(self, d: defer.Deferred[Any]) -> Any:
+        if self.fired:
+            d.cancel()
+        self._current = d
+        try:
+            return await maybe_deferred_to_future(d)
+        finally:
+            self._current = None
+
+    def stop(self) -> None:
+        if self._call.active():
+            self._call.cancel()
 

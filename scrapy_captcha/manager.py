@@ -33,7 +33,7 @@ from twisted.internet import defer
 from scrapy_captcha.clearance import Clearance, Route, route_for
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
-from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
+from scrapy_captcha.errors import INPUT, CaptchaError, SolverCancelled, SolverError
 from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, open_store
@@ -53,7 +53,7 @@ META_RESULT = "captcha_result"
 # private meta keys
 _ROUTE = "_captcha_route"
 _APPLIED = "_captcha_clearance"  # (clearance id, task id) of the clearance sent
-_ATTEMPTS = "_captcha_attempts"  # solves this request has waited for
+_ATTEMPTS = "_captcha_attempts"  # solves this request has waited for (landed flights)
 _PARK = "_captcha_park"  # route key: park this request on that flight
 _SET_DONT_CACHE = "_captcha_set_dont_cache"
 _REROUTED = "_captcha_rerouted"
@@ -104,6 +104,8 @@ class CaptchaManager:
         self.flights: dict[str, Flight] = {}
         self.challenged_domains: set[str] = set()
         self.disabled_reason: str | None = None
+        # Routes whose task the provider rejected as malformed: resending it is pointless.
+        self._rejected: dict[str, str] = {}
         self.tasks_created = 0
         self.closing = False
         self._budget_closed = False
@@ -225,6 +227,7 @@ class CaptchaManager:
                 await flight.wait()
             except SolverCancelled:
                 raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+            request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
         clearance = await self.store.get(route.key)
         if clearance is None:
             request.meta.pop(_APPLIED, None)
@@ -290,6 +293,8 @@ class CaptchaManager:
             return self._unsolved(request, response, challenge, self.disabled_reason)
         if not route.has_proxy:
             return self._no_proxy(request, response, challenge, route)
+        if route.key in self._rejected:
+            return self._unsolved(request, response, challenge, self._rejected[route.key])
 
         flight = self.flights.get(route.key)
         if flight is None:
@@ -307,7 +312,7 @@ class CaptchaManager:
                     self._close_spider("captcha_budget_exhausted")
                 return self._unsolved(request, response, challenge, "budget")
             flight = self._start_flight(route, request, challenge)
-        return self._park_copy(request, route, attempts + 1)
+        return self._park_copy(request, route, attempts)
 
     def _no_proxy(
         self, request: Request, response: Response, challenge: Challenge, route: Route
@@ -430,6 +435,9 @@ class CaptchaManager:
             self._inc(f"failed/{exc.reason}")
             if exc.fatal:
                 self._disable(exc)
+            elif exc.family == INPUT:
+                self._rejected[route.key] = exc.reason
+                logger.error("Solver rejected the task for %s: %s", route.describe(), exc)
             else:
                 logger.warning("Solve for %s failed: %s", route.describe(), exc)
         except (defer.CancelledError, asyncio.CancelledError):
@@ -462,6 +470,9 @@ class CaptchaManager:
             if cancelled or engine is None or engine.spider is None:
                 self._drop(request)
             else:
+                # Every request that waited on this solve has used one attempt, whether
+                # or not it was challenged itself: that is what bounds the solves.
+                request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
                 # Back through the scheduler: solved -> the clearance is applied at 760;
                 # failed -> the site challenges again and the request's attempts decide.
                 engine.crawl(request)
@@ -480,7 +491,10 @@ class CaptchaManager:
             return
         flight = self.flights.get(key)
         if flight is None or flight.done:
-            return  # landed meanwhile: let it through
+            # Its flight landed between the park decision and now: let it through, with
+            # the attempt counted as for every other request that waited on it.
+            request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
+            return
         flight.parked.append(request)
         self._inc("parked")
         raise IgnoreRequest("parked until the captcha solve lands")
@@ -505,6 +519,9 @@ class CaptchaManager:
         except SolverError as exc:
             if exc.fatal:
                 self._disable(exc)
+            elif exc.family == INPUT:
+                self._rejected[route.key] = exc.reason
+                logger.error("Solver rejected the task for %s: %s", route.describe(), exc)
             else:
                 logger.warning("Could not read the %s balance: %s", self.provider.name, exc)
             return

@@ -1,0 +1,177 @@
+"""Every solver fault ends each request with exactly one outcome, and the crawl ends."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from conftest import REACTORS, assert_clean_log
+from scrapy_captcha.testing import EmulatorStack
+
+N = 5
+
+
+@pytest.fixture
+def stack():
+    with EmulatorStack() as s:
+        s.site.add_host("shop.example", "managed")
+        yield s
+
+
+def requests_for(stack: EmulatorStack, n: int = N) -> list[dict]:
+    return [{"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+            for i in range(n)]
+
+
+def assert_all_unsolved(result, reason: str, n: int = N) -> None:
+    assert len(result.pages) == n and not result.errors
+    assert {p["status"] for p in result.pages} == {403}
+    assert {p["result"]["reason"] for p in result.pages} == {reason}
+    assert all(p["result"]["solved"] is False for p in result.pages)
+
+
+@pytest.mark.parametrize(("key", "reason"), [("wrong-key", "bad_key"), ("empty-key", "zero_balance")])
+@pytest.mark.parametrize("check_balance", [True, False])
+def test_fatal_account_errors_stop_solving(
+    stack: EmulatorStack, crawl, key: str, reason: str, check_balance: bool
+) -> None:
+    result = crawl(
+        requests=requests_for(stack),
+        settings={**stack.scrapy_settings(api_key=key), "CAPTCHA_CHECK_BALANCE": check_balance},
+    )
+    assert_all_unsolved(result, reason)
+    assert stack.solver.tasks == []
+    assert result.log.count("Captcha solving disabled") == 1
+    assert result.stats["captcha/disabled"] == reason
+    assert result.reason == "finished"
+    assert_clean_log(result, key)
+
+
+def test_fatal_error_can_close_the_spider(stack: EmulatorStack, crawl) -> None:
+    result = crawl(
+        requests=requests_for(stack),
+        settings={**stack.scrapy_settings(api_key="wrong-key"), "CAPTCHA_CLOSE_ON_FATAL": True},
+    )
+    assert result.reason == "captcha_bad_key"
+    assert_clean_log(result, "wrong-key")
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("unsolvable", "unsolvable"),
+        ("garbage", "malformed_reply"),
+        ("malformed", "malformed_reply"),
+        ("http_502", "http_error"),
+    ],
+)
+def test_transient_fault_then_success(stack: EmulatorStack, crawl, fault: str, reason: str) -> None:
+    stack.solver.set_fault(fault, times=1)
+    result = crawl(requests=requests_for(stack), settings=stack.scrapy_settings())
+    assert [p["status"] for p in result.pages] == [200] * N
+    assert result.stat(f"captcha/failed/{reason}") == 1
+    assert result.stat("captcha/solved/cloudflare") == 1
+    assert_clean_log(result, "test-key")
+
+
+def test_no_slot_waits_and_retries_within_one_solve(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("no_slot", times=1)
+    result = crawl(requests=requests_for(stack, 2), settings=stack.scrapy_settings())
+    assert [p["status"] for p in result.pages] == [200] * 2
+    assert result.stat("captcha/solver/createTask") == 2
+    assert result.stat("captcha/solved/cloudflare") == 1
+    assert not any(k.startswith("captcha/failed") for k in result.stats)
+
+
+def test_input_error_is_not_resent(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("http_400_json")
+    result = crawl(requests=requests_for(stack), settings=stack.scrapy_settings())
+    assert_all_unsolved(result, "bad_task")
+    assert result.stat("captcha/solver/createTask") == 1
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_never_ready_times_out_and_gives_up(stack: EmulatorStack, crawl, reactor: str) -> None:
+    stack.solver.set_fault("never_ready")
+    result = crawl(
+        reactor=reactor,
+        requests=requests_for(stack),
+        settings={**stack.scrapy_settings(), "CAPTCHA_SOLVE_TIMEOUT": 1, "CAPTCHA_MAX_ATTEMPTS": 2},
+    )
+    assert_all_unsolved(result, "max_attempts")
+    assert len(stack.solver.tasks) == 2
+    assert result.stat("captcha/failed/timeout") == 2
+    assert_clean_log(result, "test-key")
+
+
+def test_hanging_solver_call_times_out(stack: EmulatorStack, crawl) -> None:
+    stack.solver.hold_timeout = 5
+    stack.solver.set_fault("hang", times=1)
+    result = crawl(
+        requests=requests_for(stack, 2),
+        settings={**stack.scrapy_settings(), "CAPTCHA_REQUEST_TIMEOUT": 1},
+    )
+    assert [p["status"] for p in result.pages] == [200] * 2
+    assert result.stat("captcha/failed/timeout") == 1
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_dead_solver(stack: EmulatorStack, crawl, reactor: str) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    result = crawl(
+        reactor=reactor,
+        requests=requests_for(stack),
+        settings={**stack.scrapy_settings(), "CAPTCHA_API_URL": f"http://127.0.0.1:{port}/x",
+                  "CAPTCHA_MAX_ATTEMPTS": 2},
+    )
+    assert_all_unsolved(result, "max_attempts")
+    assert all(p["result"]["attempts"] == 2 for p in result.pages)
+    # A dead solver fails at once, so a request challenged after a failure may start the
+    # next solve: at least two, and never more than two per request.
+    assert 2 <= result.stat("captcha/failed/connection") <= 2 * N
+    assert "Could not read the 1captcha balance" in result.log
+    assert_clean_log(result, "test-key")
+
+
+def test_clearance_that_does_not_take_is_dropped_and_bounded(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("bad_clearance")
+    result = crawl(
+        requests=requests_for(stack),
+        settings={**stack.scrapy_settings(), "CAPTCHA_MAX_ATTEMPTS": 2},
+    )
+    assert_all_unsolved(result, "max_attempts")
+    assert len(stack.solver.tasks) == 2
+    assert result.stat("captcha/cache/invalidated") == 2
+
+
+def test_oversized_reply_is_a_fault_not_a_crash(stack: EmulatorStack, crawl) -> None:
+    result = crawl(
+        requests=requests_for(stack, 2),
+        settings={**stack.scrapy_settings(), "CAPTCHA_MAX_REPLY_SIZE": 300,
+                  "CAPTCHA_MAX_ATTEMPTS": 1},
+    )
+    assert_all_unsolved(result, "max_attempts", n=2)
+    assert result.stat("captcha/failed/malformed_reply") == 1
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"solution_shape": "top_level"},
+        {"solution_shape": "both", "misspell_headers": True},
+        {"cookie_format": "list"},
+        {"cookie_format": "string"},
+        {"ua_mismatch": True},
+        {"ready_on_create": True},
+    ],
+    ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
+)
+@pytest.mark.parametrize("provider", ["1captcha", "ez-captcha"])
+def test_every_documented_reply_shape(stack: EmulatorStack, crawl, options: dict, provider: str) -> None:
+    stack.solver.configure(**options)
+    result = crawl(requests=requests_for(stack, 3), settings=stack.scrapy_settings(provider))
+    assert [p["status"] for p in result.pages] == [200] * 3
+    assert len(stack.solver.tasks) == 1
