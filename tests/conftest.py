@@ -29,6 +29,7 @@ class CrawlResult:
     reason: str | None
     log: str
     returncode: int
+    released_at: int | None = None
 
     def stat(self, name: str) -> Any:
         return self.stats.get(name, 0)
