@@ -200,7 +200,9 @@ def basic_credentials(header: bytes | None) -> tuple[str, str] | None:
 def _normalise_proxy(proxy: str) -> str:
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80)
+    port = parts.port or (
+        443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80
+    )
     return f"{parts.scheme or 'http'}://{host}:{port}"
 
 

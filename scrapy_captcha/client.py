@@ -77,9 +77,7 @@ class SolverClient:
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 8
         self._pool.retryAutomatically = False  # a createTask must never be sent twice by us
-        self._http = HTTPClient(
-            Agent(reactor, connectTimeout=request_timeout, pool=self._pool)
-        )
+        self._http = HTTPClient(Agent(reactor, connectTimeout=request_timeout, pool=self._pool))
 
     def __repr__(self) -> str:
         return f"<SolverClient {self.provider.name} {self.base_url}>"
@@ -203,7 +201,9 @@ class SolverClient:
             raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
         except Exception as exc:
             if timer.fired:
-                raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
+                raise SolverError(
+                    "timeout", f"{method}: no answer within {timeout:.0f}s"
+                ) from None
             if isinstance(exc, (ConnectError, DNSLookupError)):
                 what = f"cannot connect to the solver ({type(exc).__name__})"
             elif isinstance(exc, ResponseFailed):
@@ -230,7 +230,9 @@ class SolverClient:
     async def _read(self, response: Any, timer: _Timer) -> bytes:
         length = response.length
         # A declared oversize body fails on its first chunk instead of being read.
-        limit = -1 if isinstance(length, int) and length > self.max_reply_size else self.max_reply_size
+        limit = (
+            -1 if isinstance(length, int) and length > self.max_reply_size else self.max_reply_size
+        )
         chunks: list[bytes] = []
         size = 0
 
@@ -272,4 +274,3 @@ class _Timer:
     def stop(self) -> None:
         if self._call.active():
             self._call.cancel()
-

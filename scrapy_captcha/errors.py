@@ -47,7 +47,9 @@ class SolverError(CaptchaError):
         return self.family in (RETRY, PROXY)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(reason={self.reason!r}, code={self.code!r}, {self.args[0]!r})"
+        return (
+            f"{type(self).__name__}(reason={self.reason!r}, code={self.code!r}, {self.args[0]!r})"
+        )
 
 
 class SolverCancelled(CaptchaError):

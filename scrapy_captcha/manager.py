@@ -278,15 +278,18 @@ class CaptchaManager:
             return response
         self._inc(f"detected/{challenge.kind}")
         if not challenge.solvable:
-            logger.info("%s on %s (%s): not solvable, passed on", challenge.kind, request.url,
-                        challenge.variant)
+            logger.info(
+                "%s on %s (%s): not solvable, passed on",
+                challenge.kind,
+                request.url,
+                challenge.variant,
+            )
             return self._unsolved(request, response, challenge, "blocked", count=False)
 
         route = request.meta.get(_ROUTE) or route_for(request, self._secret)
-        if applied is not None:
-            if await self.store.invalidate(route.key, applied[0]):
-                self._inc("cache/invalidated")
-                logger.info("Clearance for %s was challenged again: dropped", route.describe())
+        if applied is not None and await self.store.invalidate(route.key, applied[0]):
+            self._inc("cache/invalidated")
+            logger.info("Clearance for %s was challenged again: dropped", route.describe())
         if attempts >= self.settings.max_attempts:
             return self._unsolved(request, response, challenge, "max_attempts")
         if self.disabled_reason is not None:
@@ -325,8 +328,9 @@ class CaptchaManager:
             copy = self._copy(request)
             copy.meta["proxy"] = fallback
             copy.meta[_REROUTED] = True
-            logger.info("Challenge on %s without a proxy: rerouting through CAPTCHA_PROXY",
-                        route.domain)
+            logger.info(
+                "Challenge on %s without a proxy: rerouting through CAPTCHA_PROXY", route.domain
+            )
             return copy
         self._warn_once(
             f"noproxy|{route.domain}",
@@ -519,9 +523,6 @@ class CaptchaManager:
         except SolverError as exc:
             if exc.fatal:
                 self._disable(exc)
-            elif exc.family == INPUT:
-                self._rejected[route.key] = exc.reason
-                logger.error("Solver rejected the task for %s: %s", route.describe(), exc)
             else:
                 logger.warning("Could not read the %s balance: %s", self.provider.name, exc)
             return

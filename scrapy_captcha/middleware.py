@@ -17,8 +17,11 @@ the engine; ``process_request`` runs low to high, ``process_response`` high to l
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
+import scrapy
 from scrapy.exceptions import NotConfigured
 
 from scrapy_captcha.manager import CaptchaManager
@@ -27,7 +30,6 @@ if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
-
     from typing_extensions import Self
 
 
@@ -65,3 +67,18 @@ class ChallengeCacheGuard(_Component):
     async def process_response(self, request: Request, response: Response) -> Response:
         self.manager.guard(request, response)
         return response
+
+
+def _accept_spider_argument(method: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, spider: Any = None, **kwargs: Any) -> Any:
+        return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
+if scrapy.version_info < (2, 14):  # pragma: no cover - Scrapy 2.13 passes spider= always
+    for _cls in (CaptchaMiddleware, ClearanceMiddleware, ChallengeCacheGuard):
+        for _name in ("process_request", "process_response"):
+            if _name in vars(_cls):
+                setattr(_cls, _name, _accept_spider_argument(vars(_cls)[_name]))

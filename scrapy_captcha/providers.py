@@ -244,7 +244,9 @@ PROVIDERS: dict[str, type[Provider]] = {
 }
 
 
-def load_provider(name_or_path: str | type[Provider], task_types: Mapping[str, str] | None = None) -> Provider:
+def load_provider(
+    name_or_path: str | type[Provider], task_types: Mapping[str, str] | None = None
+) -> Provider:
     """A provider by registered name ("1captcha", "ez-captcha") or import path."""
     if isinstance(name_or_path, type):
         cls = name_or_path
@@ -261,4 +263,3 @@ def load_provider(name_or_path: str | type[Provider], task_types: Mapping[str, s
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ConfigurationError(f"CAPTCHA_PROVIDER {name_or_path!r} is not a Provider subclass")
     return cls(task_types)
-

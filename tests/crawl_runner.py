@@ -24,6 +24,8 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
+from scrapy_captcha.testing import offline_public_suffixes
+
 REACTORS = {
     "asyncio": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
     "twisted": "twisted.internet.selectreactor.SelectReactor",
@@ -98,7 +100,9 @@ class RecordingSpider(scrapy.Spider):
         if sum(1 for p in self.out["pages"] if p["tag"] == tag) >= release["count"]:
             self.released = True
             self.out["released_at"] = len(self.out["pages"])
-            urllib.request.urlopen(urllib.request.Request(release["url"], method="POST"), timeout=5)
+            urllib.request.urlopen(
+                urllib.request.Request(release["url"], method="POST"), timeout=5
+            )
 
     async def parse(self, response: scrapy.http.Response, tag: str, batch: int):
         text = response.text if isinstance(response, scrapy.http.TextResponse) else ""
@@ -126,27 +130,17 @@ class RecordingSpider(scrapy.Spider):
             yield request
 
     async def failed(self, failure: Any):
-        request = failure.request
+        failed = failure.request
         self.out["errors"].append(
             {
-                "tag": request.cb_kwargs.get("tag", ""),
-                "url": request.url,
+                "tag": failed.cb_kwargs.get("tag", ""),
+                "url": failed.url,
                 "error": type(failure.value).__name__,
                 "message": str(failure.value)[:300],
             }
         )
-        for request in await self._done(request.cb_kwargs.get("batch", 0)):
+        for request in await self._done(failed.cb_kwargs.get("batch", 0)):
             yield request
-
-
-def offline_public_suffixes() -> None:
-    """Scrapy's cookie middleware fetches the public suffix list from the internet on
-    first use and logs a traceback when it cannot; tests are offline, so use the snapshot
-    tldextract ships."""
-    from scrapy.downloadermiddlewares import cookies
-    from tldextract import TLDExtract
-
-    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
 
 
 def main(spec_path: str, out_path: str) -> None:

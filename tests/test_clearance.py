@@ -116,8 +116,14 @@ def test_route_keys_tell_credentials_apart_without_holding_them() -> None:
 
 @pytest.mark.parametrize(
     ("host", "expected"),
-    [("example.com", "P1"), ("www.example.com", "P1"), ("a.b.example.com", "P1"),
-     ("other.com", None), ("notexample.com", None), ("special.example.com", "P2")],
+    [
+        ("example.com", "P1"),
+        ("www.example.com", "P1"),
+        ("a.b.example.com", "P1"),
+        ("other.com", None),
+        ("notexample.com", None),
+        ("special.example.com", "P2"),
+    ],
 )
 def test_domain_proxies_cover_subdomains(host: str, expected: str | None) -> None:
     proxies = {"example.com": "http://p1:1", ".special.example.com": "http://p2:2"}

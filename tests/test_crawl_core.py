@@ -61,12 +61,14 @@ def test_two_proxies_two_solves_no_cross_use(stack: EmulatorStack, crawl, reacto
     assert_clean_log(result, "test-key", "s3cret")
 
 
-def test_sticky_session_credentials_are_separate_identities(
-    stack: EmulatorStack, crawl
-) -> None:
-    requests = pages("shop.example", 4, "s1", meta={"proxy": stack.proxy_b.url_with("alice", "s3cret")})
+def test_sticky_session_credentials_are_separate_identities(stack: EmulatorStack, crawl) -> None:
+    requests = pages(
+        "shop.example", 4, "s1", meta={"proxy": stack.proxy_b.url_with("alice", "s3cret")}
+    )
     requests += pages(
-        "shop.example", 4, "s2",
+        "shop.example",
+        4,
+        "s2",
         meta={"proxy": stack.proxy_b.url_with("alice-session-2", "s3cret")},
     )
     result = crawl(requests=requests, settings=stack.scrapy_settings())

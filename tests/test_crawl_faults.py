@@ -20,8 +20,10 @@ def stack():
 
 
 def requests_for(stack: EmulatorStack, n: int = N) -> list[dict]:
-    return [{"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
-            for i in range(n)]
+    return [
+        {"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+        for i in range(n)
+    ]
 
 
 def assert_all_unsolved(result, reason: str, n: int = N) -> None:
@@ -31,7 +33,9 @@ def assert_all_unsolved(result, reason: str, n: int = N) -> None:
     assert all(p["result"]["solved"] is False for p in result.pages)
 
 
-@pytest.mark.parametrize(("key", "reason"), [("wrong-key", "bad_key"), ("empty-key", "zero_balance")])
+@pytest.mark.parametrize(
+    ("key", "reason"), [("wrong-key", "bad_key"), ("empty-key", "zero_balance")]
+)
 @pytest.mark.parametrize("check_balance", [True, False])
 def test_fatal_account_errors_stop_solving(
     stack: EmulatorStack, crawl, key: str, reason: str, check_balance: bool
@@ -66,7 +70,9 @@ def test_fatal_error_can_close_the_spider(stack: EmulatorStack, crawl) -> None:
         ("http_502", "http_error"),
     ],
 )
-def test_transient_fault_then_success(stack: EmulatorStack, crawl, fault: str, reason: str) -> None:
+def test_transient_fault_then_success(
+    stack: EmulatorStack, crawl, fault: str, reason: str
+) -> None:
     stack.solver.set_fault(fault, times=1)
     result = crawl(requests=requests_for(stack), settings=stack.scrapy_settings())
     assert [p["status"] for p in result.pages] == [200] * N
@@ -97,7 +103,11 @@ def test_never_ready_times_out_and_gives_up(stack: EmulatorStack, crawl, reactor
     result = crawl(
         reactor=reactor,
         requests=requests_for(stack),
-        settings={**stack.scrapy_settings(), "CAPTCHA_SOLVE_TIMEOUT": 1, "CAPTCHA_MAX_ATTEMPTS": 2},
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_SOLVE_TIMEOUT": 1,
+            "CAPTCHA_MAX_ATTEMPTS": 2,
+        },
     )
     assert_all_unsolved(result, "max_attempts")
     assert len(stack.solver.tasks) == 2
@@ -124,8 +134,11 @@ def test_dead_solver(stack: EmulatorStack, crawl, reactor: str) -> None:
     result = crawl(
         reactor=reactor,
         requests=requests_for(stack),
-        settings={**stack.scrapy_settings(), "CAPTCHA_API_URL": f"http://127.0.0.1:{port}/x",
-                  "CAPTCHA_MAX_ATTEMPTS": 2},
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_API_URL": f"http://127.0.0.1:{port}/x",
+            "CAPTCHA_MAX_ATTEMPTS": 2,
+        },
     )
     assert_all_unsolved(result, "max_attempts")
     assert all(p["result"]["attempts"] == 2 for p in result.pages)
@@ -150,8 +163,11 @@ def test_clearance_that_does_not_take_is_dropped_and_bounded(stack: EmulatorStac
 def test_oversized_reply_is_a_fault_not_a_crash(stack: EmulatorStack, crawl) -> None:
     result = crawl(
         requests=requests_for(stack, 2),
-        settings={**stack.scrapy_settings(), "CAPTCHA_MAX_REPLY_SIZE": 300,
-                  "CAPTCHA_MAX_ATTEMPTS": 1},
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_MAX_REPLY_SIZE": 300,
+            "CAPTCHA_MAX_ATTEMPTS": 1,
+        },
     )
     assert_all_unsolved(result, "max_attempts", n=2)
     assert result.stat("captcha/failed/malformed_reply") == 1
@@ -170,7 +186,9 @@ def test_oversized_reply_is_a_fault_not_a_crash(stack: EmulatorStack, crawl) -> 
     ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
 )
 @pytest.mark.parametrize("provider", ["1captcha", "ez-captcha"])
-def test_every_documented_reply_shape(stack: EmulatorStack, crawl, options: dict, provider: str) -> None:
+def test_every_documented_reply_shape(
+    stack: EmulatorStack, crawl, options: dict, provider: str
+) -> None:
     stack.solver.configure(**options)
     result = crawl(requests=requests_for(stack, 3), settings=stack.scrapy_settings(provider))
     assert [p["status"] for p in result.pages] == [200] * 3

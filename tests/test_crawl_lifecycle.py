@@ -12,8 +12,10 @@ def test_single_flight_for_concurrent_requests(crawl) -> None:
     with EmulatorStack(solve_latency=0.5) as stack:
         stack.site.add_host("shop.example")
         result = crawl(
-            requests=[{"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
-                      for i in range(40)],
+            requests=[
+                {"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+                for i in range(40)
+            ],
             settings={**stack.scrapy_settings(), "CONCURRENT_REQUESTS_PER_DOMAIN": 16},
         )
         assert [p["status"] for p in result.pages] == [200] * 40
@@ -36,10 +38,14 @@ def test_waiting_requests_do_not_starve_other_domains(crawl) -> None:
             stack.site.add_host(host)
         stack.solver.hold()
         meta = {"proxy": stack.proxy_a.url}
-        challenged = [{"url": f"http://{h}/p/{j}", "tag": "challenged", "meta": meta}
-                      for h in hosts for j in range(5)]
-        open_pages = [{"url": f"http://open.example/p/{j}", "tag": "open", "meta": meta}
-                      for j in range(40)]
+        challenged = [
+            {"url": f"http://{h}/p/{j}", "tag": "challenged", "meta": meta}
+            for h in hosts
+            for j in range(5)
+        ]
+        open_pages = [
+            {"url": f"http://open.example/p/{j}", "tag": "open", "meta": meta} for j in range(40)
+        ]
         result = crawl(
             requests=challenged + open_pages,
             settings={**stack.scrapy_settings(), "CONCURRENT_REQUESTS": 16},
@@ -59,11 +65,19 @@ def test_site_side_expiry_invalidates_and_resolves(crawl) -> None:
         meta = {"proxy": stack.proxy_a.url}
         result = crawl(
             batches=[
-                {"requests": [{"url": f"http://shop.example/a{i}", "tag": "1", "meta": meta}
-                              for i in range(3)]},
-                {"delay": 1.5,
-                 "requests": [{"url": f"http://shop.example/b{i}", "tag": "2", "meta": meta}
-                              for i in range(3)]},
+                {
+                    "requests": [
+                        {"url": f"http://shop.example/a{i}", "tag": "1", "meta": meta}
+                        for i in range(3)
+                    ]
+                },
+                {
+                    "delay": 1.5,
+                    "requests": [
+                        {"url": f"http://shop.example/b{i}", "tag": "2", "meta": meta}
+                        for i in range(3)
+                    ],
+                },
             ],
             settings=stack.scrapy_settings(),
         )
@@ -92,8 +106,12 @@ def test_budget_closes_the_spider_with_a_named_reason(crawl) -> None:
     with EmulatorStack() as stack:
         stack.site.add_host("shop.example")
         requests = [{"url": "http://shop.example/a", "meta": {"proxy": stack.proxy_a.url}}]
-        requests += [{"url": "http://shop.example/b",
-                      "meta": {"proxy": stack.proxy_b.url_with("alice", "s3cret")}}]
+        requests += [
+            {
+                "url": "http://shop.example/b",
+                "meta": {"proxy": stack.proxy_b.url_with("alice", "s3cret")},
+            }
+        ]
         result = crawl(
             batches=[{"requests": requests[:1]}, {"requests": requests[1:]}],
             settings={**stack.scrapy_settings(), "CAPTCHA_MAX_SOLVES": 1},
@@ -115,11 +133,22 @@ def test_closing_mid_solve_gives_every_request_one_outcome(crawl, reactor: str) 
         n = 8
         result = crawl(
             reactor=reactor,
-            requests=[{"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
-                      for i in range(n)]
-            + [{"url": "http://open.example/x", "tag": "open", "meta": {"proxy": stack.proxy_a.url}}],
-            settings={**stack.scrapy_settings(), "CLOSESPIDER_TIMEOUT": 2,
-                      "CAPTCHA_SOLVE_TIMEOUT": 120},
+            requests=[
+                {"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+                for i in range(n)
+            ]
+            + [
+                {
+                    "url": "http://open.example/x",
+                    "tag": "open",
+                    "meta": {"proxy": stack.proxy_a.url},
+                }
+            ],
+            settings={
+                **stack.scrapy_settings(),
+                "CLOSESPIDER_TIMEOUT": 2,
+                "CAPTCHA_SOLVE_TIMEOUT": 120,
+            },
             timeout=60,
         )
         assert result.reason == "closespider_timeout"

@@ -25,8 +25,10 @@ def stack():
 def test_block_pages_are_reported_never_solved(stack: EmulatorStack, crawl) -> None:
     meta = {"proxy": stack.proxy_a.url}
     result = crawl(
-        requests=[{"url": "http://denied.example/", "tag": "1020", "meta": meta},
-                  {"url": "http://limited.example/", "tag": "1015", "meta": meta}],
+        requests=[
+            {"url": "http://denied.example/", "tag": "1020", "meta": meta},
+            {"url": "http://limited.example/", "tag": "1015", "meta": meta},
+        ],
         settings=stack.scrapy_settings(),
     )
     by_tag = {p["tag"]: p for p in result.pages}
@@ -42,10 +44,15 @@ def test_block_pages_are_reported_never_solved(stack: EmulatorStack, crawl) -> N
 
 def test_ordinary_cloudflare_pages_are_not_challenges(stack: EmulatorStack, crawl) -> None:
     meta = {"proxy": stack.proxy_a.url}
-    urls = ["http://open.example/", "http://open.example/status/503",
-            "http://open.example/status/403", "http://open.example/huge"]
-    result = crawl(requests=[{"url": u, "meta": meta} for u in urls],
-                   settings=stack.scrapy_settings())
+    urls = [
+        "http://open.example/",
+        "http://open.example/status/503",
+        "http://open.example/status/403",
+        "http://open.example/huge",
+    ]
+    result = crawl(
+        requests=[{"url": u, "meta": meta} for u in urls], settings=stack.scrapy_settings()
+    )
     assert sorted(p["status"] for p in result.pages) == [200, 200, 403, 503]
     assert all(p["result"] is None for p in result.pages)
     assert stack.solver.create_task_count == 0
@@ -57,8 +64,9 @@ def test_legacy_and_interactive_challenges_solved_before_retry(
     stack: EmulatorStack, crawl, host: str
 ) -> None:
     result = crawl(
-        requests=[{"url": f"http://{host}/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
-                  for i in range(4)],
+        requests=[
+            {"url": f"http://{host}/p/{i}", "meta": {"proxy": stack.proxy_a.url}} for i in range(4)
+        ],
         settings={**stack.scrapy_settings(), "RETRY_ENABLED": True},
     )
     assert [p["status"] for p in result.pages] == [200] * 4
@@ -68,13 +76,24 @@ def test_legacy_and_interactive_challenges_solved_before_retry(
 
 @pytest.mark.parametrize(
     ("body", "ctype", "mode"),
-    [("q=shoes&page=2", "application/x-www-form-urlencoded", "FORM"),
-     ('{"q": "shoes", "page": 2}', "application/json", "JSON")],
+    [
+        ("q=shoes&page=2", "application/x-www-form-urlencoded", "FORM"),
+        ('{"q": "shoes", "page": 2}', "application/json", "JSON"),
+    ],
 )
-def test_post_pages_via_rqdata(stack: EmulatorStack, crawl, body: str, ctype: str, mode: str) -> None:
+def test_post_pages_via_rqdata(
+    stack: EmulatorStack, crawl, body: str, ctype: str, mode: str
+) -> None:
     result = crawl(
-        requests=[{"url": "http://shop.example/search", "method": "POST", "body": body,
-                   "headers": {"Content-Type": ctype}, "meta": {"proxy": stack.proxy_a.url}}],
+        requests=[
+            {
+                "url": "http://shop.example/search",
+                "method": "POST",
+                "body": body,
+                "headers": {"Content-Type": ctype},
+                "meta": {"proxy": stack.proxy_a.url},
+            }
+        ],
         settings=stack.scrapy_settings("ez-captcha"),
     )
     [page] = result.pages
@@ -89,8 +108,12 @@ def test_post_pages_via_rqdata(stack: EmulatorStack, crawl, body: str, ctype: st
 
 def test_opt_out_leaves_request_alone(stack: EmulatorStack, crawl) -> None:
     result = crawl(
-        requests=[{"url": "http://shop.example/", "meta": {"proxy": stack.proxy_a.url,
-                                                           "dont_solve_captcha": True}}],
+        requests=[
+            {
+                "url": "http://shop.example/",
+                "meta": {"proxy": stack.proxy_a.url, "dont_solve_captcha": True},
+            }
+        ],
         settings=stack.scrapy_settings(),
     )
     assert [p["status"] for p in result.pages] == [403]
@@ -98,11 +121,15 @@ def test_opt_out_leaves_request_alone(stack: EmulatorStack, crawl) -> None:
     assert stack.solver.create_task_count == 0
 
 
-def test_challenge_pages_never_reach_http_cache(stack: EmulatorStack, crawl, tmp_path: Path) -> None:
+def test_challenge_pages_never_reach_http_cache(
+    stack: EmulatorStack, crawl, tmp_path: Path
+) -> None:
     cache = tmp_path / "httpcache"
     settings = {**stack.scrapy_settings(), "HTTPCACHE_ENABLED": True, "HTTPCACHE_DIR": str(cache)}
-    requests = [{"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
-                for i in range(3)]
+    requests = [
+        {"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+        for i in range(3)
+    ]
     result = crawl(requests=requests, settings=settings)
     assert [p["status"] for p in result.pages] == [200] * 3
     stored = [ast.literal_eval(m.read_text()) for m in cache.rglob("meta")]
@@ -116,8 +143,13 @@ def test_challenge_pages_never_reach_http_cache(stack: EmulatorStack, crawl, tmp
 
 def test_spider_metadata_kept_on_reissue(stack: EmulatorStack, crawl) -> None:
     result = crawl(
-        requests=[{"url": "http://shop.example/a", "tag": "kept",
-                   "meta": {"proxy": stack.proxy_a.url, "cookiejar": 7, "custom": "x"}}],
+        requests=[
+            {
+                "url": "http://shop.example/a",
+                "tag": "kept",
+                "meta": {"proxy": stack.proxy_a.url, "cookiejar": 7, "custom": "x"},
+            }
+        ],
         settings=stack.scrapy_settings(),
     )
     [page] = result.pages
@@ -131,8 +163,11 @@ def test_download_async_requests_wait_inline(stack: EmulatorStack, crawl) -> Non
     result = crawl(
         download_async=["http://shop.example/robots-like"],
         requests=[],
-        settings={**stack.scrapy_settings(), "CAPTCHA_PROXY": stack.proxy_a.url,
-                  "CAPTCHA_DOMAIN_PROXIES": {"shop.example": stack.proxy_a.url}},
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_PROXY": stack.proxy_a.url,
+            "CAPTCHA_DOMAIN_PROXIES": {"shop.example": stack.proxy_a.url},
+        },
     )
     [fetched] = result.download_async
     assert fetched["status"] == 200 and "shop.example /robots-like" in fetched["body"]

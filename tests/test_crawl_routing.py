@@ -21,11 +21,15 @@ def test_domain_proxies_include_subdomains(stack: EmulatorStack, crawl) -> None:
     requests = [{"url": f"http://www.shop.example/p/{i}", "tag": "www"} for i in range(4)]
     requests += [{"url": f"http://shop.example/p/{i}", "tag": "root"} for i in range(4)]
     # A request that already has a proxy keeps it.
-    requests += [{"url": "http://shop.example/own", "tag": "own",
-                  "meta": {"proxy": stack.proxy_a.url}}]
+    requests += [
+        {"url": "http://shop.example/own", "tag": "own", "meta": {"proxy": stack.proxy_a.url}}
+    ]
     result = crawl(
         requests=requests,
-        settings={**stack.scrapy_settings(), "CAPTCHA_DOMAIN_PROXIES": {"shop.example": secret_proxy}},
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_DOMAIN_PROXIES": {"shop.example": secret_proxy},
+        },
     )
     assert all(p["status"] == 200 for p in result.pages) and len(result.pages) == 9
     assert stack.proxy_b.count(host="www.shop.example") >= 4
@@ -76,11 +80,14 @@ def test_no_proxy_passes_challenge_through(crawl) -> None:
     with EmulatorStack() as stack:
         stack.site.add_host("127.0.0.1", "managed")
         base = f"http://127.0.0.1:{stack.site.port}"
-        result = crawl(requests=[{"url": f"{base}/p/{i}"} for i in range(3)],
-                       settings=stack.scrapy_settings())
+        result = crawl(
+            requests=[{"url": f"{base}/p/{i}"} for i in range(3)], settings=stack.scrapy_settings()
+        )
         assert [p["status"] for p in result.pages] == [403] * 3
-        assert all(p["result"]["solved"] is False and p["result"]["reason"] == "no_proxy"
-                   for p in result.pages)
+        assert all(
+            p["result"]["solved"] is False and p["result"]["reason"] == "no_proxy"
+            for p in result.pages
+        )
         assert stack.solver.create_task_count == 0
         assert result.log.count("has no proxy") == 1
         assert result.stat("captcha/unsolved/no_proxy") == 3
@@ -88,9 +95,13 @@ def test_no_proxy_passes_challenge_through(crawl) -> None:
 
 def test_request_proxy_override_in_captcha_meta(stack: EmulatorStack, crawl) -> None:
     result = crawl(
-        requests=[{"url": f"http://other.example/p/{i}",
-                   "meta": {"captcha": {"proxy": stack.proxy_a.url, "task": {"waitLoad": True}}}}
-                  for i in range(3)],
+        requests=[
+            {
+                "url": f"http://other.example/p/{i}",
+                "meta": {"captcha": {"proxy": stack.proxy_a.url, "task": {"waitLoad": True}}},
+            }
+            for i in range(3)
+        ],
         settings=stack.scrapy_settings(),
     )
     assert [p["status"] for p in result.pages] == [200] * 3

@@ -74,7 +74,11 @@ def test_misspelled_headers_accepted() -> None:
     [
         ({"cf_clearance": "v"}, {"cf_clearance": "v"}, None),
         ("cf_clearance=v; __cf_bm=w", {"cf_clearance": "v", "__cf_bm": "w"}, None),
-        ("cf_clearance=v.with/odd=chars; x=1", {"cf_clearance": "v.with/odd=chars", "x": "1"}, None),
+        (
+            "cf_clearance=v.with/odd=chars; x=1",
+            {"cf_clearance": "v.with/odd=chars", "x": "1"},
+            None,
+        ),
         (
             [{"name": "cf_clearance", "value": "v", "expires": 2_000_000_000}, {"name": "b"}],
             {"cf_clearance": "v", "b": ""},
@@ -95,8 +99,9 @@ def test_no_cookies_is_no_solution() -> None:
 
 
 def test_onecaptcha_task() -> None:
-    ctx = TaskContext(url="https://shop.example/a", proxy="http://u:p@1.2.3.4:8080",
-                      extra={"waitLoad": True})
+    ctx = TaskContext(
+        url="https://shop.example/a", proxy="http://u:p@1.2.3.4:8080", extra={"waitLoad": True}
+    )
     task = OneCaptcha().cloudflare_task(ctx)
     assert task == {
         "type": "CloudFlareTaskS3",
@@ -115,14 +120,20 @@ def test_task_type_override() -> None:
 
 def test_ezcaptcha_rqdata_form_and_json() -> None:
     form = EzCaptcha().cloudflare_task(
-        TaskContext(url="u", proxy="p", method="POST", body=b"a=1&b=x+y",
-                    content_type="application/x-www-form-urlencoded")
+        TaskContext(
+            url="u",
+            proxy="p",
+            method="POST",
+            body=b"a=1&b=x+y",
+            content_type="application/x-www-form-urlencoded",
+        )
     )
     assert form["type"] == "CloudFlare5STask"
     assert form["rqData"] == {"mode": "FORM", "a": "1", "b": "x y"}
     js = EzCaptcha().cloudflare_task(
-        TaskContext(url="u", proxy="p", method="POST", body=b'{"q": [1]}',
-                    content_type="application/json")
+        TaskContext(
+            url="u", proxy="p", method="POST", body=b'{"q": [1]}', content_type="application/json"
+        )
     )
     assert js["rqData"] == {"mode": "JSON", "q": [1]}
     assert "rqData" not in EzCaptcha().cloudflare_task(TaskContext(url="u", proxy="p"))

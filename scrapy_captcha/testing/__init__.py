@@ -2,6 +2,7 @@
 service and forward proxies, all on loopback, standard library only."""
 
 from ._server import EXIT_HEADER
+from .offline import offline_public_suffixes
 from .proxy import ForwardProxy
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator, TaskRecord
@@ -14,4 +15,5 @@ __all__ = [
     "ForwardProxy",
     "SolverEmulator",
     "TaskRecord",
+    "offline_public_suffixes",
 ]

@@ -1,0 +1,36 @@
+"""A catalog crawl that knows nothing about captchas: the add-on does the work."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import scrapy
+
+
+class CatalogSpider(scrapy.Spider):
+    name = "catalog"
+    #: statuses the spider wants to see rather than have filtered: an unsolved challenge
+    #: or a block page arrives as 403/429/503, with meta["captcha_result"] saying why
+    handle_httpstatus_list = [403, 429, 503]
+
+    def __init__(self, sites: str = "http://shop.example", pages: str = "20", **kw: Any):
+        """``sites``: comma-separated base URLs; ``pages``: products per site, or
+        comma-separated counts, one per site."""
+        super().__init__(**kw)
+        self.sites = [s.strip().rstrip("/") for s in sites.split(",") if s.strip()]
+        counts = [int(n) for n in pages.split(",")]
+        self.counts = counts if len(counts) == len(self.sites) else counts[:1] * len(self.sites)
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        for site, count in zip(self.sites, self.counts, strict=True):
+            for i in range(1, count + 1):
+                yield scrapy.Request(f"{site}/product/{i}")
+
+    def parse(self, response: scrapy.http.Response) -> dict[str, Any]:
+        return {
+            "url": response.url,
+            "status": response.status,
+            "title": response.css("title::text").get(),
+            "captcha": response.meta.get("captcha_result"),
+        }
