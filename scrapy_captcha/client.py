@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ _WAITING = {"processing", "idle", "pending", "queued", "waiting"}
 NO_SLOT_DELAY = 5.0
 #: consecutive transport faults tolerated while polling a task that is alive
 MAX_POLL_FAULTS = 3
+
+
+_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
 
 
 class _ReplyTooLarge(Exception):
@@ -149,7 +153,10 @@ class SolverClient:
     # -- internals ----------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._key, "***") if self._key else text
+        """Provider error texts may echo the key or the task's proxy URL: mask both."""
+        if self._key:
+            text = text.replace(self._key, "***")
+        return _URL_CREDENTIALS.sub(r"\1***@", text)
 
     def _raise_for_error(self, reply: Mapping[str, Any], task_id: Any = None) -> None:
         error_id = reply.get("errorId")

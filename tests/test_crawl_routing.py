@@ -107,3 +107,19 @@ def test_request_proxy_override_in_captcha_meta(stack: EmulatorStack, crawl) -> 
     assert [p["status"] for p in result.pages] == [200] * 3
     assert stack.solver.create_task_count == 1
     assert stack.solver.tasks[0].task["waitLoad"] is True
+
+
+def test_proxy_set_later_in_the_chain_by_another_middleware(stack: EmulatorStack, crawl) -> None:
+    result = crawl(
+        requests=[{"url": f"http://shop.example/p/{i}"} for i in range(4)],
+        settings={
+            **stack.scrapy_settings(),
+            "TEST_ROTATING_PROXY": stack.proxy_b.url_with("alice", "s3cret"),
+            "DOWNLOADER_MIDDLEWARES": {"mw_helpers.AssignProxyMiddleware": 610},
+        },
+    )
+    assert [p["status"] for p in result.pages] == [200] * 4
+    [task] = stack.solver.tasks
+    assert task.task["proxy"] == stack.proxy_b.url_with("alice", "s3cret")
+    assert stack.site.count("page", exit="B-1") == 4 + 1
+    assert_clean_log(result, "s3cret")

@@ -1,0 +1,45 @@
+"""Solver-client pieces that need no network."""
+
+from __future__ import annotations
+
+from scrapy_captcha.client import SolverClient
+from scrapy_captcha.errors import FATAL, RETRY, SolverError
+from scrapy_captcha.providers import EzCaptcha, OneCaptcha
+
+
+class _NoReactor:
+    def callLater(self, *a: object, **k: object) -> None:  # pragma: no cover
+        raise AssertionError("no timers in these tests")
+
+
+def client(provider=None, key: str = "K3Y-secret") -> SolverClient:  # type: ignore[no-untyped-def]
+    return SolverClient(provider or OneCaptcha(), key, reactor=_NoReactor())
+
+
+def test_error_text_is_redacted() -> None:
+    c = client()
+    text = c._redact("bad key K3Y-secret for proxy http://bob:pa55@1.2.3.4:80 and socks5://u:p@h")
+    assert "K3Y-secret" not in text and "pa55" not in text and "bob" not in text
+    assert "http://***@1.2.3.4:80" in text and "socks5://***@h" in text
+
+
+def test_raise_for_error_classifies_by_code_not_id() -> None:
+    c = client(EzCaptcha())
+    c._raise_for_error({"errorId": 0, "taskId": 5})
+    c._raise_for_error({"errorId": "0"})
+    try:
+        c._raise_for_error({"errorId": 1, "errorCode": "ERROR_ZERO_BALANCE", "errorDesc": "empty"})
+    except SolverError as exc:
+        assert exc.family == FATAL and exc.reason == "zero_balance" and "empty" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("no error raised")
+    try:
+        c._raise_for_error({"errorCode": "ERROR_SOMETHING", "errorDescription": "K3Y-secret"})
+    except SolverError as exc:
+        assert exc.family == RETRY and "K3Y-secret" not in str(exc) + repr(exc)
+    else:  # pragma: no cover
+        raise AssertionError("no error raised")
+
+
+def test_repr_has_no_key() -> None:
+    assert "K3Y-secret" not in repr(client())
