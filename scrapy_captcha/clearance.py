@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -126,26 +127,80 @@ class Clearance:
     def from_dict(cls, data: dict[str, Any]) -> Clearance:
         return cls(**data)
 
-    def apply(self, request: Request) -> None:
-        """Put the clearance on a request that has passed the Cookies middleware."""
+    def apply(self, request: Request, defaults: Mapping[str, bytes] | None = None) -> Undo:
+        """Put the clearance on a request that has passed the Cookies middleware.
+
+        The User-Agent and cookies are always set: the clearance is bound to them. Other
+        replayed headers replace only what is absent or still Scrapy's default
+        (``defaults``): a header the spider chose, say ``Accept: application/json``,
+        stays. Returns what to undo if the request later goes through another route.
+        """
+        defaults = defaults or {}
+        undo: Undo = {"headers": {}, "added": {}, "replaced": {}}
         for name, value in self.headers.items():
+            current = request.headers.get(name)
+            if current is not None and current != defaults.get(name):
+                continue
+            undo["headers"][name] = (current, value.encode("latin-1"))
             request.headers[name] = value
         if self.user_agent:
-            request.headers["User-Agent"] = self.user_agent
-        request.headers["Cookie"] = merge_cookie_header(
-            request.headers.get("Cookie"), self.cookies
-        )
+            ua = self.user_agent.encode("latin-1")
+            undo["headers"]["user-agent"] = (request.headers.get("User-Agent"), ua)
+            request.headers["User-Agent"] = ua
+        jar = parse_cookie_header(request.headers.get("Cookie"))
+        for name, value in self.cookies.items():
+            if name in jar and jar[name] != value:
+                undo["replaced"][name] = jar[name]
+            undo["added"][name] = value
+            jar[name] = value
+        request.headers["Cookie"] = format_cookie_header(jar)
+        return undo
 
 
-def merge_cookie_header(existing: bytes | None, cookies: dict[str, str]) -> str:
-    merged: dict[str, str] = {}
-    if existing:
-        for part in existing.decode("latin-1").split(";"):
+#: what ``Clearance.apply`` changed: header -> (original or None, applied value), and the
+#: cookies it added / replaced; picklable, so it can live in request meta (JOBDIR).
+Undo = dict[str, dict[str, Any]]
+
+
+def undo_clearance(request: Request, undo: Undo) -> None:
+    """Take a clearance off a request (a retry, redirect or re-issue of one that carried
+    it), leaving whatever was changed since by someone else alone."""
+    for name, (original, applied) in undo.get("headers", {}).items():
+        if request.headers.get(name) != applied:
+            continue
+        if original is None:
+            del request.headers[name]
+        else:
+            request.headers[name] = original
+    jar = parse_cookie_header(request.headers.get("Cookie"))
+    changed = False
+    for name, value in undo.get("added", {}).items():
+        if jar.get(name) != value:
+            continue
+        changed = True
+        if name in undo.get("replaced", {}):
+            jar[name] = undo["replaced"][name]
+        else:
+            del jar[name]
+    if changed:
+        if jar:
+            request.headers["Cookie"] = format_cookie_header(jar)
+        else:
+            del request.headers["Cookie"]
+
+
+def parse_cookie_header(header: bytes | None) -> dict[str, str]:
+    jar: dict[str, str] = {}
+    if header:
+        for part in header.decode("latin-1").split(";"):
             name, sep, value = part.strip().partition("=")
             if sep and name:
-                merged[name] = value
-    merged.update(cookies)
-    return "; ".join(f"{k}={v}" for k, v in merged.items())
+                jar[name] = value
+    return jar
+
+
+def format_cookie_header(jar: Mapping[str, str]) -> str:
+    return "; ".join(f"{k}={v}" for k, v in jar.items())
 
 
 @dataclass(frozen=True)
@@ -200,6 +255,8 @@ def basic_credentials(header: bytes | None) -> tuple[str, str] | None:
 def _normalise_proxy(proxy: str) -> str:
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal: keep the brackets, or host and port run together
+        host = f"[{host}]"
     port = parts.port or (
         443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80
     )

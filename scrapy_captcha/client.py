@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import treq
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -90,6 +91,15 @@ class SolverClient:
 
     async def solve(self, task_payload: Mapping[str, Any]) -> TaskResult:
         """Create a task and poll it until it is ready, fails or the deadline passes."""
+        try:
+            return await self._solve(task_payload)
+        except SolverError as exc:
+            # The task carries the proxy URL with its credentials: keep them out of the
+            # message even if a provider quotes them back in some other form.
+            exc.args = (_redact_proxy(str(exc.args[0]), task_payload.get("proxy")),)
+            raise
+
+    async def _solve(self, task_payload: Mapping[str, Any]) -> TaskResult:
         started = time.monotonic()
         deadline = started + self.solve_timeout
         while True:
@@ -211,6 +221,10 @@ class SolverClient:
                 raise SolverError(
                     "timeout", f"{method}: no answer within {timeout:.0f}s"
                 ) from None
+            if _cancelled(exc):
+                # Under the plain Twisted reactor, cancelling the solve reaches us as the
+                # Agent's ResponseNeverReceived([CancelledError]): still a cancellation.
+                raise defer.CancelledError() from None
             if isinstance(exc, (ConnectError, DNSLookupError)):
                 what = f"cannot connect to the solver ({type(exc).__name__})"
             elif isinstance(exc, ResponseFailed):
@@ -252,6 +266,21 @@ class SolverClient:
 
         await timer.run(treq.collect(response, collect))
         return b"".join(chunks)
+
+
+def _redact_proxy(text: str, proxy: Any) -> str:
+    if not isinstance(proxy, str):
+        return text
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    for secret in (parts.password, parts.username):
+        if secret and len(secret) > 2:
+            text = text.replace(secret, "***").replace(unquote(secret), "***")
+    return text
+
+
+def _cancelled(exc: BaseException) -> bool:
+    reasons = getattr(exc, "reasons", None) or []
+    return any(getattr(r, "check", lambda *a: None)(defer.CancelledError) for r in reasons)
 
 
 class _Timer:

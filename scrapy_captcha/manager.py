@@ -24,13 +24,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
+from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
 from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
-from twisted.internet import defer
+from scrapy.utils.python import to_bytes
+from twisted.internet import defer, task
 
-from scrapy_captcha.clearance import Clearance, Route, route_for
+from scrapy_captcha.clearance import Clearance, Route, route_for, undo_clearance
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
 from scrapy_captcha.errors import INPUT, CaptchaError, SolverCancelled, SolverError
@@ -57,6 +59,7 @@ _ATTEMPTS = "_captcha_attempts"  # solves this request has waited for (landed fl
 _PARK = "_captcha_park"  # route key: park this request on that flight
 _SET_DONT_CACHE = "_captcha_set_dont_cache"
 _REROUTED = "_captcha_rerouted"
+_UNDO = "_captcha_undo"  # how to take the applied clearance off again
 _PRIVATE = (_ROUTE, _APPLIED, _PARK, _SET_DONT_CACHE)
 
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
@@ -98,12 +101,24 @@ class CaptchaManager:
         self.stats = crawler.stats
         self.provider = load_provider(self.settings.provider, self.settings.task_types)
         self.store: ClearanceStore = open_store(self.settings.cache_url, crawler)
-        # Keyed hash secret for proxy identities: stable across processes sharing a key.
-        self._secret = hashlib.sha256(b"scrapy-captcha|" + self.settings.api_key.encode()).digest()
+        # Keyed hash secret for proxy identities: stable across processes sharing keys.
+        keys = [self.settings.api_key, *sorted(self.settings.api_keys.values())]
+        self._secret = hashlib.sha256("|".join(["scrapy-captcha", *keys]).encode()).digest()
+        # Header values Scrapy sets by default: replayed solver headers may replace these,
+        # never a value the spider chose.
+        self._default_headers = {
+            str(k).lower(): to_bytes(v)
+            for k, v in crawler.settings.getdict("DEFAULT_REQUEST_HEADERS").items()
+        }
+        self._default_headers["accept-encoding"] = b", ".join(ACCEPTED_ENCODINGS)
+        self._close_watch: task.LoopingCall | None = None
         self._clients: dict[str, SolverClient] = {}
         self.flights: dict[str, Flight] = {}
         self.challenged_domains: set[str] = set()
         self.disabled_reason: str | None = None
+        if not crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True):
+            # treq needs a reactor; say so once at start rather than fail every solve.
+            self.disabled_reason = "no_reactor"
         # Routes whose task the provider rejected as malformed: resending it is pointless.
         self._rejected: dict[str, str] = {}
         self.tasks_created = 0
@@ -213,26 +228,33 @@ class CaptchaManager:
     async def before_download(self, request: Request) -> Request | None:
         if not self._active(request):
             return None
+        undo = request.meta.pop(_UNDO, None)
+        if undo is not None:
+            # A retry, redirect or re-issue of a request that carried a clearance: take
+            # it off, since this request may now go through another route.
+            undo_clearance(request, undo)
+        request.meta.pop(_APPLIED, None)
         route = route_for(request, self._secret)
         request.meta[_ROUTE] = route
         parked_before = request.meta.pop(_PARK, None) is not None
         flight = self.flights.get(route.key)
-        if flight is not None:
-            if not parked_before:
-                # Wait outside the downloader; the site is not asked again meanwhile.
-                return self._park_copy(request, route, request.meta.get(_ATTEMPTS, 0))
+        if parked_before:
             # Came straight back without passing the scheduler (engine.download_async):
-            # nothing else will re-send it, so wait here.
-            try:
-                await flight.wait()
-            except SolverCancelled:
-                raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+            # nothing else will re-send it, so wait here. Its flight counts as an
+            # attempt whether it is still pending or has just landed.
+            if flight is not None:
+                try:
+                    await flight.wait()
+                except SolverCancelled:
+                    raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
             request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
+        elif flight is not None:
+            # Wait outside the downloader; the site is not asked again meanwhile.
+            return self._park_copy(request, route, request.meta.get(_ATTEMPTS, 0))
         clearance = await self.store.get(route.key)
         if clearance is None:
-            request.meta.pop(_APPLIED, None)
             return None
-        clearance.apply(request)
+        request.meta[_UNDO] = clearance.apply(request, self._default_headers)
         request.meta[_APPLIED] = (clearance.id, clearance.task_id)
         self._inc("cache/hit")
         return None
@@ -241,9 +263,13 @@ class CaptchaManager:
 
     def guard(self, request: Request, response: Response) -> None:
         """Keep challenge and block pages out of Scrapy's HTTP cache. Runs before the body
-        is decompressed, so it decides on status and headers alone."""
-        if is_challenge_candidate(response.status, response.headers) and not request.meta.get(
-            "dont_cache"
+        is decompressed: Cloudflare-looking 403/429/503s are kept out on status and
+        headers alone; an uncompressed body is also checked with the full detection."""
+        if request.meta.get("dont_cache") or not self._active(request):
+            return
+        encoded = response.headers.get("Content-Encoding", b"identity").lower() != b"identity"
+        if is_challenge_candidate(response.status, response.headers) or (
+            not encoded and detect(response) is not None
         ):
             request.meta["dont_cache"] = True
             request.meta[_SET_DONT_CACHE] = True
@@ -286,6 +312,14 @@ class CaptchaManager:
             )
             return self._unsolved(request, response, challenge, "blocked", count=False)
 
+        if "cached" in response.flags:
+            # A challenge stored by HttpCache before the add-on guarded it: solving it
+            # would be paid for and then served again from the cache. Fetch afresh,
+            # bypassing the cache for this request from now on.
+            self._inc("http_cache_bypassed")
+            copy = self._copy(request)
+            copy.meta["dont_cache"] = True
+            return copy
         route = request.meta.get(_ROUTE) or route_for(request, self._secret)
         if applied is not None and await self.store.invalidate(route.key, applied[0]):
             self._inc("cache/invalidated")
@@ -409,6 +443,7 @@ class CaptchaManager:
             provider.name,
         )
         flight.task = self._spawn(self._fly(flight, provider, ctx))
+        self._watch_close()
         return flight
 
     async def _fly(self, flight: Flight, provider: Provider, ctx: TaskContext) -> None:
@@ -461,7 +496,7 @@ class CaptchaManager:
         flight.done = True
         if self.flights.get(flight.route.key) is flight:
             del self.flights[flight.route.key]
-        cancelled = isinstance(error, SolverCancelled) or self.closing
+        cancelled = isinstance(error, SolverCancelled) or self.closing or self._engine_closing()
         for waiter in flight.waiters:
             if not waiter.called:
                 if cancelled:
@@ -480,6 +515,39 @@ class CaptchaManager:
                 # Back through the scheduler: solved -> the clearance is applied at 760;
                 # failed -> the site challenges again and the request's attempts decide.
                 engine.crawl(request)
+
+    def _engine_closing(self) -> bool:
+        """True once the engine has started closing the spider. Scrapy has no signal for
+        that moment (spider_closed comes after the downloader and scheduler are closed),
+        so read the engine's slot."""
+        engine = self.crawler.engine
+        if engine is None or engine.spider is None:
+            return True
+        slot = getattr(engine, "_slot", None)
+        return slot is None or getattr(slot, "closing", None) is not None
+
+    def _watch_close(self) -> None:
+        """While solves are pending, notice a closing engine within half a second, so
+        waiting requests are released and solves cancelled instead of holding the close
+        up for a whole solve."""
+        if self._close_watch is None or not self._close_watch.running:
+            self._close_watch = task.LoopingCall(self._check_close)
+            self._close_watch.start(0.5, now=False).addErrback(
+                lambda f: logger.error("close watcher failed", exc_info=f.value)
+            )
+
+    def _check_close(self) -> None:
+        if self.flights and self._engine_closing():
+            self._cancel_all()
+        if not self.flights and self._close_watch is not None and self._close_watch.running:
+            self._close_watch.stop()
+
+    def _cancel_all(self) -> None:
+        self.closing = True
+        for flight in list(self.flights.values()):
+            if flight.task is not None:
+                flight.task.cancel()
+            self._land(flight, SolverCancelled("spider closed"))
 
     def _drop(self, request: Request) -> None:
         self._inc("dropped_on_close")
@@ -509,6 +577,13 @@ class CaptchaManager:
 
     async def _on_spider_opened(self, **kwargs: Any) -> None:
         self._check_components()
+        if self.disabled_reason == "no_reactor":
+            logger.error(
+                "TWISTED_REACTOR_ENABLED is False: scrapy-captcha talks to solvers through "
+                "treq, which needs the Twisted reactor. Challenges are passed on unsolved."
+            )
+            self.stats.set_value("captcha/disabled", "no_reactor")
+            return
         if not self.settings.api_key and not self.settings.api_keys:
             self.disabled_reason = "no_api_key"
             self.stats.set_value("captcha/disabled", "no_api_key")
@@ -553,11 +628,9 @@ class CaptchaManager:
             )
 
     async def _on_spider_closed(self, **kwargs: Any) -> None:
-        self.closing = True
-        for flight in list(self.flights.values()):
-            if flight.task is not None:
-                flight.task.cancel()
-            self._land(flight, SolverCancelled("spider closed"))
+        self._cancel_all()
+        if self._close_watch is not None and self._close_watch.running:
+            self._close_watch.stop()
         dropped = self.stats.get_value("captcha/dropped_on_close", 0)
         if dropped:
             logger.info("%d requests waiting for a captcha solve were dropped at close", dropped)

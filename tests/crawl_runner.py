@@ -21,7 +21,7 @@ from typing import Any
 import scrapy
 from scrapy import signals
 from scrapy.crawler import CrawlerProcess
-from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
 
 from scrapy_captcha.testing import offline_public_suffixes
@@ -54,13 +54,21 @@ class RecordingSpider(scrapy.Spider):
         self.out["dropped"].append(request.url)
 
     async def start(self):  # type: ignore[override]
+        # engine.download_async fetches run beside the crawl, as a robots.txt or media
+        # pipeline fetch would: they wait for solves inline, not parked.
         for url in self.spec.get("download_async", []):
-            response = await self.crawler.engine.download_async(scrapy.Request(url))
-            self.out["download_async"].append(
-                {"url": url, "status": response.status, "body": response.text[:4000]}
-            )
+            deferred_from_coro(self._fetch_direct(url))
         for request in self._batch(0):
             yield request
+
+    async def _fetch_direct(self, url: str) -> None:
+        record: dict[str, Any] = {"url": url}
+        try:
+            response = await self.crawler.engine.download_async(scrapy.Request(url))
+            record.update(status=response.status, body=response.text[:4000])
+        except Exception as exc:
+            record.update(error=type(exc).__name__)
+        self.out["download_async"].append(record)
 
     def _batch(self, index: int) -> list[scrapy.Request]:
         if index >= len(self.batches):

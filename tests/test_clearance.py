@@ -12,8 +12,8 @@ from scrapy.settings import Settings
 from scrapy_captcha.clearance import (
     Clearance,
     filter_headers,
-    merge_cookie_header,
     route_for,
+    undo_clearance,
 )
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.providers import CloudflareSolution
@@ -84,7 +84,49 @@ def test_apply_merges_cookie_header() -> None:
     assert r.headers["Cookie"] == b"session=1; cf_clearance=c"
     assert r.headers["User-Agent"] == b"Real/2"
     assert r.headers["Accept-Language"] == b"en"
-    assert merge_cookie_header(None, {"a": "b"}) == "a=b"
+
+
+def test_spider_headers_win_over_replayed_ones_but_defaults_do_not() -> None:
+    c = Clearance.from_solution(
+        solution(
+            request_headers={"accept": "text/html", "accept-language": "fr", "user-agent": "B"}
+        ),
+        ttl=60,
+    )
+    r = Request("http://a/", headers={"Accept": "application/json", "Accept-Language": "en"})
+    c.apply(r, defaults={"accept-language": b"en"})
+    assert r.headers["Accept"] == b"application/json"  # the spider asked for JSON
+    assert r.headers["Accept-Language"] == b"fr"  # Scrapy's default gives way
+    assert r.headers["User-Agent"] == b"B"  # the clearance is bound to it: always set
+
+
+def test_undo_takes_the_clearance_off_again() -> None:
+    c = Clearance.from_solution(solution(), ttl=60)
+    r = Request(
+        "http://a/", headers={"Cookie": "session=1; cf_clearance=old", "User-Agent": "Mine"}
+    )
+    undo = c.apply(r)
+    r2 = r.replace()  # a retry or re-issue carries the headers along
+    undo_clearance(r2, undo)
+    assert r2.headers["Cookie"] == b"session=1; cf_clearance=old"
+    assert r2.headers["User-Agent"] == b"Mine"
+    assert b"Accept-Language" not in r2.headers
+    bare = Request("http://a/")
+    undo_clearance(bare, c.apply(bare))
+    assert b"Cookie" not in bare.headers and b"User-Agent" not in bare.headers
+    # Something changed after us is left alone.
+    r3 = Request("http://a/")
+    undo3 = c.apply(r3)
+    r3.headers["User-Agent"] = "Changed"
+    undo_clearance(r3, undo3)
+    assert r3.headers["User-Agent"] == b"Changed"
+
+
+def test_ipv6_proxy_keeps_brackets() -> None:
+    r = Request("http://a/", meta={"proxy": "http://u:p@[2001:db8::1]:8080"})
+    route = route_for(r, SECRET)
+    assert route.proxy_url == "http://[2001:db8::1]:8080"
+    assert route.solver_proxy() == "http://u:p@[2001:db8::1]:8080"
 
 
 def _auth(user: str, pw: str) -> bytes:

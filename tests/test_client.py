@@ -43,3 +43,12 @@ def test_raise_for_error_classifies_by_code_not_id() -> None:
 
 def test_repr_has_no_key() -> None:
     assert "K3Y-secret" not in repr(client())
+
+
+def test_proxy_credentials_are_redacted_in_any_form() -> None:
+    from scrapy_captcha.client import _redact_proxy
+
+    text = "proxy bob:pa55w0rd@1.2.3.4 refused (user bob, pass pa55w0rd)"
+    out = _redact_proxy(text, "http://bob:pa55w0rd@1.2.3.4:80")
+    assert "pa55w0rd" not in out and "bob" not in out
+    assert _redact_proxy("x", None) == "x"

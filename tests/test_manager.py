@@ -1,0 +1,25 @@
+"""Manager set-up that needs no crawl."""
+
+from __future__ import annotations
+
+from scrapy.utils.test import get_crawler
+
+from scrapy_captcha.manager import CaptchaManager
+
+
+def test_reactorless_scrapy_disables_solving_up_front() -> None:
+    crawler = get_crawler(settings_dict={"TWISTED_REACTOR_ENABLED": False})
+    assert CaptchaManager(crawler).disabled_reason == "no_reactor"
+
+
+def test_route_secret_depends_on_every_configured_key() -> None:
+    one = CaptchaManager(get_crawler(settings_dict={"CAPTCHA_API_KEYS": {"ez-captcha": "k1"}}))
+    two = CaptchaManager(get_crawler(settings_dict={"CAPTCHA_API_KEYS": {"ez-captcha": "k2"}}))
+    none = CaptchaManager(get_crawler(settings_dict={}))
+    assert len({one._secret, two._secret, none._secret}) == 3
+
+
+def test_shared_per_crawler() -> None:
+    crawler = get_crawler()
+    assert CaptchaManager.for_crawler(crawler) is CaptchaManager.for_crawler(crawler)
+    assert CaptchaManager.for_crawler(get_crawler()) is not CaptchaManager.for_crawler(crawler)
