@@ -1,15 +1,8 @@
-"""Coordination shared by the add-on's middleware components (one manager per crawler).
+"""What the add-on does with each request and response (one manager per crawler).
 
 Why a manager: the work is split across three downloader-middleware positions (see
 ``middleware.py``), and they must share one view of clearances, pending solves and
-budgets.
-
-How waiting works without starving the crawl: a request that must wait for a solve is
-never held inside the downloader (that would pin one of ``CONCURRENT_REQUESTS``). Instead
-it is handed back to the engine marked for parking; our ``request_scheduled`` handler
-takes it out of the scheduling path and keeps it on the pending solve (a *flight*). When
-the flight lands, every parked request is scheduled again and picks up the clearance. A
-``spider_idle`` handler keeps the spider open while flights are pending.
+budgets. Waiting for a solve is ``flights.py``'s job; solving is ``client.py``'s.
 """
 
 from __future__ import annotations
@@ -19,23 +12,22 @@ import hashlib
 import logging
 import time
 import weakref
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
-from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
-from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_bytes
-from twisted.internet import defer, task
+from twisted.internet import defer
 
 from scrapy_captcha.clearance import Clearance, Route, route_for, undo_clearance
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
 from scrapy_captcha.errors import INPUT, CaptchaError, SolverCancelled, SolverError
+from scrapy_captcha.flights import ATTEMPTS, PARK, Flight, FlightBoard, spawn
 from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, open_store
@@ -55,33 +47,12 @@ META_RESULT = "captcha_result"
 # private meta keys
 _ROUTE = "_captcha_route"
 _APPLIED = "_captcha_clearance"  # (clearance id, task id) of the clearance sent
-_ATTEMPTS = "_captcha_attempts"  # solves this request has waited for (landed flights)
-_PARK = "_captcha_park"  # route key: park this request on that flight
 _SET_DONT_CACHE = "_captcha_set_dont_cache"
 _REROUTED = "_captcha_rerouted"
 _UNDO = "_captcha_undo"  # how to take the applied clearance off again
-_PRIVATE = (_ROUTE, _APPLIED, _PARK, _SET_DONT_CACHE)
+_PRIVATE = (_ROUTE, _APPLIED, PARK, _SET_DONT_CACHE)
 
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
-
-
-@dataclass(eq=False)
-class Flight:
-    """One pending solve for one route, and everything waiting for it."""
-
-    route: Route
-    started: float = field(default_factory=time.monotonic)
-    parked: list[Request] = field(default_factory=list)
-    waiters: list[defer.Deferred[None]] = field(default_factory=list)
-    task: defer.Deferred[None] | None = None
-    done: bool = False
-
-    async def wait(self) -> None:
-        """For requests that cannot be parked (``engine.download_async``): one Deferred
-        per waiter, since a shared Deferred would hand its result to the first only."""
-        d: defer.Deferred[None] = defer.Deferred()
-        self.waiters.append(d)
-        await maybe_deferred_to_future(d)
 
 
 _MANAGERS: weakref.WeakKeyDictionary[Crawler, CaptchaManager] = weakref.WeakKeyDictionary()
@@ -111,9 +82,8 @@ class CaptchaManager:
             for k, v in crawler.settings.getdict("DEFAULT_REQUEST_HEADERS").items()
         }
         self._default_headers["accept-encoding"] = b", ".join(ACCEPTED_ENCODINGS)
-        self._close_watch: task.LoopingCall | None = None
         self._clients: dict[str, SolverClient] = {}
-        self.flights: dict[str, Flight] = {}
+        self.board = FlightBoard(crawler, self._inc)
         self.challenged_domains: set[str] = set()
         self.disabled_reason: str | None = None
         if not crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True):
@@ -122,17 +92,15 @@ class CaptchaManager:
         # Routes whose task the provider rejected as malformed: resending it is pointless.
         self._rejected: dict[str, str] = {}
         self.tasks_created = 0
-        self.closing = False
         self._budget_closed = False
         self._warned: set[str] = set()
         if self.settings.enabled:
-            crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
-            crawler.signals.connect(self._on_spider_idle, signal=signals.spider_idle)
+            self.board.connect_signals()
             crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
             crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)
 
     def __repr__(self) -> str:
-        return f"<CaptchaManager {self.provider.name} flights={len(self.flights)}>"
+        return f"<CaptchaManager {self.provider.name} flights={len(self.board.flights)}>"
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -177,23 +145,12 @@ class CaptchaManager:
                 )
         return client
 
-    def _spawn(self, coro: Any) -> defer.Deferred[Any]:
-        """Run a coroutine in the background; cancellation and bugs never go unhandled."""
-        d = deferred_from_coro(coro)
-
-        def _swallow(failure: Any) -> None:
-            if not failure.check(defer.CancelledError, asyncio.CancelledError):
-                logger.error("scrapy-captcha background task failed", exc_info=failure.value)
-
-        d.addErrback(_swallow)
-        return d
-
     def _close_spider(self, reason: str) -> None:
         engine = self.crawler.engine
         if engine is None or engine.spider is None:
             return
         if hasattr(engine, "close_spider_async"):
-            self._spawn(engine.close_spider_async(reason=reason))
+            spawn(engine.close_spider_async(reason=reason))
         else:  # Scrapy 2.13
             engine.close_spider(engine.spider, reason)
 
@@ -236,8 +193,8 @@ class CaptchaManager:
         request.meta.pop(_APPLIED, None)
         route = route_for(request, self._secret)
         request.meta[_ROUTE] = route
-        parked_before = request.meta.pop(_PARK, None) is not None
-        flight = self.flights.get(route.key)
+        parked_before = request.meta.pop(PARK, None) is not None
+        flight = self.board.get(route.key)
         if parked_before:
             # Came straight back without passing the scheduler (engine.download_async):
             # nothing else will re-send it, so wait here. Its flight counts as an
@@ -247,10 +204,10 @@ class CaptchaManager:
                     await flight.wait()
                 except SolverCancelled:
                     raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
-            request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
+            request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
         elif flight is not None:
             # Wait outside the downloader; the site is not asked again meanwhile.
-            return self._park_copy(request, route, request.meta.get(_ATTEMPTS, 0))
+            return self._park_copy(request, route, request.meta.get(ATTEMPTS, 0))
         clearance = await self.store.get(route.key)
         if clearance is None:
             return None
@@ -291,7 +248,7 @@ class CaptchaManager:
     async def _on_response(self, request: Request, response: Response) -> Request | Response:
         challenge = detect(response)
         applied = request.meta.get(_APPLIED)
-        attempts = request.meta.get(_ATTEMPTS, 0)
+        attempts = request.meta.get(ATTEMPTS, 0)
         if challenge is None:
             if applied is not None:
                 request.meta[META_RESULT] = {
@@ -333,7 +290,7 @@ class CaptchaManager:
         if route.key in self._rejected:
             return self._unsolved(request, response, challenge, self._rejected[route.key])
 
-        flight = self.flights.get(route.key)
+        flight = self.board.get(route.key)
         if flight is None:
             current = await self.store.get(route.key)
             if current is not None and (applied is None or current.id != applied[0]):
@@ -391,7 +348,7 @@ class CaptchaManager:
             "variant": challenge.variant,
             "solved": False,
             "reason": reason,
-            "attempts": request.meta.get(_ATTEMPTS, 0),
+            "attempts": request.meta.get(ATTEMPTS, 0),
         }
         return response
 
@@ -405,12 +362,12 @@ class CaptchaManager:
 
     def _reissue(self, request: Request, attempts: int) -> Request:
         copy = self._copy(request)
-        copy.meta[_ATTEMPTS] = attempts
+        copy.meta[ATTEMPTS] = attempts
         return copy
 
     def _park_copy(self, request: Request, route: Route, attempts: int) -> Request:
         copy = self._reissue(request, attempts)
-        copy.meta[_PARK] = route.key
+        copy.meta[PARK] = route.key
         return copy
 
     # -- flights ------------------------------------------------------------------------
@@ -433,8 +390,6 @@ class CaptchaManager:
             user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
             extra=opts.get("task") or {},
         )
-        flight = Flight(route)
-        self.flights[route.key] = flight
         self.tasks_created += 1
         logger.info(
             "Cloudflare %s challenge on %s: solving with %s",
@@ -442,9 +397,7 @@ class CaptchaManager:
             route.describe(),
             provider.name,
         )
-        flight.task = self._spawn(self._fly(flight, provider, ctx))
-        self._watch_close()
-        return flight
+        return self.board.start(route, lambda flight: self._fly(flight, provider, ctx))
 
     async def _fly(self, flight: Flight, provider: Provider, ctx: TaskContext) -> None:
         route = flight.route
@@ -487,93 +440,9 @@ class CaptchaManager:
             self._inc("failed/internal")
         finally:
             self._inc("solve_seconds", round(time.monotonic() - flight.started, 3))
-            self._land(flight, error)
-
-    def _land(self, flight: Flight, error: CaptchaError | None) -> None:
-        """Release everything waiting on a flight: exactly once, whatever happened."""
-        if flight.done:
-            return
-        flight.done = True
-        if self.flights.get(flight.route.key) is flight:
-            del self.flights[flight.route.key]
-        cancelled = isinstance(error, SolverCancelled) or self.closing or self._engine_closing()
-        for waiter in flight.waiters:
-            if not waiter.called:
-                if cancelled:
-                    waiter.errback(SolverCancelled("crawl closed while waiting for a solve"))
-                else:
-                    waiter.callback(None)
-        parked, flight.parked = flight.parked, []
-        engine = self.crawler.engine
-        for request in parked:
-            if cancelled or engine is None or engine.spider is None:
-                self._drop(request)
-            else:
-                # Every request that waited on this solve has used one attempt, whether
-                # or not it was challenged itself: that is what bounds the solves.
-                request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
-                # Back through the scheduler: solved -> the clearance is applied at 760;
-                # failed -> the site challenges again and the request's attempts decide.
-                engine.crawl(request)
-
-    def _engine_closing(self) -> bool:
-        """True once the engine has started closing the spider. Scrapy has no signal for
-        that moment (spider_closed comes after the downloader and scheduler are closed),
-        so read the engine's slot."""
-        engine = self.crawler.engine
-        if engine is None or engine.spider is None:
-            return True
-        slot = getattr(engine, "_slot", None)
-        return slot is None or getattr(slot, "closing", None) is not None
-
-    def _watch_close(self) -> None:
-        """While solves are pending, notice a closing engine within half a second, so
-        waiting requests are released and solves cancelled instead of holding the close
-        up for a whole solve."""
-        if self._close_watch is None or not self._close_watch.running:
-            self._close_watch = task.LoopingCall(self._check_close)
-            self._close_watch.start(0.5, now=False).addErrback(
-                lambda f: logger.error("close watcher failed", exc_info=f.value)
-            )
-
-    def _check_close(self) -> None:
-        if self.flights and self._engine_closing():
-            self._cancel_all()
-        if not self.flights and self._close_watch is not None and self._close_watch.running:
-            self._close_watch.stop()
-
-    def _cancel_all(self) -> None:
-        self.closing = True
-        for flight in list(self.flights.values()):
-            if flight.task is not None:
-                flight.task.cancel()
-            self._land(flight, SolverCancelled("spider closed"))
-
-    def _drop(self, request: Request) -> None:
-        self._inc("dropped_on_close")
-        self.crawler.signals.send_catch_log(
-            signals.request_dropped, request=request, spider=self.crawler.spider
-        )
+            self.board.land(flight, error)
 
     # -- signals ------------------------------------------------------------------------
-
-    def _on_request_scheduled(self, request: Request, **kwargs: Any) -> None:
-        key = request.meta.pop(_PARK, None)
-        if key is None:
-            return
-        flight = self.flights.get(key)
-        if flight is None or flight.done:
-            # Its flight landed between the park decision and now: let it through, with
-            # the attempt counted as for every other request that waited on it.
-            request.meta[_ATTEMPTS] = request.meta.get(_ATTEMPTS, 0) + 1
-            return
-        flight.parked.append(request)
-        self._inc("parked")
-        raise IgnoreRequest("parked until the captcha solve lands")
-
-    def _on_spider_idle(self, **kwargs: Any) -> None:
-        if self.flights:
-            raise DontCloseSpider
 
     async def _on_spider_opened(self, **kwargs: Any) -> None:
         self._check_components()
@@ -590,7 +459,7 @@ class CaptchaManager:
             logger.error("CAPTCHA_API_KEY is not set: challenges are passed on unsolved")
             return
         if self.settings.check_balance:
-            self._spawn(self._check_balance())
+            spawn(self._check_balance())
 
     async def _check_balance(self) -> None:
         try:
@@ -628,9 +497,7 @@ class CaptchaManager:
             )
 
     async def _on_spider_closed(self, **kwargs: Any) -> None:
-        self._cancel_all()
-        if self._close_watch is not None and self._close_watch.running:
-            self._close_watch.stop()
+        self.board.close()
         dropped = self.stats.get_value("captcha/dropped_on_close", 0)
         if dropped:
             logger.info("%d requests waiting for a captcha solve were dropped at close", dropped)

@@ -82,6 +82,9 @@ class CaptchaSettings:
         def get(name: str) -> Any:
             return settings.get(name, DEFAULTS[name])
 
+        def number(name: str, *, allow_zero: bool = False) -> float:
+            return _positive(name, settings.getfloat(name, DEFAULTS[name]), allow_zero=allow_zero)
+
         domain_proxies = {
             str(domain).lower().lstrip("."): _check_proxy("CAPTCHA_DOMAIN_PROXIES", str(proxy))
             for domain, proxy in dict(settings.getdict("CAPTCHA_DOMAIN_PROXIES")).items()
@@ -102,36 +105,13 @@ class CaptchaSettings:
             task_types={str(k): str(v) for k, v in settings.getdict("CAPTCHA_TASK_TYPES").items()},
             proxy=str(proxy) if proxy else None,
             domain_proxies=domain_proxies,
-            clearance_ttl=_positive(
-                "CAPTCHA_CLEARANCE_TTL",
-                settings.getfloat("CAPTCHA_CLEARANCE_TTL", DEFAULTS["CAPTCHA_CLEARANCE_TTL"]),
-            ),
-            solve_timeout=_positive(
-                "CAPTCHA_SOLVE_TIMEOUT",
-                settings.getfloat("CAPTCHA_SOLVE_TIMEOUT", DEFAULTS["CAPTCHA_SOLVE_TIMEOUT"]),
-            ),
-            poll_interval=_positive(
-                "CAPTCHA_POLL_INTERVAL",
-                settings.getfloat("CAPTCHA_POLL_INTERVAL", DEFAULTS["CAPTCHA_POLL_INTERVAL"]),
-            ),
-            request_timeout=_positive(
-                "CAPTCHA_REQUEST_TIMEOUT",
-                settings.getfloat("CAPTCHA_REQUEST_TIMEOUT", DEFAULTS["CAPTCHA_REQUEST_TIMEOUT"]),
-            ),
-            max_reply_size=int(
-                _positive(
-                    "CAPTCHA_MAX_REPLY_SIZE",
-                    settings.getint("CAPTCHA_MAX_REPLY_SIZE", DEFAULTS["CAPTCHA_MAX_REPLY_SIZE"]),
-                )
-            ),
+            clearance_ttl=number("CAPTCHA_CLEARANCE_TTL"),
+            solve_timeout=number("CAPTCHA_SOLVE_TIMEOUT"),
+            poll_interval=number("CAPTCHA_POLL_INTERVAL"),
+            request_timeout=number("CAPTCHA_REQUEST_TIMEOUT"),
+            max_reply_size=int(number("CAPTCHA_MAX_REPLY_SIZE")),
             max_attempts=max_attempts,
-            max_solves=int(
-                _positive(
-                    "CAPTCHA_MAX_SOLVES",
-                    settings.getint("CAPTCHA_MAX_SOLVES", 0),
-                    allow_zero=True,
-                )
-            ),
+            max_solves=int(number("CAPTCHA_MAX_SOLVES", allow_zero=True)),
             cache_url=str(get("CAPTCHA_CACHE_URL")),
             check_balance=settings.getbool("CAPTCHA_CHECK_BALANCE", True),
             close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
