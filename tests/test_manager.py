@@ -23,3 +23,22 @@ def test_shared_per_crawler() -> None:
     crawler = get_crawler()
     assert CaptchaManager.for_crawler(crawler) is CaptchaManager.for_crawler(crawler)
     assert CaptchaManager.for_crawler(get_crawler()) is not CaptchaManager.for_crawler(crawler)
+
+
+def test_addon_installs_components_and_keeps_user_priorities() -> None:
+    from scrapy.settings import Settings
+    from scrapy.utils.misc import load_object
+
+    from scrapy_captcha import Addon
+
+    settings = Settings({"DOWNLOADER_MIDDLEWARES": {"scrapy_captcha.ChallengeCacheGuard": 960}})
+    Addon().update_settings(settings)
+    got = {
+        load_object(k).__name__ if isinstance(k, str) else k.__name__: v
+        for k, v in settings.getdict("DOWNLOADER_MIDDLEWARES").items()
+    }
+    assert got == {
+        "ChallengeCacheGuard": 960,
+        "CaptchaMiddleware": 585,
+        "ClearanceMiddleware": 760,
+    }
