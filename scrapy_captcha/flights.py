@@ -39,6 +39,9 @@ logger = logging.getLogger("scrapy_captcha")
 ATTEMPTS = "_captcha_attempts"
 #: request meta: route key of the flight to park this request on
 PARK = "_captcha_park"
+#: request meta: task id and challenge variant of the last flight the request waited on
+LAST_TASK = "_captcha_last_task"
+VARIANT = "_captcha_variant"
 
 
 def spawn(coro: Coroutine[Any, Any, Any]) -> defer.Deferred[Any]:
@@ -63,6 +66,13 @@ class Flight:
     waiters: list[defer.Deferred[None]] = field(default_factory=list)
     task: defer.Deferred[None] | None = None
     done: bool = False
+    variant: str = ""
+    task_id: str | int | None = None
+
+    def mark(self, request: Request) -> None:
+        """Tell a request that waited on this flight which task and challenge it was."""
+        request.meta[LAST_TASK] = self.task_id
+        request.meta[VARIANT] = self.variant
 
     async def wait(self) -> None:
         """Wait inline; raises SolverCancelled if the crawl closes meanwhile. One Deferred
@@ -89,10 +99,15 @@ class FlightBoard:
     def get(self, key: str) -> Flight | None:
         return self.flights.get(key)
 
-    def start(self, route: Route, fly: Callable[[Flight], Coroutine[Any, Any, None]]) -> Flight:
+    def start(
+        self,
+        route: Route,
+        fly: Callable[[Flight], Coroutine[Any, Any, None]],
+        variant: str = "",
+    ) -> Flight:
         """Register a flight for ``route`` and run ``fly(flight)``, which must end by
         calling :meth:`land` (in a ``finally``)."""
-        flight = Flight(route)
+        flight = Flight(route, variant=variant)
         self.flights[route.key] = flight
         flight.task = spawn(fly(flight))
         self._watch_close()
@@ -121,6 +136,7 @@ class FlightBoard:
                 # Every request that waited on this solve has used one attempt, whether
                 # or not it was challenged itself: that is what bounds the solves.
                 request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
+                flight.mark(request)
                 # Back through the scheduler: solved -> the clearance is applied at 760;
                 # failed -> the site challenges again and the request's attempts decide.
                 engine.crawl(request)

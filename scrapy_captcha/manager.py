@@ -26,8 +26,14 @@ from twisted.internet import defer
 from scrapy_captcha.clearance import Clearance, Route, route_for, undo_clearance
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
-from scrapy_captcha.errors import INPUT, CaptchaError, SolverCancelled, SolverError
-from scrapy_captcha.flights import ATTEMPTS, PARK, Flight, FlightBoard, spawn
+from scrapy_captcha.errors import (
+    INPUT,
+    CaptchaError,
+    ConfigurationError,
+    SolverCancelled,
+    SolverError,
+)
+from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, VARIANT, Flight, FlightBoard, spawn
 from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, open_store
@@ -83,13 +89,18 @@ class CaptchaManager:
         }
         self._default_headers["accept-encoding"] = b", ".join(ACCEPTED_ENCODINGS)
         self._clients: dict[str, SolverClient] = {}
+        self._providers: dict[str, Provider] = {}
         self.board = FlightBoard(crawler, self._inc)
         self.challenged_domains: set[str] = set()
+        #: why solving is off for the whole crawl (no reactor), if it is
         self.disabled_reason: str | None = None
         if not crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True):
             # treq needs a reactor; say so once at start rather than fail every solve.
             self.disabled_reason = "no_reactor"
-        # Routes whose task the provider rejected as malformed: resending it is pointless.
+        #: provider name -> why that account is unusable (bad key, zero balance, no key)
+        self.disabled_providers: dict[str, str] = {}
+        # Tasks the provider rejected as malformed (by route, provider and extra fields):
+        # resending the same task is pointless.
         self._rejected: dict[str, str] = {}
         self.tasks_created = 0
         self._budget_closed = False
@@ -154,15 +165,41 @@ class CaptchaManager:
         else:  # Scrapy 2.13
             engine.close_spider(engine.spider, reason)
 
-    def _disable(self, error: SolverError) -> None:
-        if self.disabled_reason is None:
-            self.disabled_reason = error.reason
-            self.stats.set_value("captcha/disabled", error.reason)
-            logger.error(
-                "Captcha solving disabled for the rest of the crawl: %s (%s)", error.reason, error
-            )
-            if self.settings.close_on_fatal:
-                self._close_spider(f"captcha_{error.reason}")
+    def _disable(self, provider: Provider, reason: str, detail: object = "") -> None:
+        """Stop using one provider account for the rest of the crawl (other providers
+        configured through CAPTCHA_API_KEYS keep working)."""
+        if provider.name in self.disabled_providers:
+            return
+        self.disabled_providers[provider.name] = reason
+        self.stats.set_value("captcha/disabled", reason)
+        logger.error(
+            "Captcha solving with %s disabled for the rest of the crawl: %s%s",
+            provider.name,
+            reason,
+            f" ({detail})" if detail else "",
+        )
+        if self.settings.close_on_fatal:
+            self._close_spider(f"captcha_{reason}")
+
+    def _key_for(self, provider: Provider) -> str:
+        return self.settings.api_keys.get(provider.name, self.settings.api_key)
+
+    def _provider_for(self, request: Request) -> Provider:
+        """The request's provider: ``meta["captcha"]["provider"]`` or CAPTCHA_PROVIDER.
+        Raises ConfigurationError for an unknown one."""
+        name = self._options(request).get("provider")
+        if not name or name == self.provider.name:
+            return self.provider
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = self._providers[name] = load_provider(name, self.settings.task_types)
+            if not self._key_for(provider):
+                self._disable(provider, "no_api_key", "set CAPTCHA_API_KEYS")
+        return provider
+
+    def _reject_key(self, route: Route, provider: Provider, request: Request) -> str:
+        extra = self._options(request).get("task") or {}
+        return f"{route.key}|{provider.name}|{sorted(extra.items())!r}"
 
     # -- 585: before Cookies/HttpProxy -------------------------------------------------
 
@@ -204,6 +241,7 @@ class CaptchaManager:
                     await flight.wait()
                 except SolverCancelled:
                     raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+                flight.mark(request)
             request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
         elif flight is not None:
             # Wait outside the downloader; the site is not asked again meanwhile.
@@ -222,8 +260,8 @@ class CaptchaManager:
         """Keep challenge and block pages out of Scrapy's HTTP cache. Runs before the body
         is decompressed: Cloudflare-looking 403/429/503s are kept out on status and
         headers alone; an uncompressed body is also checked with the full detection."""
-        if request.meta.get("dont_cache") or not self._active(request):
-            return
+        if request.meta.get("dont_cache"):
+            return  # (opted-out requests too: a challenge page is never worth caching)
         encoded = response.headers.get("Content-Encoding", b"identity").lower() != b"identity"
         if is_challenge_candidate(response.status, response.headers) or (
             not encoded and detect(response) is not None
@@ -253,6 +291,7 @@ class CaptchaManager:
             if applied is not None:
                 request.meta[META_RESULT] = {
                     "kind": CLOUDFLARE,
+                    **({"variant": request.meta[VARIANT]} if VARIANT in request.meta else {}),
                     "solved": True,
                     "from_cache": attempts == 0,
                     "task_id": applied[1],
@@ -267,7 +306,7 @@ class CaptchaManager:
                 request.url,
                 challenge.variant,
             )
-            return self._unsolved(request, response, challenge, "blocked", count=False)
+            return self._unsolved(request, response, challenge, "blocked")
 
         if "cached" in response.flags:
             # A challenge stored by HttpCache before the add-on guarded it: solving it
@@ -283,12 +322,19 @@ class CaptchaManager:
             logger.info("Clearance for %s was challenged again: dropped", route.describe())
         if attempts >= self.settings.max_attempts:
             return self._unsolved(request, response, challenge, "max_attempts")
-        if self.disabled_reason is not None:
-            return self._unsolved(request, response, challenge, self.disabled_reason)
+        try:
+            provider = self._provider_for(request)
+        except ConfigurationError as exc:
+            self._warn_once(f"provider|{exc}", "%s", exc, level=logging.ERROR)
+            return self._unsolved(request, response, challenge, "bad_provider")
+        disabled = self.disabled_reason or self.disabled_providers.get(provider.name)
+        if disabled is not None:
+            return self._unsolved(request, response, challenge, disabled)
         if not route.has_proxy:
             return self._no_proxy(request, response, challenge, route)
-        if route.key in self._rejected:
-            return self._unsolved(request, response, challenge, self._rejected[route.key])
+        reject_key = self._reject_key(route, provider, request)
+        if reject_key in self._rejected:
+            return self._unsolved(request, response, challenge, self._rejected[reject_key])
 
         flight = self.board.get(route.key)
         if flight is None:
@@ -305,7 +351,7 @@ class CaptchaManager:
                     )
                     self._close_spider("captcha_budget_exhausted")
                 return self._unsolved(request, response, challenge, "budget")
-            flight = self._start_flight(route, request, challenge)
+            flight = self._start_flight(route, request, challenge, provider, reject_key)
         return self._park_copy(request, route, attempts)
 
     def _no_proxy(
@@ -338,18 +384,19 @@ class CaptchaManager:
         response: Response,
         challenge: Challenge,
         reason: str,
-        *,
-        count: bool = True,
     ) -> Response:
-        if count:
-            self._inc(f"unsolved/{reason}")
+        self._inc(f"unsolved/{reason}")
         request.meta[META_RESULT] = {
             "kind": challenge.kind,
             "variant": challenge.variant,
             "solved": False,
             "reason": reason,
             "attempts": request.meta.get(ATTEMPTS, 0),
+            "task_id": request.meta.get(LAST_TASK),
         }
+        # Retrying cannot get past a challenge we gave up on or a block page, and would
+        # only hit a site that may be rate-limiting us: keep RetryMiddleware (550) off it.
+        request.meta["dont_retry"] = True
         return response
 
     def _copy(self, request: Request) -> Request:
@@ -372,13 +419,17 @@ class CaptchaManager:
 
     # -- flights ------------------------------------------------------------------------
 
-    def _start_flight(self, route: Route, request: Request, challenge: Challenge) -> Flight:
+    def _start_flight(
+        self,
+        route: Route,
+        request: Request,
+        challenge: Challenge,
+        provider: Provider,
+        reject_key: str,
+    ) -> Flight:
+        """The first challenged request of a route decides the solve's provider and
+        extra task fields; requests joining the flight share its result."""
         opts = self._options(request)
-        provider = (
-            load_provider(opts["provider"], self.settings.task_types)
-            if opts.get("provider")
-            else self.provider
-        )
         proxy = route.solver_proxy()
         assert proxy is not None
         ctx = TaskContext(
@@ -397,9 +448,15 @@ class CaptchaManager:
             route.describe(),
             provider.name,
         )
-        return self.board.start(route, lambda flight: self._fly(flight, provider, ctx))
+        return self.board.start(
+            route,
+            lambda flight: self._fly(flight, provider, ctx, reject_key),
+            variant=challenge.variant,
+        )
 
-    async def _fly(self, flight: Flight, provider: Provider, ctx: TaskContext) -> None:
+    async def _fly(
+        self, flight: Flight, provider: Provider, ctx: TaskContext, reject_key: str
+    ) -> None:
         route = flight.route
         error: CaptchaError | None = None
         try:
@@ -410,6 +467,7 @@ class CaptchaManager:
                 raise SolverError(
                     "malformed_reply", "ready reply holds no cookies", task_id=result.task_id
                 )
+            flight.task_id = result.task_id
             clearance = Clearance.from_solution(
                 solution, ttl=self.settings.clearance_ttl, task_id=result.task_id
             )
@@ -424,11 +482,12 @@ class CaptchaManager:
             )
         except SolverError as exc:
             error = exc
+            flight.task_id = exc.task_id
             self._inc(f"failed/{exc.reason}")
             if exc.fatal:
-                self._disable(exc)
+                self._disable(provider, exc.reason, exc)
             elif exc.family == INPUT:
-                self._rejected[route.key] = exc.reason
+                self._rejected[reject_key] = exc.reason
                 logger.error("Solver rejected the task for %s: %s", route.describe(), exc)
             else:
                 logger.warning("Solve for %s failed: %s", route.describe(), exc)
@@ -453,10 +512,8 @@ class CaptchaManager:
             )
             self.stats.set_value("captcha/disabled", "no_reactor")
             return
-        if not self.settings.api_key and not self.settings.api_keys:
-            self.disabled_reason = "no_api_key"
-            self.stats.set_value("captcha/disabled", "no_api_key")
-            logger.error("CAPTCHA_API_KEY is not set: challenges are passed on unsolved")
+        if not self._key_for(self.provider):
+            self._disable(self.provider, "no_api_key", "CAPTCHA_API_KEY is not set")
             return
         if self.settings.check_balance:
             spawn(self._check_balance())
@@ -466,7 +523,8 @@ class CaptchaManager:
             balance = await self._client(self.provider).get_balance()
         except SolverError as exc:
             if exc.fatal:
-                self._disable(exc)
+                self._inc(f"failed/{exc.reason}")
+                self._disable(self.provider, exc.reason, exc)
             else:
                 logger.warning("Could not read the %s balance: %s", self.provider.name, exc)
             return

@@ -8,15 +8,17 @@ The solver client and the middleware never hard-code a provider detail.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
 from scrapy.utils.misc import load_object
 
 from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY, ConfigurationError
+
+logger = logging.getLogger("scrapy_captcha")
 
 CLOUDFLARE = "cloudflare"
 
@@ -83,17 +85,15 @@ def _parse_cookies(raw: Any) -> tuple[dict[str, str], float | None]:
             if name == "cf_clearance" and isinstance(exp, (int, float)) and exp > 0:
                 expires = float(exp)
     elif isinstance(raw, str):
-        jar: SimpleCookie = SimpleCookie()
-        try:
-            jar.load(raw)
-            cookies = {k: m.value for k, m in jar.items()}
-        except Exception:
-            cookies = {}
-        if not cookies:  # SimpleCookie is strict; fall back to a lenient split
-            for part in raw.split(";"):
-                name, sep, value = part.strip().partition("=")
-                if sep and name:
-                    cookies[name] = value
+        # A plain split, not http.cookies: SimpleCookie drops a whole string over one
+        # value it finds irregular (a space, say), and solvers send raw values.
+        for part in raw.split(";"):
+            name, sep, value = part.strip().partition("=")
+            if sep and name.strip():
+                value = value.strip()
+                if len(value) >= 2 and value[0] == value[-1] == '"':
+                    value = value[1:-1]
+                cookies[name.strip()] = value
     return cookies, expires
 
 
@@ -217,9 +217,18 @@ class EzCaptcha(Provider):
 
     def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
         task = super().cloudflare_task(ctx)
-        rq_data = build_rq_data(ctx.method, ctx.body, ctx.content_type)
-        if rq_data is not None and "rqData" not in ctx.extra:
-            task["rqData"] = rq_data
+        if ctx.method.upper() == "POST" and "rqData" not in ctx.extra:
+            rq_data = build_rq_data(ctx.method, ctx.body, ctx.content_type)
+            if rq_data is None:
+                logger.warning(
+                    "POST body of %s (%s) cannot be described to %s as rqData (JSON object "
+                    "or form fields); the page is solved as a GET",
+                    ctx.url,
+                    ctx.content_type or "no Content-Type",
+                    self.name,
+                )
+            else:
+                task["rqData"] = rq_data
         return task
 
 
@@ -235,7 +244,16 @@ def build_rq_data(method: str, body: bytes, content_type: str) -> dict[str, Any]
         except ValueError:
             return None
         return {"mode": "JSON", **data} if isinstance(data, dict) else None
-    return {"mode": "FORM", **dict(parse_qsl(text, keep_blank_values=True))}
+    if "multipart" in ctype:
+        return None
+    fields: dict[str, Any] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name in fields:  # a repeated field keeps every value
+            previous = fields[name]
+            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[name] = value
+    return {"mode": "FORM", **fields}
 
 
 PROVIDERS: dict[str, type[Provider]] = {

@@ -55,6 +55,15 @@ def _check_proxy(name: str, url: str) -> str:
     return url
 
 
+def _check_api_url(name: str, url: Any) -> str | None:
+    if not url:
+        return None
+    parts = urlsplit(str(url))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(f"{name}: {url!r} is not an http(s) URL")
+    return str(url)
+
+
 @dataclass(frozen=True)
 class CaptchaSettings:
     enabled: bool
@@ -83,26 +92,39 @@ class CaptchaSettings:
             return settings.get(name, DEFAULTS[name])
 
         def number(name: str, *, allow_zero: bool = False) -> float:
-            return _positive(name, settings.getfloat(name, DEFAULTS[name]), allow_zero=allow_zero)
+            try:
+                value = settings.getfloat(name, DEFAULTS[name])
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{name} must be a number") from None
+            return _positive(name, value, allow_zero=allow_zero)
+
+        def mapping(name: str) -> dict[str, Any]:
+            try:
+                return dict(settings.getdict(name))
+            except (TypeError, ValueError):
+                raise ConfigurationError(f"{name} must be a dict") from None
 
         domain_proxies = {
             str(domain).lower().lstrip("."): _check_proxy("CAPTCHA_DOMAIN_PROXIES", str(proxy))
-            for domain, proxy in dict(settings.getdict("CAPTCHA_DOMAIN_PROXIES")).items()
+            for domain, proxy in mapping("CAPTCHA_DOMAIN_PROXIES").items()
         }
         proxy = get("CAPTCHA_PROXY") or None
         if proxy:
             _check_proxy("CAPTCHA_PROXY", str(proxy))
-        max_attempts = settings.getint("CAPTCHA_MAX_ATTEMPTS", DEFAULTS["CAPTCHA_MAX_ATTEMPTS"])
+        max_attempts = int(number("CAPTCHA_MAX_ATTEMPTS"))
         if max_attempts < 1:
             raise ConfigurationError(f"CAPTCHA_MAX_ATTEMPTS must be >= 1, got {max_attempts}")
         return cls(
             enabled=settings.getbool("CAPTCHA_ENABLED", True),
             provider=str(get("CAPTCHA_PROVIDER")),
             api_key=str(get("CAPTCHA_API_KEY") or ""),
-            api_url=get("CAPTCHA_API_URL") or None,
-            api_keys={str(k): str(v) for k, v in settings.getdict("CAPTCHA_API_KEYS").items()},
-            api_urls={str(k): str(v) for k, v in settings.getdict("CAPTCHA_API_URLS").items()},
-            task_types={str(k): str(v) for k, v in settings.getdict("CAPTCHA_TASK_TYPES").items()},
+            api_url=_check_api_url("CAPTCHA_API_URL", get("CAPTCHA_API_URL")),
+            api_keys={str(k): str(v) for k, v in mapping("CAPTCHA_API_KEYS").items()},
+            api_urls={
+                str(k): str(_check_api_url("CAPTCHA_API_URLS", v))
+                for k, v in mapping("CAPTCHA_API_URLS").items()
+            },
+            task_types={str(k): str(v) for k, v in mapping("CAPTCHA_TASK_TYPES").items()},
             proxy=str(proxy) if proxy else None,
             domain_proxies=domain_proxies,
             clearance_ttl=number("CAPTCHA_CLEARANCE_TTL"),

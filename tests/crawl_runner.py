@@ -87,7 +87,7 @@ class RecordingSpider(scrapy.Spider):
             callback=self.parse,
             errback=self.failed,
             cb_kwargs={"tag": r.get("tag", ""), "batch": batch},
-            dont_filter=True,
+            dont_filter=r.get("dont_filter", False),
         )
 
     async def _done(self, batch: int) -> list[scrapy.Request]:

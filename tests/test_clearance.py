@@ -211,3 +211,18 @@ def test_open_store_errors() -> None:
     with pytest.raises(ConfigurationError, match="unsupported scheme"):
         open_store("nosuch://x", None)  # type: ignore[arg-type]
     assert isinstance(open_store("memory://", None), MemoryStore)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"CAPTCHA_CLEARANCE_TTL": "abc"}, "CAPTCHA_CLEARANCE_TTL must be a number"),
+        ({"CAPTCHA_MAX_ATTEMPTS": "many"}, "CAPTCHA_MAX_ATTEMPTS must be a number"),
+        ({"CAPTCHA_DOMAIN_PROXIES": "x"}, "CAPTCHA_DOMAIN_PROXIES must be a dict"),
+        ({"CAPTCHA_API_URL": "ftp:/x"}, "CAPTCHA_API_URL"),
+        ({"CAPTCHA_API_URLS": {"ez-captcha": "nope"}}, "CAPTCHA_API_URLS"),
+    ],
+)
+def test_invalid_settings_raise_configuration_error(settings: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        CaptchaSettings.from_settings(Settings(settings))

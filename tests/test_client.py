@@ -52,3 +52,20 @@ def test_proxy_credentials_are_redacted_in_any_form() -> None:
     out = _redact_proxy(text, "http://bob:pa55w0rd@1.2.3.4:80")
     assert "pa55w0rd" not in out and "bob" not in out
     assert _redact_proxy("x", None) == "x"
+
+
+def test_solve_errors_never_carry_the_task_proxy_credentials() -> None:
+    import asyncio
+
+    c = client()
+
+    async def failing(task):  # type: ignore[no-untyped-def]
+        raise SolverError("proxy", "ERROR_PROXY_CONNECT_REFUSED: cannot use carol:hunter22@h:1")
+
+    c._solve = failing  # type: ignore[method-assign]
+    try:
+        asyncio.run(c.solve({"proxy": "http://carol:hunter22@h:1"}))
+    except SolverError as exc:
+        assert "hunter22" not in str(exc) and "carol" not in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("no error raised")

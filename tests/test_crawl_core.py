@@ -18,7 +18,7 @@ def stack():
 
 
 def pages(host: str, n: int, tag: str = "", **extra: Any) -> list[dict[str, Any]]:
-    return [{"url": f"http://{host}/p/{i}", "tag": tag, **extra} for i in range(n)]
+    return [{"url": f"http://{host}/p/{tag}{i}", "tag": tag, **extra} for i in range(n)]
 
 
 @pytest.mark.parametrize("reactor", REACTORS)
@@ -32,7 +32,7 @@ def test_one_solve_serves_many_pages(stack: EmulatorStack, crawl, reactor: str) 
     assert {p["status"] for p in result.pages} == {200}
     assert sorted(p["content"] for p in result.pages) == sorted(
         f"shop.example /p/{i}" for i in range(12)
-    )
+    )  # (the tag is empty here)
     assert stack.solver.create_task_count == 1
     assert result.stat("captcha/solved/cloudflare") == 1
     assert result.stat("captcha/detected/cloudflare") >= 1

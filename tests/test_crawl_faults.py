@@ -46,8 +46,9 @@ def test_fatal_account_errors_stop_solving(
     )
     assert_all_unsolved(result, reason)
     assert stack.solver.tasks == []
-    assert result.log.count("Captcha solving disabled") == 1
+    assert result.log.count("disabled for the rest of the crawl") == 1
     assert result.stats["captcha/disabled"] == reason
+    assert result.stat(f"captcha/failed/{reason}") == 1
     assert result.reason == "finished"
     assert_clean_log(result, key)
 
@@ -112,6 +113,9 @@ def test_never_ready_times_out_and_gives_up(stack: EmulatorStack, crawl, reactor
     assert_all_unsolved(result, "max_attempts")
     assert len(stack.solver.tasks) == 2
     assert result.stat("captcha/failed/timeout") == 2
+    # The spider is told which task it waited for last.
+    assert {p["result"]["task_id"] for p in result.pages} <= {t.id for t in stack.solver.tasks}
+    assert all(p["result"]["task_id"] is not None for p in result.pages)
     assert_clean_log(result, "test-key")
 
 
@@ -193,3 +197,67 @@ def test_every_documented_reply_shape(
     result = crawl(requests=requests_for(stack, 3), settings=stack.scrapy_settings(provider))
     assert [p["status"] for p in result.pages] == [200] * 3
     assert len(stack.solver.tasks) == 1
+
+
+def test_poll_faults_are_ridden_out(stack: EmulatorStack, crawl) -> None:
+    stack.solver.latency = 1.0
+    stack.solver.set_fault("poll_502", times=2)
+    result = crawl(requests=requests_for(stack, 2), settings=stack.scrapy_settings())
+    assert [p["status"] for p in result.pages] == [200] * 2
+    assert len(stack.solver.tasks) == 1
+    assert not any(k.startswith("captcha/failed") for k in result.stats)
+
+
+def test_polling_respects_the_interval(stack: EmulatorStack, crawl) -> None:
+    stack.solver.latency = 1.0
+    result = crawl(
+        requests=requests_for(stack, 1),
+        settings={**stack.scrapy_settings(), "CAPTCHA_POLL_INTERVAL": 0.25},
+    )
+    assert [p["status"] for p in result.pages] == [200]
+    # about latency / interval polls (+ slack for the browser's own page loads)
+    assert 2 <= stack.solver.poll_count <= 1.0 / 0.25 + 4
+
+
+def test_ready_from_create_task_needs_no_poll(stack: EmulatorStack, crawl) -> None:
+    stack.solver.configure(ready_on_create=True)
+    result = crawl(requests=requests_for(stack, 2), settings=stack.scrapy_settings())
+    assert [p["status"] for p in result.pages] == [200] * 2
+    assert stack.solver.poll_count == 0
+
+
+def test_no_slot_backs_off_at_least_five_seconds(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("no_slot", times=1)
+    result = crawl(requests=requests_for(stack, 1), settings=stack.scrapy_settings())
+    assert [p["status"] for p in result.pages] == [200]
+    first, second = stack.solver.create_task_times
+    assert second - first >= 5.0  # a lower bound: a slow machine only makes it longer
+
+
+def test_fatal_error_disables_only_that_provider(stack: EmulatorStack, crawl) -> None:
+    good = requests_for(stack, 2)
+    for r in good:
+        r["meta"]["captcha"] = {"provider": "ez-captcha"}
+        r["url"] += "-ez"
+    result = crawl(
+        batches=[{"requests": requests_for(stack, 1)}, {"requests": good}],
+        settings={
+            **stack.scrapy_settings(api_key="wrong-key"),
+            "CAPTCHA_API_KEYS": {"ez-captcha": "test-key"},
+            "CAPTCHA_API_URLS": {"ez-captcha": stack.solver.url_for("ez-captcha")},
+        },
+    )
+    statuses = sorted(p["status"] for p in result.pages)
+    assert statuses == [200, 200, 403]
+    assert [t.dialect for t in stack.solver.tasks] == ["ez-captcha"]
+    assert_clean_log(result, "wrong-key", "test-key")
+
+
+def test_unknown_provider_in_meta_passes_the_page_on(stack: EmulatorStack, crawl) -> None:
+    reqs = requests_for(stack, 2)
+    for r in reqs:
+        r["meta"]["captcha"] = {"provider": "no.such.Provider"}
+    result = crawl(requests=reqs, settings=stack.scrapy_settings())
+    assert_all_unsolved(result, "bad_provider", n=2)
+    assert result.log.count("unknown CAPTCHA_PROVIDER") == 1
+    assert "Traceback" not in result.log

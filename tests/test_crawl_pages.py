@@ -106,6 +106,23 @@ def test_post_pages_via_rqdata(
     assert isinstance(task.id, str)  # ez-captcha task ids are UUID strings, echoed back
 
 
+def test_unsolved_pages_are_not_retried(stack: EmulatorStack, crawl) -> None:
+    result = crawl(
+        requests=[
+            {"url": "http://limited.example/", "meta": {"proxy": stack.proxy_a.url}},
+            {
+                "url": "http://legacy.example/",
+                "meta": {"proxy": stack.proxy_a.url, "dont_solve_captcha": True},
+            },
+        ],
+        settings={**stack.scrapy_settings(), "RETRY_ENABLED": True},
+    )
+    assert sorted(p["status"] for p in result.pages) == [429, 503]
+    # Only the opted-out 503 is Retry's business (RETRY_TIMES=2): the add-on left it alone.
+    assert result.stat("retry/count") == 2
+    assert stack.site.count("block", host="limited.example") == 1  # 1015: not hammered
+
+
 def test_opt_out_leaves_request_alone(stack: EmulatorStack, crawl) -> None:
     result = crawl(
         requests=[
@@ -134,6 +151,15 @@ def test_challenge_pages_never_reach_http_cache(
     assert [p["status"] for p in result.pages] == [200] * 3
     stored = [ast.literal_eval(m.read_text()) for m in cache.rglob("meta")]
     assert sorted(m["status"] for m in stored) == [200, 200, 200]
+    # An opted-out request's challenge is not cached either.
+    opt_out = [
+        {
+            "url": "http://shop.example/opt",
+            "meta": {"proxy": stack.proxy_a.url, "dont_solve_captcha": True},
+        }
+    ]
+    assert [p["status"] for p in crawl(requests=opt_out, settings=settings).pages] == [403]
+    assert len(list(cache.rglob("meta"))) == 3
     # A second crawl is served from the cache: no site traffic, no solve.
     stack.site.reset_events()
     again = crawl(requests=requests, settings=settings)
@@ -155,6 +181,7 @@ def test_spider_metadata_kept_on_reissue(stack: EmulatorStack, crawl) -> None:
     [page] = result.pages
     assert page["status"] == 200 and page["tag"] == "kept" and page["cookiejar"] == 7
     assert page["result"]["solved"] and page["result"]["attempts"] == 1
+    assert page["result"]["variant"] == "managed"
     assert page["result"]["task_id"] == stack.solver.tasks[0].id
     assert_clean_log(result)
 

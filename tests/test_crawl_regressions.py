@@ -135,3 +135,37 @@ def test_clearance_never_follows_a_request_to_another_proxy(tmp_path: Path) -> N
         assert not any(c in s["cookie"] for s in via_b for c in a_cookies)
         assert len(stack.solver.tasks) == 3  # A (forged), A again, then B
         assert_clean_log(result, "s3cret")
+
+
+def test_several_direct_fetches_wait_on_one_solve(crawl) -> None:
+    """Each inline waiter needs its own Deferred; a shared one releases the first only."""
+    with EmulatorStack(solve_latency=0.5) as stack:
+        stack.site.add_host("shop.example")
+        urls = [f"http://shop.example/direct/{i}" for i in range(3)]
+        result = crawl(
+            download_async=urls,
+            requests=[],
+            settings={
+                **stack.scrapy_settings(),
+                "CAPTCHA_DOMAIN_PROXIES": {"shop.example": stack.proxy_a.url},
+            },
+            timeout=60,
+        )
+        assert sorted(r["url"] for r in result.download_async) == urls
+        assert {r.get("status") for r in result.download_async} == {200}
+        assert stack.solver.create_task_count == 1
+
+
+def test_reissued_requests_pass_the_duplicate_filter(crawl) -> None:
+    """The spider's requests here do not set dont_filter: re-issues must."""
+    with EmulatorStack() as stack:
+        stack.site.add_host("shop.example")
+        result = crawl(
+            requests=[
+                {"url": f"http://shop.example/p/{i}", "meta": {"proxy": stack.proxy_a.url}}
+                for i in range(5)
+            ],
+            settings=stack.scrapy_settings(),
+        )
+        assert [p["status"] for p in result.pages] == [200] * 5
+        assert result.stat("dupefilter/filtered") == 0

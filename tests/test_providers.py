@@ -155,3 +155,11 @@ def test_load_provider() -> None:
         load_provider("scrapy_captcha.providers.TaskContext")
     with pytest.raises(ConfigurationError, match="no task"):
         Provider().task_type("cloudflare")
+
+
+def test_rqdata_keeps_repeated_form_fields_and_skips_multipart() -> None:
+    form = build_rq_data("POST", b"tag=a&tag=b&tag=c&q=x", "application/x-www-form-urlencoded")
+    assert form == {"mode": "FORM", "tag": ["a", "b", "c"], "q": "x"}
+    assert build_rq_data("POST", b"--xyz", "multipart/form-data; boundary=xyz") is None
+    assert build_rq_data("POST", b"[1, 2]", "application/json") is None
+    assert build_rq_data("GET", b"a=1", "") is None

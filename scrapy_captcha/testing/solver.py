@@ -42,6 +42,7 @@ FAULTS = (
     "garbage",
     "malformed",
     "http_502",
+    "poll_502",
     "http_400_json",
     "never_ready",
     "hang",
@@ -250,6 +251,7 @@ class SolverEmulator(EmulatorServer):
         self._tasks: OrderedDict[str, TaskRecord] = OrderedDict()
         self._owners: dict[str, str] = {}
         self._create_task_count = 0
+        self._create_task_times: list[float] = []
         self._poll_count = 0
         self._seq = 0
         self._next_int_id = 70_000_000 + secrets.randbelow(1_000_000)
@@ -316,6 +318,12 @@ class SolverEmulator(EmulatorServer):
     def create_task_count(self) -> int:
         with self._lock:
             return self._create_task_count
+
+    @property
+    def create_task_times(self) -> list[float]:
+        """Monotonic time of every createTask call, answered or not (no-slot back-off)."""
+        with self._lock:
+            return list(self._create_task_times)
 
     @property
     def poll_count(self) -> int:
@@ -474,6 +482,7 @@ class SolverEmulator(EmulatorServer):
     def _create_task(self, h: EmulatorHandler, dialect: str, body: bytes) -> None:
         with self._lock:
             self._create_task_count += 1
+            self._create_task_times.append(time.monotonic())
         fault = self._take_fault(("hang", "http_502", "garbage"))
         if fault == "hang":
             # Swallow the request and answer nothing, like an overloaded provider.
@@ -585,7 +594,7 @@ class SolverEmulator(EmulatorServer):
     def _get_task_result(self, h: EmulatorHandler, dialect: str, body: bytes) -> None:
         with self._lock:
             self._poll_count += 1
-        if self._take_fault(("http_502",)):
+        if self._take_fault(("http_502", "poll_502")):
             self._send_502(h)
             return
         payload = self._payload(body)
@@ -595,7 +604,14 @@ class SolverEmulator(EmulatorServer):
         key = self._check_key(h, dialect, payload)
         if key is None:
             return
-        ref = f"{dialect}:{payload.get('taskId')}"
+        task_id = payload.get("taskId")
+        # Like real providers, a task id must come back exactly as it was given: an
+        # integer where the dialect issues integers, a string where it issues UUIDs.
+        expected = str if DIALECTS[dialect].uuid_ids else int
+        if not isinstance(task_id, expected) or isinstance(task_id, bool):
+            self._error(h, dialect, "ERROR_NO_SUCH_CAPCHA_ID", "taskId has the wrong type")
+            return
+        ref = f"{dialect}:{task_id}"
         with self._lock:
             record = self._tasks.get(ref)
             if record is None or self._owners.get(ref) != _key_id(key):
