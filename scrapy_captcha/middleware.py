@@ -17,13 +17,11 @@ the engine; ``process_request`` runs low to high, ``process_response`` high to l
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import scrapy
 from scrapy.exceptions import NotConfigured
 
+from scrapy_captcha.compat import spider_argument_compat
 from scrapy_captcha.manager import CaptchaManager
 
 if TYPE_CHECKING:
@@ -44,6 +42,7 @@ class _Component:
         return cls(CaptchaManager.for_crawler(crawler))
 
 
+@spider_argument_compat
 class CaptchaMiddleware(_Component):
     """Priority 585: proxies for challenged domains; detection and solving."""
 
@@ -54,6 +53,7 @@ class CaptchaMiddleware(_Component):
         return await self.manager.on_response(request, response)
 
 
+@spider_argument_compat
 class ClearanceMiddleware(_Component):
     """Priority 760: waits for pending solves and applies stored clearances."""
 
@@ -61,24 +61,10 @@ class ClearanceMiddleware(_Component):
         return await self.manager.before_download(request)
 
 
+@spider_argument_compat
 class ChallengeCacheGuard(_Component):
     """Priority 950: keeps challenge pages out of HTTPCACHE storage."""
 
     async def process_response(self, request: Request, response: Response) -> Response:
         self.manager.guard(request, response)
         return response
-
-
-def _accept_spider_argument(method: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
-    @functools.wraps(method)
-    async def wrapper(self: Any, *args: Any, spider: Any = None, **kwargs: Any) -> Any:
-        return await method(self, *args, **kwargs)
-
-    return wrapper
-
-
-if scrapy.version_info < (2, 14):  # pragma: no cover - Scrapy 2.13 passes spider= always
-    for _cls in (CaptchaMiddleware, ClearanceMiddleware, ChallengeCacheGuard):
-        for _name in ("process_request", "process_response"):
-            if _name in vars(_cls):
-                setattr(_cls, _name, _accept_spider_argument(vars(_cls)[_name]))

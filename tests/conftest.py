@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import scrapy
+
+if scrapy.version_info < (2, 14):  # 2.13's get_crawler() wants an installed reactor
+    from scrapy.utils.reactor import install_reactor
+
+    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
 
 pytest_plugins = ["scrapy_captcha.testing.pytest_plugin"]
 

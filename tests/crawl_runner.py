@@ -64,7 +64,12 @@ class RecordingSpider(scrapy.Spider):
     async def _fetch_direct(self, url: str) -> None:
         record: dict[str, Any] = {"url": url}
         try:
-            response = await self.crawler.engine.download_async(scrapy.Request(url))
+            engine = self.crawler.engine
+            request = scrapy.Request(url)
+            if hasattr(engine, "download_async"):
+                response = await engine.download_async(request)
+            else:  # Scrapy 2.13
+                response = await maybe_deferred_to_future(engine.download(request))
             record.update(status=response.status, body=response.text[:4000])
         except Exception as exc:
             record.update(error=type(exc).__name__)

@@ -8,7 +8,10 @@ from scrapy import Request
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from scrapy_captcha.compat import spider_argument_compat
 
+
+@spider_argument_compat
 class AssignProxyMiddleware:
     """Stands for a user's proxy-rotation middleware placed after ours (at 610): it sets
     ``meta["proxy"]`` from the TEST_ROTATING_PROXY setting for every request."""
@@ -24,6 +27,7 @@ class AssignProxyMiddleware:
         request.meta.setdefault("proxy", self.proxy)
 
 
+@spider_argument_compat
 class RotateAfterChallengeMiddleware:
     """At 610: a request that has waited for two solves is moved to the proxy in
     TEST_ROTATING_PROXY, as rotation middlewares do after repeated failures."""
@@ -40,6 +44,7 @@ class RotateAfterChallengeMiddleware:
             request.meta["proxy"] = self.proxy
 
 
+@spider_argument_compat
 class DelayParkedMiddleware:
     """At 755: hold a request that comes straight back for parking for a second, so its
     solve has surely landed before it reaches the add-on's 760 again (a slow middleware
@@ -52,6 +57,7 @@ class DelayParkedMiddleware:
             await maybe_deferred_to_future(task.deferLater(reactor, 1.0, lambda: None))
 
 
+@spider_argument_compat
 class SpyMiddleware:
     """At 800 (after the add-on's 760): append what each request really carries to the
     file named by TEST_SPY_FILE, one JSON line per request."""

@@ -94,6 +94,8 @@ def test_invalid_setting_fails_at_start_without_echoing_secrets(tmp_path) -> Non
     import sys
 
     code = (
+        "from scrapy.utils.reactor import install_reactor\n"
+        "install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
         "from scrapy_captcha.manager import CaptchaManager\n"
         "CaptchaManager(get_crawler(settings_dict={'CAPTCHA_PROXY': 'bogus-Pa55'}))\n"

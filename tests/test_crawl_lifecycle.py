@@ -20,10 +20,11 @@ def test_single_flight_for_concurrent_requests(crawl) -> None:
         )
         assert [p["status"] for p in result.pages] == [200] * 40
         assert stack.solver.create_task_count == 1
-        # Only the first wave met the challenge; the rest waited instead of asking the site.
-        assert stack.site.count("challenge", exit="A") <= 16
+        # Only the first wave (at most 16 at once) met the challenge, plus the solving
+        # browser's own first visit; the rest waited instead of asking the site.
+        assert stack.site.count("challenge", exit="A") <= 16 + 1
         assert stack.site.count("page", exit="A") == 40 + 1  # + the solver's own load
-        assert result.stat("captcha/parked") >= 40 - 16
+        assert result.stat("captcha/cache/hit") == 40  # every page went with the clearance
 
 
 def test_waiting_requests_do_not_starve_other_domains(crawl) -> None:
