@@ -111,8 +111,10 @@ def test_never_ready_times_out_and_gives_up(stack: EmulatorStack, crawl, reactor
         },
     )
     assert_all_unsolved(result, "max_attempts")
-    assert len(stack.solver.tasks) == 2
-    assert result.stat("captcha/failed/timeout") == 2
+    assert all(p["result"]["attempts"] == 2 for p in result.pages)
+    # two solves, unless a straggler met its first challenge after one had failed
+    assert 2 <= len(stack.solver.tasks) <= 2 * N
+    assert result.stat("captcha/failed/timeout") == len(stack.solver.tasks)
     # The spider is told which task it waited for last.
     assert {p["result"]["task_id"] for p in result.pages} <= {t.id for t in stack.solver.tasks}
     assert all(p["result"]["task_id"] is not None for p in result.pages)
@@ -160,8 +162,10 @@ def test_clearance_that_does_not_take_is_dropped_and_bounded(stack: EmulatorStac
         settings={**stack.scrapy_settings(), "CAPTCHA_MAX_ATTEMPTS": 2},
     )
     assert_all_unsolved(result, "max_attempts")
-    assert len(stack.solver.tasks) == 2
-    assert result.stat("captcha/cache/invalidated") == 2
+    assert all(p["result"]["attempts"] == 2 for p in result.pages)
+    assert 2 <= len(stack.solver.tasks) <= 2 * N
+    # every forged clearance was dropped once it failed, and only once
+    assert result.stat("captcha/cache/invalidated") == len(stack.solver.tasks)
 
 
 def test_oversized_reply_is_a_fault_not_a_crash(stack: EmulatorStack, crawl) -> None:
@@ -215,8 +219,10 @@ def test_polling_respects_the_interval(stack: EmulatorStack, crawl) -> None:
         settings={**stack.scrapy_settings(), "CAPTCHA_POLL_INTERVAL": 0.25},
     )
     assert [p["status"] for p in result.pages] == [200]
-    # about latency / interval polls (+ slack for the browser's own page loads)
-    assert 2 <= stack.solver.poll_count <= 1.0 / 0.25 + 4
+    [task] = stack.solver.tasks
+    solving = task.solved_at - task.created_at  # measured: a loaded machine is slower
+    # one poll per interval while the task runs, give or take the first and last one
+    assert 2 <= stack.solver.poll_count <= solving / 0.25 + 3
 
 
 def test_ready_from_create_task_needs_no_poll(stack: EmulatorStack, crawl) -> None:
