@@ -27,6 +27,7 @@ MAX_BODY = 32 * 1024 * 1024
 MAX_CONNECTIONS = 128
 
 _S = TypeVar("_S", bound="EmulatorServer")
+_T = TypeVar("_T", bound="StartStopContext")
 
 
 class BodyTooLarge(Exception):
@@ -202,7 +203,28 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _safe_dispatch
 
 
-class EmulatorServer:
+class StartStopContext:
+    """``with X() as x:`` starts ``x`` and stops it on the way out, whatever happens."""
+
+    def start(self: _T) -> _T:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _T) -> _T:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class EmulatorServer(StartStopContext):
     """Base for all emulators: start/stop, context manager, port/url, bounded lifetime."""
 
     handler_class: type[EmulatorHandler] = EmulatorHandler
@@ -288,17 +310,6 @@ class EmulatorServer:
     @property
     def running(self) -> bool:
         return self._httpd is not None and not self._stopped.is_set()
-
-    def __enter__(self: _S) -> _S:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Addresses ----------------------------------------------------------------------------
 

@@ -448,6 +448,17 @@ class SolverEmulator(EmulatorServer):
             return None
         return payload if isinstance(payload, dict) else None
 
+    def _authorised(
+        self, h: EmulatorHandler, dialect: str, body: bytes
+    ) -> tuple[dict[str, Any], str] | None:
+        """The JSON payload and its key, or None once an error reply has been sent."""
+        payload = self._payload(body)
+        if payload is None:
+            self._error(h, dialect, "ERROR_BAD_PARAMETERS", "request body is not a JSON object")
+            return None
+        key = self._check_key(h, dialect, payload)
+        return None if key is None else (payload, key)
+
     def _check_key(self, h: EmulatorHandler, dialect: str, payload: dict[str, Any]) -> str | None:
         key = payload.get("clientKey")
         with self._lock:
@@ -458,13 +469,9 @@ class SolverEmulator(EmulatorServer):
         return str(key)
 
     def _get_balance(self, h: EmulatorHandler, dialect: str, body: bytes) -> None:
-        payload = self._payload(body)
-        if payload is None:
-            self._error(h, dialect, "ERROR_BAD_PARAMETERS", "request body is not a JSON object")
-            return
-        key = self._check_key(h, dialect, payload)
-        if key is not None:
-            self._json(h, {"errorId": 0, "balance": round(self.balance(key), 6)})
+        authorised = self._authorised(h, dialect, body)
+        if authorised is not None:
+            self._json(h, {"errorId": 0, "balance": round(self.balance(authorised[1]), 6)})
 
     def _send_502(self, h: EmulatorHandler) -> None:
         page = (
@@ -499,13 +506,10 @@ class SolverEmulator(EmulatorServer):
                 content_type="text/html; charset=utf-8",
             )
             return
-        payload = self._payload(body)
-        if payload is None:
-            self._error(h, dialect, "ERROR_BAD_PARAMETERS", "request body is not a JSON object")
+        authorised = self._authorised(h, dialect, body)
+        if authorised is None:
             return
-        key = self._check_key(h, dialect, payload)
-        if key is None:
-            return
+        payload, key = authorised
         if self.balance(key) <= 0:
             self._error(h, dialect, "ERROR_ZERO_BALANCE")
             return
@@ -597,13 +601,10 @@ class SolverEmulator(EmulatorServer):
         if self._take_fault(("http_502", "poll_502")):
             self._send_502(h)
             return
-        payload = self._payload(body)
-        if payload is None:
-            self._error(h, dialect, "ERROR_BAD_PARAMETERS", "request body is not a JSON object")
+        authorised = self._authorised(h, dialect, body)
+        if authorised is None:
             return
-        key = self._check_key(h, dialect, payload)
-        if key is None:
-            return
+        payload, key = authorised
         task_id = payload.get("taskId")
         # Like real providers, a task id must come back exactly as it was given: an
         # integer where the dialect issues integers, a string where it issues UUIDs.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
 from typing import Any
 
+from ._server import StartStopContext
 from .proxy import ForwardProxy
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator
@@ -16,7 +16,7 @@ __all__ = ["PROXY_B_USERS", "EmulatorStack"]
 PROXY_B_USERS = {"alice:s3cret": "B-1", "alice-session-2:s3cret": "B-2"}
 
 
-class EmulatorStack:
+class EmulatorStack(StartStopContext):
     """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits "B-*")."""
 
     def __init__(self, solve_latency: float = 0.3, clearance_ttl: float = 1800.0) -> None:
@@ -55,14 +55,3 @@ class EmulatorStack:
             "CAPTCHA_API_URL": self.solver.url_for(provider),
             "CAPTCHA_API_KEY": api_key,
         }
-
-    def __enter__(self) -> EmulatorStack:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
