@@ -14,7 +14,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import treq
@@ -23,6 +23,8 @@ from treq.client import HTTPClient
 from twisted.internet import defer, task
 from twisted.internet.error import ConnectError, DNSLookupError
 from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent
 
 from scrapy_captcha.errors import RETRY, SolverError
 from scrapy_captcha.providers import Provider, classify_error
@@ -37,6 +39,9 @@ MAX_POLL_FAULTS = 3
 
 
 _URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+
+
+_JSON_HEADERS = Headers({b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]})
 
 
 class _ReplyTooLarge(Exception):
@@ -82,7 +87,9 @@ class SolverClient:
         self._pool = HTTPConnectionPool(reactor, persistent=True)
         self._pool.maxPersistentPerHost = 8
         self._pool.retryAutomatically = False  # a createTask must never be sent twice by us
-        self._http = HTTPClient(Agent(reactor, connectTimeout=request_timeout, pool=self._pool))
+        # Agent implements IAgent through zope.interface, which mypy cannot see.
+        agent = cast(IAgent, Agent(reactor, connectTimeout=request_timeout, pool=self._pool))
+        self._http = HTTPClient(agent)
 
     def __repr__(self) -> str:
         return f"<SolverClient {self.provider.name} {self.base_url}>"
@@ -201,10 +208,7 @@ class SolverClient:
                 self._http.post(
                     url,
                     data=body,
-                    headers={
-                        "Content-Type": ["application/json"],
-                        "Accept": ["application/json"],
-                    },
+                    headers=_JSON_HEADERS,
                 )
             )
             raw = await self._read(response, timer)

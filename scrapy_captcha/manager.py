@@ -103,6 +103,7 @@ class CaptchaManager:
         # resending the same task is pointless.
         self._rejected: dict[str, str] = {}
         self.tasks_created = 0
+        self._solve_seconds = 0.0
         self._budget_closed = False
         self._warned: set[str] = set()
         if self.settings.enabled:
@@ -115,7 +116,7 @@ class CaptchaManager:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _inc(self, key: str, count: float = 1) -> None:
+    def _inc(self, key: str, count: int = 1) -> None:
         self.stats.inc_value(f"captcha/{key}", count)
 
     def _warn_once(self, key: str, msg: str, *args: Any, level: int = logging.WARNING) -> None:
@@ -262,7 +263,8 @@ class CaptchaManager:
         headers alone; an uncompressed body is also checked with the full detection."""
         if request.meta.get("dont_cache"):
             return  # (opted-out requests too: a challenge page is never worth caching)
-        encoded = response.headers.get("Content-Encoding", b"identity").lower() != b"identity"
+        encoding = response.headers.get("Content-Encoding") or b"identity"
+        encoded = encoding.lower() != b"identity"
         if is_challenge_candidate(response.status, response.headers) or (
             not encoded and detect(response) is not None
         ):
@@ -498,7 +500,8 @@ class CaptchaManager:
             error = SolverError("internal", type(exc).__name__)
             self._inc("failed/internal")
         finally:
-            self._inc("solve_seconds", round(time.monotonic() - flight.started, 3))
+            self._solve_seconds += time.monotonic() - flight.started
+            self.stats.set_value("captcha/solve_seconds", round(self._solve_seconds, 3))
             self.board.land(flight, error)
 
     # -- signals ------------------------------------------------------------------------

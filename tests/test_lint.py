@@ -1,4 +1,4 @@
-"""ruff check and ruff format are part of the suite, so CI enforces them."""
+"""ruff check, ruff format and mypy are part of the suite, so CI enforces them."""
 
 from __future__ import annotations
 
@@ -20,5 +20,16 @@ def test_ruff(args: list[str]) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_mypy() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "mypy", "--no-incremental"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -291,7 +291,8 @@ class EmulatorServer(StartStopContext):
         interval, so stopping a stack of servers costs milliseconds."""
         stopper = threading.Thread(target=httpd.shutdown, daemon=True)
         stopper.start()
-        address = httpd.server_address[:2]
+        host, port = httpd.server_address[:2]
+        address = (str(host), int(port))
         for _ in range(200):  # bounded: at most ~2 s
             if not stopper.is_alive():
                 break

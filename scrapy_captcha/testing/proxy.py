@@ -37,7 +37,7 @@ MAX_RESPONSE = 64 * 1024 * 1024
 MAX_RECORDS = 100_000
 
 
-def _hop_headers(connection_value: str) -> set[str]:
+def _hop_headers(connection_value: str) -> frozenset[str]:
     return HOP_BY_HOP | {t.strip().lower() for t in connection_value.split(",") if t.strip()}
 
 
