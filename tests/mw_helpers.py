@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from scrapy import Request
 from scrapy.crawler import Crawler
-from scrapy.utils.defer import maybe_deferred_to_future
 
 from scrapy_captcha.compat import spider_argument_compat
 
@@ -45,16 +45,29 @@ class RotateAfterChallengeMiddleware:
 
 
 @spider_argument_compat
-class DelayParkedMiddleware:
-    """At 755: hold a request that comes straight back for parking for a second, so its
-    solve has surely landed before it reaches the add-on's 760 again (a slow middleware
-    in between, made deterministic)."""
+class WaitForLandingMiddleware:
+    """At 755: a request that comes straight back for parking (engine.download_async) is
+    held here until its solve has landed, so it reaches the add-on's 760 again only
+    afterwards: the interleaving a slow middleware in between would produce, made
+    deterministic."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> WaitForLandingMiddleware:
+        return cls(crawler)
 
     async def process_request(self, request: Request) -> None:
-        if "_captcha_park" in request.meta:
-            from twisted.internet import reactor, task
+        from scrapy_captcha.errors import SolverCancelled
+        from scrapy_captcha.flights import PARK
+        from scrapy_captcha.manager import CaptchaManager
 
-            await maybe_deferred_to_future(task.deferLater(reactor, 1.0, lambda: None))
+        key = request.meta.get(PARK)
+        flight = CaptchaManager.for_crawler(self.crawler).board.get(key) if key else None
+        if flight is not None:
+            with contextlib.suppress(SolverCancelled):
+                await flight.wait()
 
 
 @spider_argument_compat

@@ -33,7 +33,7 @@ def test_download_async_with_failing_solver_is_bounded(crawl, reactor: str) -> N
                 "CAPTCHA_CHECK_BALANCE": False,
                 "CAPTCHA_DOMAIN_PROXIES": {"shop.example": stack.proxy_a.url},
                 "CAPTCHA_MAX_ATTEMPTS": 2,
-                "DOWNLOADER_MIDDLEWARES": {"mw_helpers.DelayParkedMiddleware": 755},
+                "DOWNLOADER_MIDDLEWARES": {"mw_helpers.WaitForLandingMiddleware": 755},
             },
             timeout=60,
         )
