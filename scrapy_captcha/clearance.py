@@ -220,10 +220,6 @@ class Route:
     def has_proxy(self) -> bool:
         return self.proxy_url is not None
 
-    @property
-    def has_credentials(self) -> bool:
-        return self._auth is not None
-
     def solver_proxy(self) -> str | None:
         """The proxy URL, credentials included, in the form solver APIs take."""
         if self.proxy_url is None:

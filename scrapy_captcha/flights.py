@@ -69,17 +69,22 @@ class Flight:
     variant: str = ""
     task_id: str | int | None = None
 
-    def mark(self, request: Request) -> None:
-        """Tell a request that waited on this flight which task and challenge it was."""
-        request.meta[LAST_TASK] = self.task_id
-        request.meta[VARIANT] = self.variant
-
     async def wait(self) -> None:
         """Wait inline; raises SolverCancelled if the crawl closes meanwhile. One Deferred
         per waiter: a shared one would hand its result to the first waiter only."""
         d: defer.Deferred[None] = defer.Deferred()
         self.waiters.append(d)
         await maybe_deferred_to_future(d)
+
+
+def waited(request: Request, flight: Flight | None) -> None:
+    """Record that ``request`` waited on a flight that has landed: one attempt used
+    (whether or not it was challenged itself: that is what bounds the solves), and which
+    task and challenge it was, when the flight is at hand."""
+    request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
+    if flight is not None:
+        request.meta[LAST_TASK] = flight.task_id
+        request.meta[VARIANT] = flight.variant
 
 
 class FlightBoard:
@@ -133,10 +138,7 @@ class FlightBoard:
             if cancelled or engine is None:
                 self._drop(request)
             else:
-                # Every request that waited on this solve has used one attempt, whether
-                # or not it was challenged itself: that is what bounds the solves.
-                request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
-                flight.mark(request)
+                waited(request, flight)
                 # Back through the scheduler: solved -> the clearance is applied at 760;
                 # failed -> the site challenges again and the request's attempts decide.
                 engine.crawl(request)
@@ -199,7 +201,7 @@ class FlightBoard:
         if flight is None or flight.done:
             # Its flight landed between the park decision and now: let it through, with
             # the attempt counted as for every other request that waited on it.
-            request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
+            waited(request, flight)
             return
         flight.parked.append(request)
         self._inc("parked")

@@ -33,7 +33,16 @@ from scrapy_captcha.errors import (
     SolverCancelled,
     SolverError,
 )
-from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, VARIANT, Flight, FlightBoard, spawn
+from scrapy_captcha.flights import (
+    ATTEMPTS,
+    LAST_TASK,
+    PARK,
+    VARIANT,
+    Flight,
+    FlightBoard,
+    spawn,
+    waited,
+)
 from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, open_store
@@ -139,7 +148,7 @@ class CaptchaManager:
             default = name == self.provider.name
             client = SolverClient(
                 provider,
-                s.api_keys.get(name, s.api_key),
+                self._key_for(provider),
                 base_url=s.api_urls.get(name) or (s.api_url if default else None),
                 request_timeout=s.request_timeout,
                 poll_interval=s.poll_interval,
@@ -242,8 +251,7 @@ class CaptchaManager:
                     await flight.wait()
                 except SolverCancelled:
                     raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
-                flight.mark(request)
-            request.meta[ATTEMPTS] = request.meta.get(ATTEMPTS, 0) + 1
+            waited(request, flight)
         elif flight is not None:
             # Wait outside the downloader; the site is not asked again meanwhile.
             return self._park_copy(request, route, request.meta.get(ATTEMPTS, 0))
@@ -353,7 +361,7 @@ class CaptchaManager:
                     )
                     self._close_spider("captcha_budget_exhausted")
                 return self._unsolved(request, response, challenge, "budget")
-            flight = self._start_flight(route, request, challenge, provider, reject_key)
+            self._start_flight(route, request, challenge, provider, reject_key)
         return self._park_copy(request, route, attempts)
 
     def _no_proxy(
@@ -440,7 +448,6 @@ class CaptchaManager:
             method=request.method,
             body=request.body,
             content_type=(request.headers.get("Content-Type") or b"").decode("latin-1"),
-            user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
             extra=opts.get("task") or {},
         )
         self.tasks_created += 1
@@ -535,21 +542,13 @@ class CaptchaManager:
         logger.info("%s balance: %.4f", self.provider.name, balance)
 
     def _check_components(self) -> None:
-        from scrapy_captcha.middleware import (
-            CaptchaMiddleware,
-            ChallengeCacheGuard,
-            ClearanceMiddleware,
-        )
+        from scrapy_captcha.addon import PRIORITIES  # the add-on's list of components
 
         engine = self.crawler.engine
         if engine is None:
             return
         present = {type(mw) for mw in engine.downloader.middleware.middlewares}
-        missing = [
-            cls.__name__
-            for cls in (CaptchaMiddleware, ClearanceMiddleware, ChallengeCacheGuard)
-            if cls not in present
-        ]
+        missing = [cls.__name__ for cls in PRIORITIES if cls not in present]
         if missing:
             logger.error(
                 "scrapy-captcha is incomplete: %s not in DOWNLOADER_MIDDLEWARES. Use ADDONS = "

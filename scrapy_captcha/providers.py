@@ -151,7 +151,6 @@ class TaskContext:
     method: str = "GET"
     body: bytes = field(default=b"", repr=False)
     content_type: str = ""
-    user_agent: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
