@@ -2,13 +2,16 @@
 
 Solving is real: a worker acts as a browser through the task's proxy, meets the site
 emulator's challenge, answers it and reports the cookies, User-Agent and headers it ended up
-with, exactly what the add-on must replay. Two provider dialects are served under path
-prefixes, and runtime switches reproduce the provider misbehaviours seen in the wild.
+with, exactly what the add-on must replay. Widget tasks (Turnstile, reCAPTCHA, hCaptcha) get
+tokens minted by the shared ``WidgetAuthority``, and image tasks are "read" by it. Two
+provider dialects are served under path prefixes, and runtime switches reproduce the provider
+misbehaviours seen in the wild.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import contextlib
 import dataclasses
 import gzip
@@ -30,6 +33,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from ._server import EmulatorHandler, EmulatorServer
 from .site import solve_answer
+from .widgets import WidgetAuthority, WidgetError
 
 __all__ = ["COST_PER_TASK", "DIALECTS", "FAULTS", "SolverEmulator", "TaskRecord"]
 
@@ -73,17 +77,76 @@ _BLOCK_CODE = re.compile(r"<span>(10\d\d)</span>")
 
 
 @dataclass(frozen=True)
+class _WidgetType:
+    """A token or image task type: the widget kind it solves and how it is described."""
+
+    kind: str  # turnstile | recaptcha_v2 | recaptcha_v3 | hcaptcha | image
+    enterprise: bool = False
+    # Where a Turnstile task carries action/cdata: "action" (top-level field, no cdata) or
+    # "rqdata" (rqData.metadataAction / rqData.metadataCdata).
+    turnstile_fields: str = "action"
+
+
+@dataclass(frozen=True)
 class _Dialect:
     task_types: tuple[str, ...]
     description_field: str
     uuid_ids: bool
     rqdata: bool
+    widget_types: dict[str, _WidgetType] = field(default_factory=dict)
+    image_field: str = "text"  # where an image task's answer goes in the solution
 
 
 DIALECTS: dict[str, _Dialect] = {
-    "1captcha": _Dialect(("CloudFlareTaskS3", "CloudFlareTask"), "errorDescription", False, False),
-    "ez-captcha": _Dialect(("CloudFlare5STask",), "errorDesc", True, True),
+    "1captcha": _Dialect(
+        ("CloudFlareTaskS3", "CloudFlareTask"),
+        "errorDescription",
+        False,
+        False,
+        {
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="action"),
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "RecaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        # 1captcha's own ImageToTextTask example answers in gRecaptchaResponse.
+        image_field="gRecaptchaResponse",
+    ),
+    "ez-captcha": _Dialect(
+        ("CloudFlare5STask",),
+        "errorDesc",
+        True,
+        True,
+        {
+            "CloudFlareTurnstileTask": _WidgetType("turnstile", turnstile_fields="rqdata"),
+            "ReCaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "ReCaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "ReCaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "ReCaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        image_field="text",
+    ),
 }
+
+
+@dataclass(frozen=True)
+class _WidgetJob:
+    """A widget or image task's validated parameters (checked at createTask)."""
+
+    kind: str
+    sitekey: str = ""
+    page_url: str = ""
+    action: str | None = None
+    cdata: str | None = None
+    invisible: bool = False
+    enterprise: bool = False
+    image: bytes = b""
 
 
 @dataclass
@@ -101,6 +164,7 @@ class TaskRecord:
     error_description: str | None = None
     solution: dict[str, Any] | None = field(default=None, repr=False)
     fault: str | None = field(default=None, repr=False)
+    widget: _WidgetJob | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly view for ``/_control/stats``."""
@@ -229,8 +293,11 @@ class SolverEmulator(EmulatorServer):
         max_workers: int = 8,
         hold_timeout: float = 30.0,
         max_lifetime: float = 900.0,
+        authority: WidgetAuthority | None = None,
     ) -> None:
         super().__init__(max_lifetime=max_lifetime)
+        #: Mints widget tokens and reads image captchas; share it with the site emulator.
+        self.authority = authority if authority is not None else WidgetAuthority()
         self.latency = latency
         self.hold_timeout = hold_timeout
         self.max_workers = max_workers
@@ -560,10 +627,21 @@ class SolverEmulator(EmulatorServer):
             raise _SolveError("ERROR_BAD_PARAMETERS", "task must be a JSON object")
         task = {k: v for k, v in task.items() if k != "clientKey"}
         task_type = task.get("type")
-        if task_type not in spec.task_types:
+        widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
+        if widget_type is None and task_type not in spec.task_types:
+            known = [*spec.task_types, *spec.widget_types]
             raise _SolveError(
                 "ERROR_TASK_NOT_SUPPORTED",
-                f"Task type {task_type!r} is not supported; use one of {list(spec.task_types)}",
+                f"Task type {task_type!r} is not supported; use one of {known}",
+            )
+        if widget_type is not None:
+            job = self._widget_job(widget_type, task)
+            return TaskRecord(
+                id=self._next_id(dialect),
+                dialect=dialect,
+                type=str(task_type),
+                task=task,
+                widget=job,
             )
         url = task.get("websiteURL")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
@@ -578,13 +656,71 @@ class SolverEmulator(EmulatorServer):
             )
         ):
             raise _SolveError("ERROR_BAD_PARAMETERS", 'rqData.mode must be "JSON" or "FORM"')
+        return TaskRecord(
+            id=self._next_id(dialect), dialect=dialect, type=str(task_type), task=task
+        )
+
+    def _next_id(self, dialect: str) -> int | str:
         with self._lock:
-            if spec.uuid_ids:
-                task_id: int | str = str(uuid.uuid4())
+            if DIALECTS[dialect].uuid_ids:
+                return str(uuid.uuid4())
+            self._next_int_id += 1
+            return self._next_int_id
+
+    def _widget_job(self, wtype: _WidgetType, task: dict[str, Any]) -> _WidgetJob:
+        """Validate a widget or image task as providers do at createTask (bad input and bad
+        site keys are refused there, never queued)."""
+        if wtype.kind == "image":
+            body = task.get("body")
+            if not isinstance(body, str) or not body:
+                raise _SolveError("ERROR_BAD_PARAMETERS", "body must be a base64 string")
+            try:
+                image = base64.b64decode(body, validate=True)
+            except (binascii.Error, ValueError):
+                raise _SolveError(
+                    "ERROR_BAD_PARAMETERS",
+                    "body must be standard base64 without line breaks or whitespace",
+                ) from None
+            if not image:
+                raise _SolveError("ERROR_BAD_PARAMETERS", "body decodes to an empty image")
+            _optional(task, "imageType", str)
+            return _WidgetJob("image", image=image)
+        url = task.get("websiteURL")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
+        sitekey = task.get("websiteKey")
+        if not isinstance(sitekey, str) or not sitekey:
+            raise _SolveError("ERROR_BAD_PARAMETERS", "websiteKey must be a non-empty string")
+        action: str | None = None
+        cdata: str | None = None
+        invisible = False
+        if wtype.kind == "turnstile":
+            if wtype.turnstile_fields == "action":
+                action = _optional(task, "action", str)
             else:
-                self._next_int_id += 1
-                task_id = self._next_int_id
-        return TaskRecord(id=task_id, dialect=dialect, type=str(task_type), task=task)
+                rq = _optional(task, "rqData", dict) or {}
+                action = _optional(rq, "metadataAction", str, "rqData.")
+                cdata = _optional(rq, "metadataCdata", str, "rqData.")
+        elif wtype.kind == "recaptcha_v2":
+            invisible = bool(_optional(task, "isInvisible", bool))
+        elif wtype.kind == "recaptcha_v3":
+            action = _optional(task, "pageAction", str)
+            _optional(task, "websiteTitle", str)
+            _optional(task, "isInvisible", bool)
+        try:
+            self.authority.check_sitekey(wtype.kind, sitekey)
+        except WidgetError as exc:
+            raise _SolveError(exc.code, exc.description) from None
+        return _WidgetJob(
+            wtype.kind,
+            sitekey=sitekey,
+            page_url=str(url),
+            action=action,
+            cdata=cdata,
+            invisible=invisible,
+            enterprise=wtype.enterprise,
+        )
 
     def _store(self, record: TaskRecord, key: str) -> None:
         """Keep a task (lock held); oldest tasks are forgotten past ``MAX_TASKS``."""
@@ -654,6 +790,11 @@ class SolverEmulator(EmulatorServer):
         return reply
 
     def _format_solution(self, raw: dict[str, Any]) -> dict[str, Any]:
+        if "widget" in raw:
+            widget = {k: dict(v) if isinstance(v, dict) else v for k, v in raw["widget"].items()}
+            if self.ua_mismatch and "userAgent" in widget:
+                widget["userAgent"] = STALE_UA
+            return widget
         cookies: list[_Cookie] = raw.get("cookies", [])
         fmt = self.cookie_format
         formatted: Any
@@ -691,7 +832,8 @@ class SolverEmulator(EmulatorServer):
                 record.error_description = description
 
     def _run_task(self, record: TaskRecord, key: str) -> None:
-        """Wait ``latency``, then browse through the proxy and record the outcome."""
+        """Wait ``latency``, then browse through the proxy (or mint a widget token) and
+        record the outcome."""
         if self._stopped.wait(max(0.0, float(self.latency))):
             return
         if record.fault == "unsolvable":
@@ -703,7 +845,10 @@ class SolverEmulator(EmulatorServer):
             self._seq += 1
             seq = self._seq
         try:
-            solution = self._browse(record, seq)
+            if record.widget is not None:
+                solution = self._solve_widget(record.dialect, record.widget, seq)
+            else:
+                solution = self._browse(record, seq)
         except _SolveError as exc:
             self._finish(record, None, exc.code, exc.description)
             return
@@ -711,7 +856,7 @@ class SolverEmulator(EmulatorServer):
             logger.debug("solve failed", exc_info=True)
             self._finish(record, None, "ERROR_CAPTCHA_UNSOLVABLE", f"browser error: {exc}")
             return
-        if record.fault == "bad_clearance":
+        if record.fault == "bad_clearance" and record.widget is None:
             self._forge_clearance(solution)
         with self._lock:
             self._balances[key] = round(self._balances.get(key, 0.0) - COST_PER_TASK, 6)
@@ -732,14 +877,44 @@ class SolverEmulator(EmulatorServer):
         headers = solution["request_headers"]
         headers["cookie"] = "; ".join(f"{c.name}={c.value}" for c in cookies)
 
+    def _solve_widget(self, dialect: str, job: _WidgetJob, seq: int) -> dict[str, Any]:
+        """A worker's "solve" of a widget: a token minted by the authority (or an image read
+        by it), in the reply fields providers use."""
+        if job.kind == "image":
+            text = self.authority.read_image(job.image)
+            if text is None:
+                raise _SolveError("ERROR_CAPTCHA_UNSOLVABLE", "the image could not be read")
+            return {"widget": {DIALECTS[dialect].image_field: text}}
+        try:
+            minted = self.authority.mint(
+                job.kind,
+                job.sitekey,
+                page_url=job.page_url,
+                action=job.action,
+                cdata=job.cdata,
+                invisible=job.invisible,
+                enterprise=job.enterprise,
+            )
+        except WidgetError as exc:
+            raise _SolveError(exc.code, exc.description) from None
+        solution: dict[str, Any]
+        if job.kind == "turnstile":
+            solution = {"token": minted.token, "userAgent": _browser_ua(seq)}
+        elif job.kind == "hcaptcha":
+            solution = {"gRecaptchaResponse": minted.token}
+        else:
+            solution = {"gRecaptchaResponse": minted.token, "userAgent": _browser_ua(seq)}
+        if minted.resp_key is not None:
+            solution["respKey"] = minted.resp_key
+        if minted.cookies:
+            solution["cookies"] = dict(minted.cookies)
+        return {"widget": solution}
+
     def _browse(self, record: TaskRecord, seq: int) -> dict[str, Any]:
         task = record.task
         url: str = task["websiteURL"]
         proxy = _parse_proxy(task.get("proxy"))
-        ua = (
-            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-            f"EmuBrowser/1.{seq} Safari/537.36"
-        )
+        ua = _browser_ua(seq)
         method, body, ctype = "GET", None, None
         rq = task.get("rqData") if DIALECTS[record.dialect].rqdata else None
         if isinstance(rq, dict):
@@ -924,6 +1099,23 @@ class SolverEmulator(EmulatorServer):
         except (OSError, EOFError, zlib.error) as exc:
             raise _SolveError("ERROR_CAPTCHA_UNSOLVABLE", f"bad compressed body: {exc}") from None
         return raw.decode("utf-8", "replace")
+
+
+def _browser_ua(seq: int) -> str:
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"EmuBrowser/1.{seq} Safari/537.36"
+    )
+
+
+def _optional(obj: dict[str, Any], name: str, kind: type, prefix: str = "") -> Any:
+    """``obj[name]`` if present (None otherwise); ERROR_BAD_PARAMETERS if of another type."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _SolveError("ERROR_BAD_PARAMETERS", f"{prefix}{name} must be a {kind.__name__}")
+    return value
 
 
 def _parse_set_cookie(value: str, host: str, now: float) -> _Cookie | None:
