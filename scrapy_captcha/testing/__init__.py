@@ -1,5 +1,6 @@
-"""Offline emulators for testing scrapy-captcha: a Cloudflare-protected site, a captcha-solver
-service and forward proxies, all on loopback, standard library only."""
+"""Offline emulators for testing scrapy-captcha: a Cloudflare-protected site with captcha
+gates, a captcha-solver service, a widget token authority and forward proxies, all on
+loopback, standard library only."""
 
 from ._server import EXIT_HEADER
 from .offline import offline_public_suffixes
@@ -7,13 +8,18 @@ from .proxy import ForwardProxy
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator, TaskRecord
 from .stack import EmulatorStack
+from .widgets import Minted, Verdict, WidgetAuthority, WidgetError
 
 __all__ = [
     "EXIT_HEADER",
     "CloudflareSiteEmulator",
     "EmulatorStack",
     "ForwardProxy",
+    "Minted",
     "SolverEmulator",
     "TaskRecord",
+    "Verdict",
+    "WidgetAuthority",
+    "WidgetError",
     "offline_public_suffixes",
 ]

@@ -4,6 +4,11 @@ It answers like a site behind Cloudflare: ordinary pages with Cloudflare markers
 interactive / legacy challenges, and 1020 / 1015 block pages. The "puzzle" is a hash anyone
 can compute, so the solver emulator (or a test) can earn a ``cf_clearance`` cookie which, as
 on the real service, is bound to the host, the exit IP (proxy) and the exact User-Agent.
+
+Behind that layer the site also serves captcha gates: forms guarded by Turnstile, reCAPTCHA
+(v2, invisible, v3, Enterprise) and hCaptcha widgets whose tokens a shared ``WidgetAuthority``
+mints and verifies, image-captcha forms, a widget outside any form, and an article that only
+talks about captchas.
 """
 
 from __future__ import annotations
@@ -13,18 +18,28 @@ import gzip
 import hashlib
 import hmac
 import html
+import json
 import math
 import re
 import secrets
 import threading
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from ._server import EXIT_HEADER, EmulatorHandler, EmulatorServer
+from .widgets import WidgetAuthority
 
-__all__ = ["MODES", "VERIFY_PATH", "CloudflareSiteEmulator", "solve_answer"]
+__all__ = [
+    "GATES",
+    "MODES",
+    "VERIFY_PATH",
+    "WIDGET_KINDPATHS",
+    "CloudflareSiteEmulator",
+    "solve_answer",
+]
 
 MODES = ("managed", "interactive", "legacy", "open", "block_1020", "block_1015")
 VERIFY_PATH = "/cdn-cgi/challenge-platform/h/b/orchestrate/verify"
@@ -242,9 +257,18 @@ class CloudflareSiteEmulator(EmulatorServer):
 
     handler_class = _SiteHandler
 
-    def __init__(self, clearance_ttl: float = 1800.0, max_lifetime: float = 900.0) -> None:
+    def __init__(
+        self,
+        clearance_ttl: float = 1800.0,
+        max_lifetime: float = 900.0,
+        authority: WidgetAuthority | None = None,
+    ) -> None:
         super().__init__(max_lifetime=max_lifetime)
         self.clearance_ttl = clearance_ttl
+        #: Issues the site keys of the gates and verifies the tokens posted to them.
+        self.authority = authority if authority is not None else WidgetAuthority()
+        self._sitekeys: dict[tuple[str, str], str] = {}
+        self._form_secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
         self._hosts: dict[str, str] = {}
         self._secret = secrets.token_bytes(32)
@@ -293,16 +317,37 @@ class CloudflareSiteEmulator(EmulatorServer):
                 and (exit is None or e["exit"] == exit)
             )
 
+    def gate_failures(self, host: str | None = None, kindpath: str | None = None) -> list[str]:
+        """Why gate posts failed, oldest first (``"reused"``, ``"wrong_action"``, ...)."""
+        with self._lock:
+            return [
+                str(e["reason"])
+                for e in self._events
+                if e["outcome"] == "gate_fail"
+                and (host is None or e["host"] == host.lower())
+                and (kindpath is None or e.get("gate") == kindpath)
+            ]
+
     def reset_events(self) -> None:
         with self._lock:
             self._events.clear()
 
-    def _record(self, host: str, path: str, method: str, exit_id: str, ua: str, outcome: str):
+    def _record(
+        self,
+        host: str,
+        path: str,
+        method: str,
+        exit_id: str,
+        ua: str,
+        outcome: str,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         with self._lock:
             if len(self._events) >= MAX_EVENTS:
                 del self._events[: MAX_EVENTS // 10]
             self._events.append(
                 {
+                    **(detail or {}),
                     "host": host,
                     "path": path,
                     "method": method,
@@ -312,6 +357,34 @@ class CloudflareSiteEmulator(EmulatorServer):
                     "time": time.time(),
                 }
             )
+
+    # Widgets ------------------------------------------------------------------------------
+
+    def sitekey(self, host: str, kind_path: str) -> str:
+        """The site key of ``host``'s widget ``kind_path`` (registered on first use)."""
+        spec = GATES.get(kind_path)
+        if spec is None:
+            raise ValueError(f"unknown gate {kind_path!r}; expected one of {list(GATES)}")
+        ident = (host.lower(), kind_path)
+        with self._lock:
+            key = self._sitekeys.get(ident)
+            if key is None:
+                key = self.authority.register(
+                    spec.kind,
+                    invisible=spec.invisible,
+                    enterprise=spec.enterprise,
+                    resp_key=spec.resp_key,
+                    v3_cookie=spec.v3_cookie,
+                )
+                self._sitekeys[ident] = key
+            return key
+
+    def _csrf(self, scope: str, session: str) -> str:
+        msg = f"{scope}:{session}".encode()
+        return hmac.new(self._form_secret, msg, hashlib.sha256).hexdigest()[:32]
+
+    def _csrf_ok(self, scope: str, session: str, given: str) -> bool:
+        return hmac.compare_digest(self._csrf(scope, session).encode(), given.encode())
 
     # Clearance ----------------------------------------------------------------------------
 
@@ -368,6 +441,7 @@ class CloudflareSiteEmulator(EmulatorServer):
             outcome: str,
             extra: list[tuple[str, str]] | None = None,
             ctype: str = "text/html; charset=utf-8",
+            detail: dict[str, Any] | None = None,
         ) -> None:
             data = html_text.encode() if isinstance(html_text, str) else html_text
             headers: list[tuple[str, str]] = [("CF-RAY", ray)]
@@ -382,7 +456,7 @@ class CloudflareSiteEmulator(EmulatorServer):
             if gz and data:
                 data = gzip.compress(data, compresslevel=5, mtime=0)
                 headers.append(("Content-Encoding", "gzip"))
-            self._record(host, target, method, exit_id, ua, outcome)
+            self._record(host, target, method, exit_id, ua, outcome, detail)
             h.send_bytes(status, data, headers, content_type=ctype)
 
         no_store = [
@@ -481,6 +555,10 @@ class CloudflareSiteEmulator(EmulatorServer):
         ray: str,
     ) -> None:
         cache = [("Cache-Control", "max-age=0"), ("CF-Cache-Status", "DYNAMIC")]
+        if method in ("GET", "HEAD", "POST") and self._serve_captcha_page(
+            respond, host, path_only, method, body, h, ray
+        ):
+            return
         status_match = re.fullmatch(r"/status/(\d{3})", path_only)
         if status_match:
             status = int(status_match.group(1))
@@ -521,10 +599,394 @@ class CloudflareSiteEmulator(EmulatorServer):
             self._huge_cache[key] = data
         return data
 
+    # Captcha pages ------------------------------------------------------------------------
+
+    def _serve_captcha_page(
+        self,
+        respond: Any,
+        host: str,
+        path: str,
+        method: str,
+        body: bytes,
+        h: EmulatorHandler,
+        ray: str,
+    ) -> bool:
+        """Serve the gate, widget, image-captcha and article paths; False for other paths."""
+        cookies = _request_cookies(h)
+        form = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        post = method == "POST"
+        no_store = [("Cache-Control", "private, no-store")]
+
+        gate = re.fullmatch(r"/gate/([a-z0-9-]+)/([A-Za-z0-9_-]+)", path)
+        if gate and gate.group(1) in GATES:
+            self._gate(respond, host, gate.group(1), gate.group(2), post, form, cookies, ray)
+            return True
+        widget = re.fullmatch(r"/widget/(turnstile|recaptcha-v2)/([A-Za-z0-9_-]+)", path)
+        if widget and not post:
+            kindpath, name = widget.groups()
+            page = _widget_page(kindpath, name, self.sitekey(host, kindpath), ray)
+            respond(200, page, "widget_page", no_store, detail={"gate": kindpath, "name": name})
+            return True
+        if path == "/widget/verify" and post:
+            kindpath = _field(form, "kindpath")
+            if kindpath in GATES:
+                spec = GATES[kindpath]
+                verdict = self.authority.verify(
+                    _field(form, "token"),
+                    self.sitekey(host, kindpath),
+                    action=spec.action,
+                    resp_key=_field(form, "respKey") or None,
+                )
+                ok, reason = verdict.ok, verdict.reason
+            else:
+                ok, reason = False, "unknown_kindpath"
+            respond(
+                200,
+                json.dumps({"ok": ok, "reason": reason}),
+                "widget_ok" if ok else "widget_fail",
+                no_store,
+                "application/json",
+                detail={"gate": kindpath, "reason": reason},
+            )
+            return True
+        image_form = re.fullmatch(r"/(captcha-form|captcha-inline|login)/([A-Za-z0-9_-]+)", path)
+        if image_form:
+            flavour, name = image_form.groups()
+            self._image_gate(respond, flavour, name, post, form, cookies, ray)
+            return True
+        image = re.fullmatch(r"/captcha/([A-Za-z0-9_-]+)\.png", path)
+        if image and not post:
+            sid = cookies.get("login_sid")
+            if not sid:
+                respond(
+                    403,
+                    _simple_page("Forbidden", "<p>No session.</p>", ray),
+                    "captcha_image_denied",
+                    no_store,
+                )
+                return True
+            png = self.authority.new_image(sid)
+            respond(200, png, "captcha_image", no_store, "image/png")
+            return True
+        if path == "/article/recaptcha" and not post:
+            respond(200, _article_html(ray), "page", [("Cache-Control", "max-age=0")])
+            return True
+        return False
+
+    def _gate(
+        self,
+        respond: Any,
+        host: str,
+        kindpath: str,
+        name: str,
+        post: bool,
+        form: dict[str, list[str]],
+        cookies: dict[str, str],
+        ray: str,
+    ) -> None:
+        spec = GATES[kindpath]
+        sitekey = self.sitekey(host, kindpath)
+        detail: dict[str, Any] = {"gate": kindpath, "name": name}
+        no_store = [("Cache-Control", "private, no-store")]
+        sid = cookies.get("gate_sid")
+        reason = ""
+        if post:
+            if not sid:
+                reason = "no_session"
+            elif not self._csrf_ok("gate", sid, _field(form, "csrf")):
+                reason = "bad_csrf"
+            elif _field(form, "next") != f"/content/{name}" or _field(form, "continue") != "1":
+                reason = "missing_fields"
+            else:
+                verdict = self.authority.verify(
+                    _field(form, spec.field),
+                    sitekey,
+                    action=spec.action,
+                    resp_key=_field(form, "respKey") if spec.resp_key else None,
+                    cookie=cookies.get("_GRECAPTCHA") if spec.v3_cookie else None,
+                )
+                if verdict.ok:
+                    page = _content_page(
+                        name,
+                        f'<h1 id="content">Content behind gate {html.escape(name)}</h1>'
+                        f'<p id="gate-kind">{kindpath}</p>',
+                        ray,
+                    )
+                    respond(200, page, "gate_ok", no_store, detail=detail)
+                    return
+                reason = verdict.reason
+        extra = list(no_store)
+        if not sid:
+            sid = secrets.token_urlsafe(24)
+            extra.append(("Set-Cookie", f"gate_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
+        page = _gate_page(
+            kindpath, name, sitekey, self._csrf("gate", sid), secrets.token_hex(8), reason, ray
+        )
+        if reason:
+            respond(200, page, "gate_fail", extra, detail={**detail, "reason": reason})
+        else:
+            respond(200, page, "gate", extra, detail=detail)
+
+    def _image_gate(
+        self,
+        respond: Any,
+        flavour: str,
+        name: str,
+        post: bool,
+        form: dict[str, list[str]],
+        cookies: dict[str, str],
+        ray: str,
+    ) -> None:
+        detail: dict[str, Any] = {"gate": flavour, "name": name}
+        no_store = [("Cache-Control", "private, no-store")]
+        sid = cookies.get("login_sid")
+        reason = ""
+        if post:
+            if not sid:
+                reason = "no_session"
+            elif not self._csrf_ok("login", sid, _field(form, "csrf")):
+                reason = "bad_csrf"
+            elif not self.authority.check_image(sid, _field(form, "code")):
+                reason = "wrong_code"
+            elif flavour == "login" and (
+                _field(form, "username") != "demo" or _field(form, "password") != "demo"
+            ):
+                reason = "wrong_credentials"
+            else:
+                page = _content_page(
+                    name,
+                    f'<h1 id="content">Content behind image captcha {html.escape(name)}</h1>',
+                    ray,
+                )
+                respond(200, page, "gate_ok", no_store, detail=detail)
+                return
+        extra = list(no_store)
+        if not sid:
+            sid = secrets.token_urlsafe(24)
+            extra.append(("Set-Cookie", f"login_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
+        if flavour == "captcha-inline":
+            png = self.authority.new_image(sid)
+            src = "data:image/png;base64," + base64.b64encode(png).decode()
+        else:
+            src = f"/captcha/{name}.png"
+        page = _image_form_page(flavour, name, self._csrf("login", sid), src, reason, ray)
+        if reason:
+            respond(200, page, "gate_fail", extra, detail={**detail, "reason": reason})
+        else:
+            respond(200, page, "gate", extra, detail=detail)
+
 
 def _challenge_reject_html(host: str, ray: str) -> str:
     return (
         "<!DOCTYPE html><html><head><title>Attention Required! | Cloudflare</title></head>"
         f"<body><h1>Sorry, the challenge answer for {html.escape(host)} was not accepted."
         f"</h1><p>Ray ID: {ray}</p></body></html>\n"
+    )
+
+
+# Captcha pages ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _GateSpec:
+    """One gate flavour: the widget kind, the field its token comes back in, the action the
+    site checks, and the options its site key is registered with."""
+
+    kind: str
+    field: str
+    action: str | None = None
+    invisible: bool = False
+    enterprise: bool = False
+    resp_key: bool = False
+    v3_cookie: bool = False
+
+
+GATES: dict[str, _GateSpec] = {
+    "turnstile": _GateSpec("turnstile", "cf-turnstile-response", "continue"),
+    "turnstile-field": _GateSpec("turnstile", "ts-answer", "continue"),
+    "recaptcha-v2": _GateSpec("recaptcha_v2", "g-recaptcha-response"),
+    "recaptcha-v2-invisible": _GateSpec("recaptcha_v2", "g-recaptcha-response", invisible=True),
+    "recaptcha-v3": _GateSpec("recaptcha_v3", "g-recaptcha-response", "submit_gate"),
+    "recaptcha-v2-enterprise": _GateSpec("recaptcha_v2", "g-recaptcha-response", enterprise=True),
+    "recaptcha-v3-enterprise": _GateSpec(
+        "recaptcha_v3", "g-recaptcha-response", "login", enterprise=True
+    ),
+    "hcaptcha": _GateSpec("hcaptcha", "h-captcha-response"),
+    "recaptcha-v2-respkey": _GateSpec("recaptcha_v2", "g-recaptcha-response", resp_key=True),
+    "recaptcha-v3-cookie": _GateSpec(
+        "recaptcha_v3", "g-recaptcha-response", "submit_gate", v3_cookie=True
+    ),
+}
+#: Kind paths of ``/widget/<kindpath>/<name>`` (a widget outside any form).
+WIDGET_KINDPATHS = ("turnstile", "recaptcha-v2")
+
+_SEARCH_FORM = (
+    '<form action="/search" method="get"><input type="text" name="q">'
+    "<button>Search</button></form>"
+)
+_CONTINUE = '<button type="submit" name="continue" value="1">Continue</button>'
+_TURNSTILE_API = (
+    '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js" async defer></script>'
+)
+_RECAPTCHA_API = '<script src="https://www.google.com/recaptcha/api.js" async defer></script>'
+_V3_INPUT = '<input type="hidden" name="g-recaptcha-response" id="g-recaptcha-response">'
+
+
+def _field(form: dict[str, list[str]], name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def _request_cookies(h: EmulatorHandler) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for header in h.headers.get_all("Cookie") or []:
+        for item in header.split(";"):
+            name, sep, value = item.strip().partition("=")
+            if sep and name:
+                cookies.setdefault(name, value.strip())
+    return cookies
+
+
+def _widget_markup(kindpath: str, key: str, cdata: str) -> tuple[str, str, str, str]:
+    """(head scripts, markup inside the form, script after the form, submit button)."""
+    if kindpath in ("turnstile", "turnstile-field"):
+        field = ' data-response-field-name="ts-answer"' if kindpath == "turnstile-field" else ""
+        div = (
+            f'<div class="cf-turnstile" data-sitekey="{key}" data-action="continue" '
+            f'data-cdata="{cdata}"{field}></div>'
+        )
+        return _TURNSTILE_API, div, "", _CONTINUE
+    if kindpath == "recaptcha-v2-invisible":
+        button = (
+            f'<button class="g-recaptcha" data-sitekey="{key}" data-callback="onSubmit" '
+            'data-size="invisible" type="submit" name="continue" value="1">Continue</button>'
+        )
+        script = (
+            "<script>function onSubmit(token) { "
+            'document.getElementById("gate-form").submit(); }</script>'
+        )
+        return _RECAPTCHA_API, "", script, button
+    if kindpath in ("recaptcha-v3", "recaptcha-v3-cookie", "recaptcha-v3-enterprise"):
+        enterprise = kindpath == "recaptcha-v3-enterprise"
+        api = "enterprise.js" if enterprise else "api.js"
+        ns = "grecaptcha.enterprise" if enterprise else "grecaptcha"
+        action = GATES[kindpath].action
+        head = f'<script src="https://www.google.com/recaptcha/{api}?render={key}"></script>'
+        script = (
+            f"<script>{ns}.ready(function() {{ {ns}.execute('{key}', {{action: '{action}'}})"
+            ".then(function(token) { document.getElementById('g-recaptcha-response').value = "
+            "token; }); });</script>"
+        )
+        return head, _V3_INPUT, script, _CONTINUE
+    if kindpath == "hcaptcha":
+        head = '<script src="https://js.hcaptcha.com/1/api.js" async defer></script>'
+        return head, f'<div class="h-captcha" data-sitekey="{key}"></div>', "", _CONTINUE
+    div = f'<div class="g-recaptcha" data-sitekey="{key}"></div>'
+    if kindpath == "recaptcha-v2-enterprise":
+        head = '<script src="https://www.google.com/recaptcha/enterprise.js" async defer></script>'
+        return head, div, "", _CONTINUE
+    return _RECAPTCHA_API, div, "", _CONTINUE  # recaptcha-v2, recaptcha-v2-respkey
+
+
+def _gate_page(
+    kindpath: str, name: str, key: str, csrf: str, cdata: str, error: str, ray: str
+) -> str:
+    head, inside, after, button = _widget_markup(kindpath, key, cdata)
+    ename = html.escape(name)
+    error_html = f'<p class="error" id="gate-error">{html.escape(error)}</p>' if error else ""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Verify you are human</title>{head}</head>\n"
+        f"<body><header>{_SEARCH_FORM}</header>\n"
+        f"<main><h1>One more step</h1>{error_html}"
+        f"<p>Please confirm you are human to continue to {ename}.</p>\n"
+        f'<form id="gate-form" method="post" action="/gate/{kindpath}/{ename}">'
+        f'<input type="hidden" name="csrf" value="{csrf}">'
+        f'<input type="hidden" name="next" value="/content/{ename}">'
+        f"{inside}{button}</form>{after}</main>\n{_markers(ray)}</body></html>\n"
+    )
+
+
+def _content_page(name: str, inner: str, ray: str) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Content {html.escape(name)}</title></head>\n"
+        f"<body><header>{_SEARCH_FORM}</header>\n<main>{inner}"
+        "<p>Thanks for verifying. Here is what you asked for.</p></main>\n"
+        f"{_markers(ray)}</body></html>\n"
+    )
+
+
+def _simple_page(title: str, inner: str, ray: str) -> str:
+    return (
+        f"<html><head><title>{html.escape(title)}</title></head><body>{inner}\n"
+        f"{_markers(ray)}</body></html>\n"
+    )
+
+
+def _widget_page(kindpath: str, name: str, key: str, ray: str) -> str:
+    ename = html.escape(name)
+    if kindpath == "turnstile":
+        api = _TURNSTILE_API
+        div = f'<div class="cf-turnstile" data-sitekey="{key}" data-action="continue"></div>'
+    else:
+        api = _RECAPTCHA_API
+        div = f'<div class="g-recaptcha" data-sitekey="{key}"></div>'
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>Listing {ename}</title></head>\n"
+        f"<body><header>{_SEARCH_FORM}</header>\n"
+        f'<main><h1 id="content">Listing {ename}</h1>'
+        "<p>Prove you are human to reveal the seller's phone number.</p>\n"
+        f'{api}{div}<p id="phone">hidden</p></main>\n{_markers(ray)}</body></html>\n'
+    )
+
+
+def _image_form_page(flavour: str, name: str, csrf: str, src: str, error: str, ray: str) -> str:
+    ename = html.escape(name)
+    error_html = f'<p class="error" id="captcha-error">{html.escape(error)}</p>' if error else ""
+    login = ""
+    if flavour == "login":
+        login = (
+            '<label>User <input type="text" name="username"></label>'
+            '<label>Password <input type="password" name="password"></label>'
+        )
+    title = "Sign in" if flavour == "login" else "Security check"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f"<title>{title}</title></head>\n"
+        f"<body><header>{_SEARCH_FORM}</header>\n<main><h1>{title}</h1>{error_html}\n"
+        f'<form id="captcha-form" method="post" action="/{flavour}/{ename}">'
+        f'<input type="hidden" name="csrf" value="{csrf}">{login}'
+        f'<img id="captcha" src="{src}" alt="captcha">'
+        '<label>Type the characters <input type="text" name="code" autocomplete="off">'
+        '</label><button type="submit" name="go" value="1">Send</button></form></main>\n'
+        f"{_markers(ray)}</body></html>\n"
+    )
+
+
+def _article_html(ray: str) -> str:
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        "<title>Choosing between reCAPTCHA, Turnstile and hCaptcha</title>"
+        '<script>window.cfg = {"captchaProvider": "recaptcha", '
+        '"hint": "grecaptcha.execute"};</script></head>\n'
+        f"<body><header>{_SEARCH_FORM}</header>\n<article>"
+        '<h1 id="content">Choosing between reCAPTCHA, Turnstile and hCaptcha</h1>\n'
+        "<p>Google reCAPTCHA v2 shows the familiar checkbox, while reCAPTCHA v3 scores "
+        "visitors silently. Cloudflare Turnstile and hCaptcha are the usual alternatives; "
+        "all of them hand the page a token the server must verify.</p>\n"
+        "<p>A v2 widget is a div with the class g-recaptcha and a data-sitekey:</p>\n"
+        "<pre><code>&lt;script src=&quot;https://www.google.com/recaptcha/api.js&quot; async "
+        'defer&gt;&lt;/script&gt;\n&lt;div class="g-recaptcha" data-sitekey="6Lc..."&gt;'
+        "&lt;/div&gt;</code></pre>\n"
+        "<p>With v3 you call execute with an action name:</p>\n"
+        "<pre><code>grecaptcha.execute('6Lc...', {action: 'homepage'})"
+        ".then(function(token) { /* send it */ });</code></pre>\n"
+        "<p>Turnstile looks alike: "
+        '<code>&lt;div class="cf-turnstile" data-sitekey="0x4AAAAAAA..."&gt;&lt;/div&gt;'
+        "</code>, and the token arrives in cf-turnstile-response. hCaptcha uses "
+        '<code>&lt;div class="h-captcha" data-sitekey="..."&gt;</code> and '
+        "h-captcha-response.</p>\n"
+        "</article>\n"
+        f"{_markers(ray)}</body></html>\n"
     )

@@ -9,6 +9,7 @@ from ._server import StartStopContext
 from .proxy import ForwardProxy
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator
+from .widgets import WidgetAuthority
 
 __all__ = ["PROXY_B_USERS", "EmulatorStack"]
 
@@ -17,11 +18,13 @@ PROXY_B_USERS = {"alice:s3cret": "B-1", "alice-session-2:s3cret": "B-2"}
 
 
 class EmulatorStack(StartStopContext):
-    """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits "B-*")."""
+    """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits "B-*");
+    the site and the solver share one ``WidgetAuthority`` (``self.authority``)."""
 
     def __init__(self, solve_latency: float = 0.3, clearance_ttl: float = 1800.0) -> None:
-        self.site = CloudflareSiteEmulator(clearance_ttl=clearance_ttl)
-        self.solver = SolverEmulator(latency=solve_latency)
+        self.authority = WidgetAuthority()
+        self.site = CloudflareSiteEmulator(clearance_ttl=clearance_ttl, authority=self.authority)
+        self.solver = SolverEmulator(latency=solve_latency, authority=self.authority)
         self.proxy_a = ForwardProxy("A")
         self.proxy_b = ForwardProxy("B", users=dict(PROXY_B_USERS))
 
