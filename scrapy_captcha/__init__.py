@@ -6,7 +6,7 @@ Enable with ``ADDONS = {"scrapy_captcha.Addon": 500}`` and set ``CAPTCHA_PROVIDE
 
 from scrapy_captcha.addon import Addon
 from scrapy_captcha.errors import CaptchaError, ConfigurationError, SolverCancelled, SolverError
-from scrapy_captcha.manager import META_OPT_OUT, META_OPTIONS, META_RESULT
+from scrapy_captcha.meta import META_OPT_OUT, META_OPTIONS, META_RESULT
 from scrapy_captcha.middleware import CaptchaMiddleware, ChallengeCacheGuard, ClearanceMiddleware
 from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider
 

@@ -96,19 +96,22 @@ class SolverClient:
 
     # -- public API ---------------------------------------------------------------------
 
-    async def solve(self, task_payload: Mapping[str, Any]) -> TaskResult:
-        """Create a task and poll it until it is ready, fails or the deadline passes."""
+    async def solve(
+        self, task_payload: Mapping[str, Any], timeout: float | None = None
+    ) -> TaskResult:
+        """Create a task and poll it until it is ready, fails or the deadline passes
+        (``timeout`` seconds, default the client's ``solve_timeout``)."""
         try:
-            return await self._solve(task_payload)
+            return await self._solve(task_payload, timeout or self.solve_timeout)
         except SolverError as exc:
             # The task carries the proxy URL with its credentials: keep them out of the
             # message even if a provider quotes them back in some other form.
             exc.args = (_redact_proxy(str(exc.args[0]), task_payload.get("proxy")),)
             raise
 
-    async def _solve(self, task_payload: Mapping[str, Any]) -> TaskResult:
+    async def _solve(self, task_payload: Mapping[str, Any], timeout: float) -> TaskResult:
         started = time.monotonic()
-        deadline = started + self.solve_timeout
+        deadline = started + timeout
         while True:
             reply = await self._call("createTask", {"task": dict(task_payload)}, deadline)
             try:

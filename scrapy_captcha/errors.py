@@ -56,5 +56,18 @@ class SolverCancelled(CaptchaError):
     """The crawl closed while a request was waiting for a solve."""
 
 
+class WidgetNotFound(CaptchaError):
+    """The spider asked for a token, but the page holds no captcha widget to solve."""
+
+
+class SolvingUnavailable(CaptchaError):
+    """Solving is off for this request: ``reason`` says why (``no_task``: the provider has
+    no task for that captcha kind; ``budget``; a disabled account's reason)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ConfigurationError(CaptchaError):
     """A CAPTCHA_* setting is invalid; raised at start-up, never mid-crawl."""

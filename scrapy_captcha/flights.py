@@ -58,9 +58,11 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> defer.Deferred[Any]:
 
 @dataclass(eq=False)
 class Flight:
-    """One pending solve for one route, and everything waiting for it."""
+    """One pending solve, and everything waiting for it: a Cloudflare solve for one
+    route (keyed by ``Route.key``), or one widget or image job (keyed ``job:<id>``)."""
 
-    route: Route
+    key: str
+    route: Route | None = None
     started: float = field(default_factory=time.monotonic)
     parked: list[Request] = field(default_factory=list)
     waiters: list[defer.Deferred[None]] = field(default_factory=list)
@@ -106,14 +108,16 @@ class FlightBoard:
 
     def start(
         self,
-        route: Route,
+        key: str,
         fly: Callable[[Flight], Coroutine[Any, Any, None]],
+        *,
+        route: Route | None = None,
         variant: str = "",
     ) -> Flight:
-        """Register a flight for ``route`` and run ``fly(flight)``, which must end by
+        """Register a flight under ``key`` and run ``fly(flight)``, which must end by
         calling :meth:`land` (in a ``finally``)."""
-        flight = Flight(route, variant=variant)
-        self.flights[route.key] = flight
+        flight = Flight(key, route=route, variant=variant)
+        self.flights[key] = flight
         flight.task = spawn(fly(flight))
         self._watch_close()
         return flight
@@ -123,8 +127,8 @@ class FlightBoard:
         if flight.done:
             return
         flight.done = True
-        if self.flights.get(flight.route.key) is flight:
-            del self.flights[flight.route.key]
+        if self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
         cancelled = isinstance(error, SolverCancelled) or self.closing or self.engine_closing()
         for waiter in flight.waiters:
             if not waiter.called:

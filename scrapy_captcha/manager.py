@@ -23,6 +23,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_bytes
 from twisted.internet import defer
 
+from scrapy_captcha import meta
 from scrapy_captcha.clearance import Clearance, Route, route_for, undo_clearance
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
@@ -43,6 +44,8 @@ from scrapy_captcha.flights import (
     spawn,
     waited,
 )
+from scrapy_captcha.gates import GateKeeper
+from scrapy_captcha.meta import META_OPT_OUT, META_OPTIONS, META_RESULT
 from scrapy_captcha.providers import CLOUDFLARE, Provider, TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, open_store
@@ -52,20 +55,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scrapy_captcha")
 
-#: request meta: set True to leave a request and its response alone
-META_OPT_OUT = "dont_solve_captcha"
-#: request meta: per-request overrides {"proxy": ..., "provider": ..., "task": {...}}
-META_OPTIONS = "captcha"
-#: response meta: what happened ({"kind", "variant", "solved", "task_id", ...})
-META_RESULT = "captcha_result"
-
-# private meta keys
-_ROUTE = "_captcha_route"
-_APPLIED = "_captcha_clearance"  # (clearance id, task id) of the clearance sent
-_SET_DONT_CACHE = "_captcha_set_dont_cache"
-_REROUTED = "_captcha_rerouted"
-_UNDO = "_captcha_undo"  # how to take the applied clearance off again
-_PRIVATE = (_ROUTE, _APPLIED, PARK, _SET_DONT_CACHE)
+_ROUTE, _APPLIED, _SET_DONT_CACHE = meta.ROUTE, meta.APPLIED, meta.SET_DONT_CACHE
+_REROUTED, _UNDO = meta.REROUTED, meta.UNDO
+#: never carried over to a copy of a request
+_PRIVATE = (_ROUTE, _APPLIED, PARK, _SET_DONT_CACHE, meta.JOB, meta.REPLAY, meta.AUX)
+#: never carried over to a brand-new request made from one (a gate submission)
+PRIVATE_ALL = frozenset((*_PRIVATE, _UNDO, _REROUTED))
 
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 
@@ -100,6 +95,7 @@ class CaptchaManager:
         self._clients: dict[str, SolverClient] = {}
         self._providers: dict[str, Provider] = {}
         self.board = FlightBoard(crawler, self._inc)
+        self.gates = GateKeeper(self)
         self.challenged_domains: set[str] = set()
         #: why solving is off for the whole crawl (no reactor), if it is
         self.disabled_reason: str | None = None
@@ -207,11 +203,33 @@ class CaptchaManager:
                 self._disable(provider, "no_api_key", "set CAPTCHA_API_KEYS")
         return provider
 
+    def budget_allows(self) -> bool:
+        """False once CAPTCHA_MAX_SOLVES tasks were created (and close the spider, once)."""
+        if self.settings.max_solves and self.tasks_created >= self.settings.max_solves:
+            if not self._budget_closed:
+                self._budget_closed = True
+                logger.warning(
+                    "CAPTCHA_MAX_SOLVES=%d reached: closing the spider", self.settings.max_solves
+                )
+                self._close_spider("captcha_budget_exhausted")
+            return False
+        return True
+
     def _reject_key(self, route: Route, provider: Provider, request: Request) -> str:
         extra = self._options(request).get("task") or {}
         return f"{route.key}|{provider.name}|{sorted(extra.items())!r}"
 
     # -- 585: before Cookies/HttpProxy -------------------------------------------------
+
+    async def before_request(self, request: Request) -> Request | Response | None:
+        """A carrier back from a widget/image solve becomes its gate submission or its
+        replayed page; any other request may get a proxy assigned."""
+        if not self._active(request):
+            return None
+        if meta.JOB in request.meta:
+            return await self.gates.on_request(request)
+        self.assign_proxy(request)
+        return None
 
     def assign_proxy(self, request: Request) -> None:
         """Route requests through CAPTCHA_DOMAIN_PROXIES / CAPTCHA_PROXY when they have no
@@ -307,7 +325,8 @@ class CaptchaManager:
                     "task_id": applied[1],
                     "attempts": attempts,
                 }
-            return response
+            # Past Cloudflare: a captcha widget or image on the page itself?
+            return await self.gates.on_response(request, response) or response
         self._inc(f"detected/{challenge.kind}")
         if not challenge.solvable:
             logger.info(
@@ -352,14 +371,7 @@ class CaptchaManager:
             if current is not None and (applied is None or current.id != applied[0]):
                 # A fresher clearance landed while this request was on the wire.
                 return self._reissue(request, attempts + 1)
-            if self.settings.max_solves and self.tasks_created >= self.settings.max_solves:
-                if not self._budget_closed:
-                    self._budget_closed = True
-                    logger.warning(
-                        "CAPTCHA_MAX_SOLVES=%d reached: closing the spider",
-                        self.settings.max_solves,
-                    )
-                    self._close_spider("captcha_budget_exhausted")
+            if not self.budget_allows():
                 return self._unsolved(request, response, challenge, "budget")
             self._start_flight(route, request, challenge, provider, reject_key)
         return self._park_copy(request, route, attempts)
@@ -458,15 +470,15 @@ class CaptchaManager:
             provider.name,
         )
         return self.board.start(
-            route,
-            lambda flight: self._fly(flight, provider, ctx, reject_key),
+            route.key,
+            lambda flight: self._fly(flight, route, provider, ctx, reject_key),
+            route=route,
             variant=challenge.variant,
         )
 
     async def _fly(
-        self, flight: Flight, provider: Provider, ctx: TaskContext, reject_key: str
+        self, flight: Flight, route: Route, provider: Provider, ctx: TaskContext, reject_key: str
     ) -> None:
-        route = flight.route
         error: CaptchaError | None = None
         try:
             client = self._client(provider)
@@ -558,6 +570,7 @@ class CaptchaManager:
 
     async def _on_spider_closed(self, **kwargs: Any) -> None:
         self.board.close()
+        self.gates.close()
         dropped = self.stats.get_value("captcha/dropped_on_close", 0)
         if dropped:
             logger.info("%d requests waiting for a captcha solve were dropped at close", dropped)

@@ -44,10 +44,11 @@ class _Component:
 
 @spider_argument_compat
 class CaptchaMiddleware(_Component):
-    """Priority 585: proxies for challenged domains; detection and solving."""
+    """Priority 585: proxies for challenged domains; detection and solving; gate forms
+    submitted once their captcha is solved."""
 
-    async def process_request(self, request: Request) -> None:
-        self.manager.assign_proxy(request)
+    async def process_request(self, request: Request) -> Request | Response | None:
+        return await self.manager.before_request(request)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         return await self.manager.on_response(request, response)

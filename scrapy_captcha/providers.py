@@ -1,22 +1,29 @@
 """Provider profiles: everything that differs between solver services lives here.
 
-A profile knows its base URL, its task type names, how to put a Cloudflare task together,
-how to read its error replies and how to normalise the many documented solution shapes.
-The solver client and the middleware never hard-code a provider detail.
+A profile knows its base URL, its task type names (per task kind: ``cloudflare``,
+``turnstile``, ``recaptcha_v2``, ``recaptcha_v3``, ``recaptcha_v2_enterprise``,
+``recaptcha_v3_enterprise``, ``hcaptcha``, ``image``; CAPTCHA_TASK_TYPES overrides them),
+how to put each task together, how to read its error replies and how to normalise the many
+documented solution shapes. The solver client and the middleware never hard-code a
+provider detail.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import parse_qsl
 
 from scrapy.utils.misc import load_object
 
 from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY, ConfigurationError
+
+if TYPE_CHECKING:
+    from scrapy_captcha.widgets import Widget
 
 logger = logging.getLogger("scrapy_captcha")
 
@@ -44,6 +51,13 @@ _ERROR_CODES: dict[str, tuple[str, str]] = {
     "ERROR_INVALID_TASK_DATA": ("bad_task", INPUT),
     "ERROR_PAGEURL": ("bad_task", INPUT),
     "ERROR_WRONG_GOOGLEKEY": ("bad_task", INPUT),
+    "ERROR_WRONG_SITEKEY": ("bad_task", INPUT),
+    "ERROR_SITEKEY": ("bad_task", INPUT),
+    "ERROR_RECAPTCHA_INVALID_SITEKEY": ("bad_task", INPUT),
+    "ERROR_RECAPTCHA_INVALID_DOMAIN": ("bad_task", INPUT),
+    "ERROR_ZERO_CAPTCHA_FILESIZE": ("bad_task", INPUT),
+    "ERROR_TOO_BIG_CAPTCHA_FILESIZE": ("bad_task", INPUT),
+    "ERROR_IMAGE_TYPE_NOT_SUPPORTED": ("bad_task", INPUT),
 }
 
 
@@ -143,6 +157,56 @@ def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | 
 
 
 @dataclass(frozen=True)
+class TokenSolution:
+    """A token task's reply, normalised (reCAPTCHA, Turnstile, hCaptcha)."""
+
+    token: str = field(repr=False)
+    resp_key: str | None = field(default=None, repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+    user_agent: str | None = None
+
+
+def _picker(reply: Mapping[str, Any]) -> Any:
+    nested = reply.get("solution")
+    sources = [s for s in (nested, reply) if isinstance(s, Mapping)]
+
+    def pick(*names: str) -> Any:
+        for source in sources:
+            for name in names:
+                value = source.get(name)
+                if value not in (None, "", {}, []):
+                    return value
+        return None
+
+    return pick
+
+
+def parse_token_solution(reply: Mapping[str, Any]) -> TokenSolution | None:
+    """``token`` (Turnstile), ``gRecaptchaResponse`` (reCAPTCHA, hCaptcha) or ``text``,
+    inside ``solution`` or at the top level; ``respKey`` and ``cookies`` when given."""
+    pick = _picker(reply)
+    token = pick("token", "gRecaptchaResponse", "captchaResponse", "text")
+    if not isinstance(token, str) or not token.strip():
+        return None
+    cookies, _ = _parse_cookies(pick("cookies", "cookie"))
+    resp_key = pick("respKey", "resp_key")
+    user_agent = pick("userAgent", "user_agent", "useragent")
+    return TokenSolution(
+        token=token.strip(),
+        resp_key=str(resp_key) if resp_key else None,
+        cookies=cookies,
+        user_agent=str(user_agent) if user_agent else None,
+    )
+
+
+def parse_text_solution(reply: Mapping[str, Any]) -> str | None:
+    """An image task's answer: ``text`` at most providers, ``gRecaptchaResponse`` in
+    1captcha's own example."""
+    text = _picker(reply)("text", "gRecaptchaResponse", "answer", "code")
+    return text if isinstance(text, str) and text.strip() else None
+
+
+@dataclass(frozen=True)
 class TaskContext:
     """What a profile needs to build a Cloudflare task for one challenged request."""
 
@@ -164,6 +228,12 @@ class Provider:
     name: ClassVar[str] = "generic"
     base_url: ClassVar[str] = ""
     task_types: ClassVar[Mapping[str, str]] = {}
+    #: where a Turnstile action and cData go: "action" (only ``action``: for providers
+    #: that document nothing), "flat" (``action`` + ``data``, anti-captcha/2captcha style)
+    #: or "metadata" (``metadata: {action, cdata}``, capsolver style)
+    turnstile_style: ClassVar[str] = "action"
+    #: seconds an image task may take (providers answer within 10-120 s, give up at 300 s)
+    image_timeout: ClassVar[float] = 300.0
     #: reply field holding the error text; checked in this order
     error_text_fields: ClassVar[tuple[str, ...]] = ("errorDescription", "errorDesc", "message")
 
@@ -185,6 +255,58 @@ class Provider:
         task.update(ctx.extra)
         return task
 
+    def turnstile_fields(self, action: str | None, cdata: str | None) -> dict[str, Any]:
+        style = self.turnstile_style
+        if style == "metadata":
+            meta = {k: v for k, v in (("action", action), ("cdata", cdata)) if v}
+            return {"metadata": meta} if meta else {}
+        fields = {"action": action} if action else {}
+        if style == "flat" and cdata:
+            fields["data"] = cdata
+        return fields
+
+    def widget_task(
+        self, widget: Widget, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A token task for ``widget`` (proxyless: tokens are not bound to an exit IP)."""
+        task: dict[str, Any] = {
+            "type": self.task_type(widget.task_key),
+            "websiteURL": widget.page_url,
+            "websiteKey": widget.sitekey,
+        }
+        if widget.kind == "turnstile":
+            task.update(self.turnstile_fields(widget.action, widget.cdata))
+        elif widget.version == "v3":
+            if widget.action:
+                task["pageAction"] = widget.action
+            if widget.page_title:
+                task["websiteTitle"] = widget.page_title
+        elif widget.kind.startswith("recaptcha"):
+            task["isInvisible"] = widget.invisible
+        elif widget.invisible:
+            task["isInvisible"] = True
+        task.update(extra or {})
+        return task
+
+    def image_task(
+        self, image: bytes, image_type: str | None = None, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """``ImageToTextTask``: base64 without line breaks, plus the provider's type hint."""
+        task: dict[str, Any] = {
+            "type": self.task_type("image"),
+            "body": base64.b64encode(image).decode("ascii"),
+        }
+        if image_type:
+            task["imageType"] = image_type
+        task.update(extra or {})
+        return task
+
+    def parse_token(self, reply: Mapping[str, Any]) -> TokenSolution | None:
+        return parse_token_solution(reply)
+
+    def parse_text(self, reply: Mapping[str, Any]) -> str | None:
+        return parse_text_solution(reply)
+
     def error_text(self, reply: Mapping[str, Any]) -> str:
         for name in self.error_text_fields:
             if reply.get(name):
@@ -203,7 +325,15 @@ class OneCaptcha(Provider):
 
     name = "1captcha"
     base_url = "https://api.1captcha.vip"
-    task_types = {CLOUDFLARE: "CloudFlareTaskS3"}
+    task_types = {
+        CLOUDFLARE: "CloudFlareTaskS3",
+        "turnstile": "TurnstileTaskProxyless",
+        "recaptcha_v2": "RecaptchaV2TaskProxyless",
+        "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTaskProxyless",
+        "recaptcha_v3": "RecaptchaV3TaskProxyless",
+        "recaptcha_v3_enterprise": "RecaptchaV3EnterpriseTaskProxyless",
+        "image": "ImageToTextTask",
+    }
 
 
 class EzCaptcha(Provider):
@@ -211,8 +341,20 @@ class EzCaptcha(Provider):
 
     name = "ez-captcha"
     base_url = "https://api.ez-captcha.com"
-    task_types = {CLOUDFLARE: "CloudFlare5STask"}
+    task_types = {
+        CLOUDFLARE: "CloudFlare5STask",
+        "turnstile": "CloudFlareTurnstileTask",
+        "recaptcha_v2": "ReCaptchaV2TaskProxyless",
+        "recaptcha_v2_enterprise": "ReCaptchaV2EnterpriseTaskProxyless",
+        "recaptcha_v3": "ReCaptchaV3TaskProxyless",
+        "recaptcha_v3_enterprise": "ReCaptchaV3EnterpriseTaskProxyless",
+    }
     error_text_fields = ("errorDesc", "errorDescription", "message")
+
+    def turnstile_fields(self, action: str | None, cdata: str | None) -> dict[str, Any]:
+        """ez-captcha documents Turnstile's action and cData inside ``rqData``."""
+        rq = {k: v for k, v in (("metadataAction", action), ("metadataCdata", cdata)) if v}
+        return {"rqData": rq} if rq else {}
 
     def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
         task = super().cloudflare_task(ctx)

@@ -38,7 +38,50 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_CACHE_URL": "memory://",
     "CAPTCHA_CHECK_BALANCE": True,
     "CAPTCHA_CLOSE_ON_FATAL": False,
+    "CAPTCHA_WIDGETS": {},
+    "CAPTCHA_IMAGE_TIMEOUT": 300.0,
 }
+
+#: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
+#: "submit" a gate form with the token (a widget outside any form gets its token handed
+#: over), only hand the "token" over, or "ignore" the widget.
+WIDGET_MODES = ("submit", "token", "ignore")
+#: Widget kinds CAPTCHA_WIDGETS accepts (``image`` captchas are solved on request only).
+WIDGET_KINDS = (
+    "turnstile",
+    "recaptcha_v2",
+    "recaptcha_v2_invisible",
+    "recaptcha_v3",
+    "recaptcha_enterprise",
+    "hcaptcha",
+)
+
+
+def parse_widget_modes(name: str, value: Any) -> dict[str, str]:
+    """CAPTCHA_WIDGETS (or the meta key): one mode for every kind, or ``{kind: mode}``."""
+    if value in (None, "", {}):
+        return {}
+    if isinstance(value, str):
+        value = dict.fromkeys(WIDGET_KINDS, value)
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"{name} must be a mode or a dict of kind -> mode")
+    modes: dict[str, str] = {}
+    for kind, mode in value.items():
+        if kind not in WIDGET_KINDS:
+            raise ConfigurationError(
+                f"{name}: unknown widget kind {kind!r}; use one of {list(WIDGET_KINDS)}"
+            )
+        if mode not in WIDGET_MODES:
+            raise ConfigurationError(
+                f"{name}[{kind!r}]: unknown mode {mode!r}; use one of {list(WIDGET_MODES)}"
+            )
+        modes[str(kind)] = str(mode)
+    return modes
+
+
+def _plain(value: Any) -> Any:
+    """A settings dict arrives as BaseSettings when set through a settings object."""
+    return value.copy_to_dict() if isinstance(value, BaseSettings) else value
 
 
 def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
@@ -85,6 +128,8 @@ class CaptchaSettings:
     cache_url: str = field(repr=False)
     check_balance: bool
     close_on_fatal: bool
+    widget_modes: dict[str, str] = field(default_factory=dict)
+    image_timeout: float = 300.0
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -137,7 +182,12 @@ class CaptchaSettings:
             cache_url=str(get("CAPTCHA_CACHE_URL")),
             check_balance=settings.getbool("CAPTCHA_CHECK_BALANCE", True),
             close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
+            widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),
+            image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
         )
+
+    def widget_mode(self, kind: str) -> str:
+        return self.widget_modes.get(kind, "submit")
 
     def proxy_for_domain(self, host: str) -> str | None:
         """The CAPTCHA_DOMAIN_PROXIES entry for ``host`` or its closest parent domain."""
