@@ -434,6 +434,10 @@ def test_solver_widget_faults_shapes_records_and_balance(stack: EmulatorStack) -
     assert failed["errorCode"] == "ERROR_CAPTCHA_UNSOLVABLE"
     solver.set_fault("no_slot", times=1)
     assert create(solver, "1captcha", task)["errorCode"] == "ERROR_NO_SLOT_AVAILABLE"
+    solver.set_fault("bad_clearance", times=1)  # a Cloudflare-only fault: no effect here
+    assert stack.authority.verify(
+        solution(solver, "1captcha", task)["gRecaptchaResponse"], key, action="submit_gate"
+    ).ok
     balance = solver.balance("test-key")
 
     solver.solution_shape = "top_level"
@@ -926,8 +930,14 @@ def test_image_needs_session_and_stale_image_is_rejected(
     stack: EmulatorStack, browser: Browser
 ) -> None:
     """Each fetch draws a new image and answer, so the first image's answer goes stale."""
-    assert Browser(stack.proxy_a.url).get("/captcha/inbox.png").status == 403
+    stranger = Browser(stack.proxy_a.url)
+    assert stranger.get("/captcha/inbox.png").status == 403
     page = browser.get("/captcha-form/inbox").text
+    answer = stack.authority.read_image(browser.get("/captcha/inbox.png").raw) or ""
+    no_session = stranger.post("/captcha-form/inbox", image_fields(page, answer))
+    assert 'id="captcha-error">no_session</p>' in no_session.text
+    forged = {**image_fields(page, answer), "csrf": "0" * 32}
+    assert 'id="captcha-error">bad_csrf</p>' in browser.post("/captcha-form/inbox", forged).text
     first = browser.get("/captcha/inbox.png").raw
     second = browser.get("/captcha/inbox.png").raw
     assert first != second
@@ -936,7 +946,7 @@ def test_image_needs_session_and_stale_image_is_rejected(
     failed = browser.post("/captcha-form/inbox", image_fields(page, stale))
     assert '<p class="error" id="captcha-error">wrong_code</p>' in failed.text
     assert 'src="/captcha/inbox.png"' in failed.text
-    assert stack.site.gate_failures(HOST) == ["wrong_code"]
+    assert stack.site.gate_failures(HOST) == ["no_session", "bad_csrf", "wrong_code"]
     # The failed check used up the session's answer: only a newly fetched image passes.
     third = browser.get("/captcha/inbox.png").raw
     ok = browser.post("/captcha-form/inbox", image_fields(page, solve_image(stack, third)))
