@@ -36,6 +36,7 @@ class CrawlResult:
     log: str
     returncode: int
     released_at: int | None = None
+    api: list[dict[str, Any]] | None = None
 
     def stat(self, name: str) -> Any:
         return self.stats.get(name, 0)

@@ -7,7 +7,9 @@ Usage: ``python crawl_runner.py SPEC.json OUT.json``.
 The spec: ``{"reactor": "asyncio"|"twisted", "settings": {...}, "batches": [{"delay": s,
 "requests": [{"url", "method", "body", "headers", "meta", "tag"}]}], "release": {"tag",
 "count", "url"}, "download_async": [urls]}``. Batch N+1 starts when every request of batch
-N has had its outcome, after ``delay`` seconds.
+N has had its outcome, after ``delay`` seconds. A request with ``"api": {...}`` is parsed by
+``parse_api``, which uses the spider API (``solve_widget`` / ``solve_image``) from an
+``async def`` callback and submits the page's form itself.
 """
 
 from __future__ import annotations
@@ -83,17 +85,60 @@ class RecordingSpider(scrapy.Spider):
         return [self._request(r, index) for r in requests]
 
     def _request(self, r: dict[str, Any], batch: int) -> scrapy.Request:
+        cb_kwargs: dict[str, Any] = {"tag": r.get("tag", ""), "batch": batch}
+        if r.get("api"):
+            cb_kwargs["api"] = r["api"]
         return scrapy.Request(
             r["url"],
             method=r.get("method", "GET"),
             body=r.get("body"),
             headers=r.get("headers"),
             meta=dict(r.get("meta", {})),
-            callback=self.parse,
+            callback=self.parse_api if r.get("api") else self.parse,
             errback=self.failed,
-            cb_kwargs={"tag": r.get("tag", ""), "batch": batch},
+            cb_kwargs=cb_kwargs,
             dont_filter=r.get("dont_filter", False),
         )
+
+    async def parse_api(
+        self, response: scrapy.http.Response, tag: str, batch: int, api: dict[str, Any]
+    ):
+        """Get a token (or an image's text) through the spider API, then submit the form
+        ``api["submit"]`` times with it."""
+        from scrapy_captcha import CaptchaError, solve_image, solve_widget
+
+        record: dict[str, Any] = {"tag": tag, "url": response.url}
+        self.out["api"].append(record)
+        try:
+            if api["what"] == "widget":
+                token = await solve_widget(self, response, action=api.get("action"))
+                record.update(
+                    kind=token.kind, task_id=token.task_id, fields=sorted(token.formdata)
+                )
+                formdata = token.formdata
+            else:
+                src = response.css(api["selector"]).attrib["src"]
+                text = await solve_image(self, src)
+                record["text_len"] = len(text)
+                formdata = {api["field"]: text}
+        except CaptchaError as exc:
+            record.update(error=type(exc).__name__, reason=getattr(exc, "reason", None))
+            for request in await self._done(batch):
+                yield request
+            return
+        times = api.get("submit", 1)
+        self.pending[batch] += times - 1
+        for i in range(times):
+            yield scrapy.FormRequest.from_response(
+                response,
+                formxpath=api["form"],
+                formdata=formdata,
+                callback=self.parse,
+                errback=self.failed,
+                cb_kwargs={"tag": f"{tag}#{i}", "batch": batch},
+                meta={**response.meta, "captcha": {"widgets": "ignore"}},
+                dont_filter=True,
+            )
 
     async def _done(self, batch: int) -> list[scrapy.Request]:
         self.pending[batch] -= 1
@@ -130,6 +175,8 @@ class RecordingSpider(scrapy.Spider):
                 "posted": sel.css("#posted::text").get() if sel else None,
                 "ctype": sel.css("#ctype::text").get() if sel else None,
                 "title": sel.css("title::text").get() if sel else None,
+                "gate_error": sel.css(".error::text").get() if sel else None,
+                "method": response.request.method,
                 "result": response.meta.get("captcha_result"),
                 "proxy": response.meta.get("proxy"),
                 "user_agent": (response.request.headers.get("User-Agent") or b"").decode(),
@@ -165,6 +212,7 @@ def main(spec_path: str, out_path: str) -> None:
         "errors": [],
         "dropped": [],
         "download_async": [],
+        "api": [],
         "stats": {},
         "reason": None,
     }
