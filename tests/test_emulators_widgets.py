@@ -69,7 +69,7 @@ class Browser:
         headers: dict[str, str] | None = None,
         extra_cookies: dict[str, str] | None = None,
     ) -> Page:
-        conn = http.client.HTTPConnection(self.proxy.hostname, self.proxy.port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.proxy.port, timeout=10)
         hdrs = {"Host": self.host, "User-Agent": UA, **(headers or {})}
         jar = {**self.cookies, **(extra_cookies or {})}
         if jar:
@@ -847,10 +847,11 @@ def test_widget_outside_a_form_and_single_use_verify(
     stack: EmulatorStack, browser: Browser
 ) -> None:
     """The spider gets a token for a loose widget; /widget/verify proves it genuine, once."""
-    for kindpath, dialect, task in (
+    cases: list[tuple[str, str, dict[str, Any]]] = [
         ("turnstile", "ez-captcha", {"type": "CloudFlareTurnstileTask"}),
         ("recaptcha-v2", "1captcha", {"type": _V2}),
-    ):
+    ]
+    for kindpath, dialect, task in cases:
         page = browser.get(f"/widget/{kindpath}/shop-7").text
         assert '<h1 id="content">Listing shop-7</h1>' in page
         key = page_sitekey(page)
