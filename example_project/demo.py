@@ -5,7 +5,9 @@ Run from the repository root:  python example_project/demo.py
 It starts a Cloudflare-like site, two forward proxies and a solver on loopback, crawls
 three shops (one behind a managed challenge through an open proxy, one behind a legacy
 "I'm Under Attack" page through an authenticated proxy, one ordinary Cloudflare-hosted
-shop) plus a blocked one, and prints what happened.
+shop) plus a blocked one, and pages behind captcha gates ("verify you are human, then
+continue" forms with a Turnstile, a reCAPTCHA v2 and a reCAPTCHA v3), and prints what
+happened.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ SHOPS = {
     "denied.example": ("block_1020", "proxy_a"),
 }
 PAGES = {"shop.example": 30, "legacy.example": 15, "open.example": 10, "denied.example": 2}
+#: gate pages on gates.example: the spider's callback gets the page behind each
+GATES = ["turnstile", "recaptcha-v2", "recaptcha-v3"]
 
 
 def main() -> None:
@@ -45,12 +49,16 @@ def main() -> None:
         }
         for host, (mode, _) in SHOPS.items():
             stack.site.add_host(host, mode)
+        stack.site.add_host("gates.example", "open")
         settings = get_project_settings()
         settings.setdict(
             {
                 **stack.scrapy_settings("1captcha", api_key="test-key"),
                 "CAPTCHA_POLL_INTERVAL": 0.5,  # loopback emulator; real providers want 3 s
-                "CAPTCHA_DOMAIN_PROXIES": {h: proxies[p] for h, (_, p) in SHOPS.items()},
+                "CAPTCHA_DOMAIN_PROXIES": {
+                    "gates.example": proxies["proxy_a"],
+                    **{h: proxies[p] for h, (_, p) in SHOPS.items()},
+                },
                 "ROBOTSTXT_OBEY": False,
                 "LOG_LEVEL": "WARNING",
                 "TELNETCONSOLE_ENABLED": False,
@@ -76,6 +84,7 @@ def main() -> None:
             crawler,
             sites=",".join(f"http://{host}" for host in PAGES),
             pages=",".join(str(n) for n in PAGES.values()),
+            urls=",".join(f"http://gates.example/gate/{kind}/article-{kind}" for kind in GATES),
         )
         process.start()
         elapsed = time.monotonic() - started
@@ -92,7 +101,9 @@ def report(
         c["pages"] += 1
         c[f"http {item['status']}"] += 1
         result = item["captcha"] or {}
-        if result.get("solved"):
+        if result.get("submitted"):
+            c[f"through a {result['kind']} gate"] += 1
+        elif result.get("solved"):
             c["via clearance"] += 1
         elif result.get("kind"):
             c[f"unsolved ({result.get('reason')})"] += 1
@@ -100,13 +111,16 @@ def report(
     print(f"scrapy-captcha demo: crawl finished in {elapsed:.1f} s")
     print("-" * 72)
     print(f"{'site':<16} {'challenge':<11} {'pages':>5}  outcome")
-    for host, (mode, _) in SHOPS.items():
+    for host, mode in [*((h, m) for h, (m, _) in SHOPS.items()), ("gates.example", "widgets")]:
         c = by_host.get(host, Counter())
         detail = ", ".join(f"{v} {k}" for k, v in sorted(c.items()) if k != "pages")
         print(f"{host:<16} {mode:<11} {c['pages']:>5}  {detail}")
     print("-" * 72)
     tasks = stack.solver.tasks
-    print(f"solver tasks created: {len(tasks)} (one per protected site and proxy)")
+    print(
+        f"solver tasks created: {len(tasks)} (one per protected site and proxy, "
+        "one per captcha gate)"
+    )
     for t in tasks:
         print(f"  task {t.id}: {t.type} for {t.task.get('websiteURL')} -> {t.status}")
     print(
@@ -121,7 +135,10 @@ def report(
             if k.startswith("captcha/")
         )
     )
-    print("Every page of the protected shops arrived; the blocked shop was reported, not solved.")
+    print(
+        "Every page of the protected shops arrived, the gated pages arrived as the pages "
+        "behind their gates, and the blocked shop was reported, not solved."
+    )
 
 
 if __name__ == "__main__":

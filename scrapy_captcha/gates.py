@@ -29,6 +29,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
+from scrapy_captcha.clearance import parse_cookie_header, undo_clearance
 from scrapy_captcha.errors import (
     INPUT,
     CaptchaError,
@@ -41,7 +42,7 @@ from scrapy_captcha.errors import (
 from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, Flight, waited
 from scrapy_captcha.meta import AUX as _AUX
 from scrapy_captcha.meta import JOB as _JOB
-from scrapy_captcha.meta import META_OPTIONS, META_RESULT
+from scrapy_captcha.meta import META_OPTIONS, META_RESULT, UNDO
 from scrapy_captcha.meta import REPLAY as _REPLAY
 from scrapy_captcha.meta import SUBMITTED as _SUBMITTED
 from scrapy_captcha.providers import Provider, TokenSolution
@@ -106,6 +107,7 @@ class Job:
     widget: Widget | None = None
     image: CaptchaImage | None = None
     image_opts: dict[str, Any] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     token: TokenSolution | None = None
     text: str | None = None
@@ -123,6 +125,31 @@ class Job:
     @property
     def form(self) -> FormRef | None:
         return self.image.form if self.image is not None else self.widget.form  # type: ignore[union-attr]
+
+
+def page_cookies(request: Request, response: Response) -> dict[str, str]:
+    """The page's session: the cookies it was fetched with (less a Cloudflare clearance
+    the add-on put on, which must stay out of the shared jar) and those it set. They go
+    with what is sent on the page's behalf: with one jar shared by concurrent requests,
+    the jar may hold another page's session by the time the solve lands."""
+    undo = request.meta.get(UNDO)
+    if undo:
+        request = request.copy()
+        undo_clearance(request, undo)
+    cookies = parse_cookie_header(request.headers.get("Cookie"))
+    for raw in response.headers.getlist(b"Set-Cookie"):
+        first, *attrs = raw.decode("latin-1").split(";")
+        name, sep, value = first.strip().partition("=")
+        if not sep or not name:
+            continue
+        expired = any(
+            a.strip().lower().replace(" ", "") in ("max-age=0", "max-age=-1") for a in attrs
+        )
+        if expired:
+            cookies.pop(name, None)
+        else:
+            cookies[name] = value.strip()
+    return cookies
 
 
 def submission_fields(
@@ -335,6 +362,7 @@ class GateKeeper:
             widget=widget,
             image=image,
             image_opts=dict(image_opts or {}),
+            cookies=page_cookies(request, response),
         )
         self.jobs[job.id] = job
         self.m.tasks_created += 1
@@ -451,6 +479,7 @@ class GateKeeper:
             errback=None,
             cb_kwargs={},
             priority=job.request.priority + 1,
+            cookies=dict(job.cookies),
         )
         for name in (b"Cookie", b"Content-Type", b"Content-Length"):
             request.headers.pop(name, None)
@@ -546,11 +575,11 @@ class GateKeeper:
 
         form = job.form
         assert form is not None
-        cookies: dict[str, str] = {}
+        cookies = dict(job.cookies)
         if job.token is not None:
             assert job.widget is not None
             fields = submission_fields(job.response, form, job.widget, job.token)
-            cookies = dict(job.token.cookies)
+            cookies.update(job.token.cookies)
         else:
             assert job.image is not None and job.text is not None
             extra = job.image_opts.get("formdata")

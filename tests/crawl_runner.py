@@ -132,7 +132,7 @@ class RecordingSpider(scrapy.Spider):
             yield scrapy.FormRequest.from_response(
                 response,
                 formxpath=api["form"],
-                formdata=formdata,
+                formdata={**api.get("formdata", {}), **formdata},
                 callback=self.parse,
                 errback=self.failed,
                 cb_kwargs={"tag": f"{tag}#{i}", "batch": batch},

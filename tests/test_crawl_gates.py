@@ -153,6 +153,54 @@ def test_widget_outside_a_form_hands_the_token_over(stack, crawl, reactor: str) 
     assert_clean_log(result, "test-key")
 
 
+def test_widget_in_a_form_to_fill_is_left_to_the_spider(stack, crawl) -> None:
+    """A Turnstile in a sign-up form: the add-on must not post an empty form (nor pay for a
+    token nobody uses); it reports the widget, and the spider fills the form with a token
+    from the API."""
+    signup = {"url": f"http://{HOST}/signup/s1", "meta": {"proxy": stack.proxy_a.url}}
+    requests = [
+        {**signup, "tag": "auto"},
+        {
+            **signup,
+            "tag": "api",
+            "dont_filter": True,
+            "api": {"what": "widget", "form": "//form", "formdata": {"email": "a@b.example"}},
+        },
+    ]
+    result = crawl(requests=requests, settings=stack.scrapy_settings())
+    by_tag = {p["tag"]: p for p in result.pages}
+    auto = by_tag["auto"]["result"]
+    assert auto["reason"] == "needs_input" and auto["fields"] == ["email"]
+    assert auto["solved"] is False and auto["kind"] == "turnstile"
+    assert by_tag["api#0"]["content"] == "Signed up s1"
+    assert stack.solver.create_task_count == 1  # the API's token only
+    assert stack.site.gate_failures() == []
+
+
+def test_concurrent_gates_sharing_one_cookie_jar(stack, crawl) -> None:
+    """Six gates fetched at once in one session: each page's first visit sets its own
+    session cookie, so the jar ends up holding only the last. Each submission (and image
+    fetch) must carry its own page's session, or the site rejects it and a solve is
+    wasted."""
+    image = {"image": {"selector": "img#captcha", "field": "code"}}
+    requests = [
+        {"url": f"http://{HOST}/gate/{kp}/j{i}", "tag": kp, "meta": {"proxy": stack.proxy_a.url}}
+        for i, kp in enumerate(["turnstile", "recaptcha-v2", "recaptcha-v3", "turnstile-field"])
+    ] + [
+        {
+            "url": f"http://{HOST}/captcha-form/j{i}",
+            "tag": f"image{i}",
+            "meta": {"proxy": stack.proxy_a.url, "captcha": image},
+        }
+        for i in range(2)
+    ]
+    result = crawl(requests=requests, settings=stack.scrapy_settings())
+    assert all(p["content"] and "Content behind" in p["content"] for p in result.pages)
+    assert len(result.pages) == 6
+    assert stack.site.gate_failures() == []
+    assert stack.solver.create_task_count == 6
+
+
 def test_article_about_captchas_costs_nothing(stack, crawl) -> None:
     result = crawl(
         requests=[

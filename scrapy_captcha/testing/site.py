@@ -668,6 +668,39 @@ class CloudflareSiteEmulator(EmulatorServer):
             png = self.authority.new_image(sid)
             respond(200, png, "captcha_image", no_store, "image/png")
             return True
+        signup = re.fullmatch(r"/signup/([A-Za-z0-9_-]+)", path)
+        if signup:
+            # A Turnstile inside a form with fields to fill: not a gate the add-on may
+            # submit on its own; a spider fills it and gets a token through the API.
+            name = signup.group(1)
+            key = self.sitekey(host, "turnstile")
+            if post:
+                verdict = self.authority.verify(
+                    _field(form, "cf-turnstile-response"), key, action="continue"
+                )
+                ok = verdict.ok and bool(_field(form, "email"))
+                reason = verdict.reason if not verdict.ok else ("ok" if ok else "no_email")
+                body_html = (
+                    f'<h1 id="content">Signed up {html.escape(name)}</h1>'
+                    if ok
+                    else f'<p class="error" id="signup-error">{reason}</p>'
+                )
+                respond(
+                    200,
+                    _simple_page("Sign up", body_html, ray),
+                    "gate_ok" if ok else "gate_fail",
+                    no_store,
+                    detail={"gate": "signup", "name": name, "reason": reason},
+                )
+                return True
+            page = (
+                f'{_TURNSTILE_API}<form id="signup" method="post" action="/signup/{name}">'
+                '<input type="email" name="email" placeholder="you@example.com">'
+                f'<div class="cf-turnstile" data-sitekey="{key}" data-action="continue"></div>'
+                '<button type="submit">Sign up</button></form>'
+            )
+            respond(200, _simple_page("Sign up", page, ray), "gate", no_store)
+            return True
         if path == "/article/recaptcha" and not post:
             respond(200, _article_html(ray), "page", [("Cache-Control", "max-age=0")])
             return True

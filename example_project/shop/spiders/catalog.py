@@ -14,10 +14,14 @@ class CatalogSpider(scrapy.Spider):
     #: or a block page arrives as 403/429/503, with meta["captcha_result"] saying why
     handle_httpstatus_list = [403, 429, 503]
 
-    def __init__(self, sites: str = "http://shop.example", pages: str = "20", **kw: Any):
+    def __init__(
+        self, sites: str = "http://shop.example", pages: str = "20", urls: str = "", **kw: Any
+    ):
         """``sites``: comma-separated base URLs; ``pages``: products per site, or
-        comma-separated counts, one per site."""
+        comma-separated counts, one per site; ``urls``: more pages to fetch as they are
+        (a page gated by a Turnstile or reCAPTCHA form arrives as the page behind it)."""
         super().__init__(**kw)
+        self.urls = [u.strip() for u in urls.split(",") if u.strip()]
         self.sites = [s.strip().rstrip("/") for s in sites.split(",") if s.strip()]
         counts = [int(n) for n in pages.split(",")]
         self.counts = counts if len(counts) == len(self.sites) else counts[:1] * len(self.sites)
@@ -26,6 +30,8 @@ class CatalogSpider(scrapy.Spider):
         for site, count in zip(self.sites, self.counts, strict=True):
             for i in range(1, count + 1):
                 yield scrapy.Request(f"{site}/product/{i}")
+        for url in self.urls:
+            yield scrapy.Request(url)
 
     def parse(self, response: scrapy.http.Response) -> dict[str, Any]:
         return {
