@@ -179,7 +179,23 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         asyncio.run(many())
         return (time.perf_counter() - started) / n * 1e6
 
+    from scrapy_captcha.widgets import find_widgets
+
+    gate_page = HtmlResponse(
+        "http://shop.example/gate",
+        body=b"<html><head><title>Verify</title><script src='https://challenges.cloudflare.com"
+        b"/turnstile/v0/api.js'></script></head><body><form method='post'><input type="
+        b"'hidden' name='csrf' value='x'><div class='cf-turnstile' data-sitekey="
+        b"'0x4AAAAAAABkMYinukE8nzYS' data-action='go'></div><button>Go</button></form>"
+        + b"<p>text</p>" * 500
+        + b"</body></html>",
+    )
     return [
+        ("find_widgets(): ordinary 55 KB page", f"{timed(find_widgets, ordinary):.1f}"),
+        (
+            "find_widgets(): 6 KB Turnstile gate page (parsed)",
+            f"{timed(find_widgets, gate_page):.1f}",
+        ),
         ("detect(): ordinary 55 KB Cloudflare-hosted page", f"{timed(detect, ordinary):.1f}"),
         ("detect(): challenge page", f"{timed(detect, challenge):.1f}"),
         ("request+response with a cached clearance", f"{run_cycles():.1f}"),

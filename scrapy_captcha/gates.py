@@ -42,7 +42,7 @@ from scrapy_captcha.errors import (
 from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, Flight, waited
 from scrapy_captcha.meta import AUX as _AUX
 from scrapy_captcha.meta import JOB as _JOB
-from scrapy_captcha.meta import META_OPTIONS, META_RESULT, UNDO
+from scrapy_captcha.meta import META_OPTIONS, META_RESULT, SESSION, UNDO
 from scrapy_captcha.meta import REPLAY as _REPLAY
 from scrapy_captcha.meta import SUBMITTED as _SUBMITTED
 from scrapy_captcha.providers import Provider, TokenSolution
@@ -113,6 +113,7 @@ class Job:
     text: str | None = None
     task_id: str | int | None = None
     error: CaptchaError | None = None
+    landed_at: float | None = None
 
     @property
     def key(self) -> str:
@@ -224,21 +225,43 @@ class GateKeeper:
             return None
         for kind in dict.fromkeys(w.kind for w in widgets):
             self.m._inc(f"detected/{kind}")
-        reported: Widget | None = None
+        reported: tuple[Widget, str] | None = None
         for widget in widgets:
             mode = self._mode(modes, widget.kind)
             if mode == "ignore":
                 continue
-            if mode == "submit" and widget.form is not None and not widget.form.is_gate:
-                reported = reported or widget  # a form the spider must fill: not ours
-                continue
-            if mode == "submit" and widget.form is None:
-                mode = "token"  # nothing to submit: hand the token over
+            if mode == "submit":
+                why = self._why_not_submitted(widget)
+                if why is not None:
+                    reported = reported or (widget, why)
+                    continue
+                if widget.form is None:
+                    mode = "token"  # nothing to submit: hand the token over
             return await self._start(request, response, mode, widget=widget)
         if reported is not None:
-            self._unsolved(request, reported.kind, "needs_input", widget=reported)
+            widget, why = reported
+            self._unsolved(request, widget.kind, why, widget=widget, stat="skipped")
         else:
             self._after_submission(request)
+        return None
+
+    @staticmethod
+    def _why_not_submitted(widget: Widget) -> str | None:
+        """Why "submit" mode leaves a widget unsolved (reported only), or None.
+
+        A form with fields to fill, or a content page's form (an add-to-cart guarded by a
+        v3 script), is the spider's to submit. A reCAPTCHA v3 script outside any form
+        gates nothing: sites load it on every page, and a token per page would be money
+        thrown away ("token" mode asks for it explicitly)."""
+        form = widget.form
+        if form is not None:
+            if form.needs_input:
+                return "needs_input"
+            if not form.is_gate:
+                return "not_a_gate"
+            return None
+        if widget.version == "v3":
+            return "no_form"
         return None
 
     async def _on_image_page(
@@ -285,8 +308,9 @@ class GateKeeper:
         reason: str,
         widget: Widget | None = None,
         task_id: str | int | None = None,
+        stat: str = "unsolved",
     ) -> None:
-        self.m._inc(f"unsolved/{reason}")
+        self.m._inc(f"{stat}/{reason}")
         result: dict[str, Any] = {
             "kind": kind,
             "solved": False,
@@ -364,6 +388,7 @@ class GateKeeper:
             image_opts=dict(image_opts or {}),
             cookies=page_cookies(request, response),
         )
+        self._forget_stale_jobs()
         self.jobs[job.id] = job
         self.m.tasks_created += 1
         logger.info(
@@ -410,6 +435,7 @@ class GateKeeper:
             job.error = SolverError("internal", type(exc).__name__)
             self.m._inc("failed/internal")
         finally:
+            job.landed_at = time.monotonic()
             self.m.board.land(flight, error)
 
     async def solve_token(
@@ -479,8 +505,8 @@ class GateKeeper:
             errback=None,
             cb_kwargs={},
             priority=job.request.priority + 1,
-            cookies=dict(job.cookies),
         )
+        request.meta[SESSION] = self._session(job)
         for name in (b"Cookie", b"Content-Type", b"Content-Length"):
             request.headers.pop(name, None)
         request.headers[b"Referer"] = job.response.url
@@ -564,6 +590,8 @@ class GateKeeper:
         carrier.meta[META_RESULT] = result
         carrier.meta[_REPLAY] = True
         carrier.meta["dont_cache"] = True
+        # Retrying would fetch the page again and pay for another solve.
+        carrier.meta["dont_retry"] = True
         headers = job.response.headers.copy()
         headers.pop(b"Set-Cookie", None)
         return job.response.replace(request=carrier, headers=headers)
@@ -575,18 +603,22 @@ class GateKeeper:
 
         form = job.form
         assert form is not None
-        cookies = dict(job.cookies)
+        extra: dict[str, str] = {}
         if job.token is not None:
             assert job.widget is not None
             fields = submission_fields(job.response, form, job.widget, job.token)
-            cookies.update(job.token.cookies)
+            extra = dict(job.token.cookies)
         else:
             assert job.image is not None and job.text is not None
-            extra = job.image_opts.get("formdata")
-            fields = {**(extra if isinstance(extra, dict) else {}), job.image.field_name: job.text}
+            formdata = job.image_opts.get("formdata")
+            fields = {
+                **(formdata if isinstance(formdata, dict) else {}),
+                job.image.field_name: job.text,
+            }
         meta = {k: v for k, v in carrier.meta.items() if k not in PRIVATE_ALL}
         meta.pop(META_RESULT, None)
         meta[_SUBMITTED] = {"kind": job.kind, "task_id": job.task_id}
+        meta[SESSION] = self._session(job, extra)
         page = urlsplit(job.response.url)
         headers = {"Referer": job.response.url, "Origin": f"{page.scheme}://{page.netloc}"}
         proxy_auth = carrier.headers.get("Proxy-Authorization")
@@ -602,10 +634,22 @@ class GateKeeper:
             cb_kwargs=dict(carrier.cb_kwargs),
             meta=meta,
             headers=headers,
-            cookies=cookies or None,
             dont_filter=True,
             priority=carrier.priority,
         )
+
+    def _forget_stale_jobs(self) -> None:
+        """A carrier dropped before it came back (a user middleware ignoring it, say)
+        would leave its job, page included, here for good: forget landed jobs after
+        ten minutes (their tokens are long expired)."""
+        cutoff = time.monotonic() - 600
+        for job_id in [k for k, j in self.jobs.items() if j.landed_at and j.landed_at < cutoff]:
+            del self.jobs[job_id]
+
+    @staticmethod
+    def _session(job: Job, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        host = (urlsplit(job.response.url).hostname or "").lower()
+        return {"host": host, "cookies": dict(job.cookies), "extra": dict(extra or {})}
 
     def close(self) -> None:
         self.jobs.clear()

@@ -24,7 +24,14 @@ from scrapy.utils.python import to_bytes
 from twisted.internet import defer
 
 from scrapy_captcha import meta
-from scrapy_captcha.clearance import Clearance, Route, route_for, undo_clearance
+from scrapy_captcha.clearance import (
+    Clearance,
+    Route,
+    format_cookie_header,
+    parse_cookie_header,
+    route_for,
+    undo_clearance,
+)
 from scrapy_captcha.client import SolverClient
 from scrapy_captcha.detection import Challenge, detect, is_challenge_candidate
 from scrapy_captcha.errors import (
@@ -58,11 +65,33 @@ logger = logging.getLogger("scrapy_captcha")
 _ROUTE, _APPLIED, _SET_DONT_CACHE = meta.ROUTE, meta.APPLIED, meta.SET_DONT_CACHE
 _REROUTED, _UNDO = meta.REROUTED, meta.UNDO
 #: never carried over to a copy of a request
-_PRIVATE = (_ROUTE, _APPLIED, PARK, _SET_DONT_CACHE, meta.JOB, meta.REPLAY, meta.AUX)
+_PRIVATE = (
+    _ROUTE,
+    _APPLIED,
+    PARK,
+    _SET_DONT_CACHE,
+    meta.JOB,
+    meta.REPLAY,
+    meta.AUX,
+    meta.SESSION,
+)
 #: never carried over to a brand-new request made from one (a gate submission)
 PRIVATE_ALL = frozenset((*_PRIVATE, _UNDO, _REROUTED))
 
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+
+
+def apply_session(request: Request, session: dict[str, Any]) -> None:
+    """Send a page's session cookies with a request made on its behalf (its gate form
+    submission, its captcha image), once, on the Cookie header CookiesMiddleware built:
+    only to the page's own host, as a browser would, and without touching the jar."""
+    cookies = dict(session.get("extra") or {})
+    if (urlparse_cached(request).hostname or "").lower() == session.get("host"):
+        cookies = {**session.get("cookies", {}), **cookies}
+    if cookies:
+        jar = parse_cookie_header(request.headers.get("Cookie"))
+        jar.update(cookies)
+        request.headers["Cookie"] = format_cookie_header(jar)
 
 
 _MANAGERS: weakref.WeakKeyDictionary[Crawler, CaptchaManager] = weakref.WeakKeyDictionary()
@@ -256,6 +285,9 @@ class CaptchaManager:
             # it off, since this request may now go through another route.
             undo_clearance(request, undo)
         request.meta.pop(_APPLIED, None)
+        session = request.meta.pop(meta.SESSION, None)
+        if session is not None:
+            apply_session(request, session)
         route = route_for(request, self._secret)
         request.meta[_ROUTE] = route
         parked_before = request.meta.pop(PARK, None) is not None

@@ -25,3 +25,7 @@ JOB: Final = "_captcha_job"  # a carrier: id of the widget/image job it waits fo
 REPLAY: Final = "_captcha_replay"  # a gate response replayed to its request
 SUBMITTED: Final = "_captcha_submitted"  # a gate submission: {"kind", "task_id"}
 AUX: Final = "_captcha_aux"  # the add-on's own fetch of a captcha image
+#: cookies sent on a page's behalf (its session, a v3 solution's cookies), put on the
+#: Cookie header at 760 like a clearance, never into the shared jar:
+#: {"host": page host, "cookies": {...} (same host only), "extra": {...} (always)}
+SESSION: Final = "_captcha_session"

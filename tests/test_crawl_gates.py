@@ -177,6 +177,32 @@ def test_widget_in_a_form_to_fill_is_left_to_the_spider(stack, crawl) -> None:
     assert stack.site.gate_failures() == []
 
 
+def test_recaptcha_v3_on_content_pages_is_not_paid_for(stack, crawl) -> None:
+    """v3 as sites use it: the script on every page, and a content page's add-to-cart form
+    guarded by it. Neither is a gate: no task, no form posted on the spider's behalf."""
+    requests = [
+        {
+            "url": f"http://{HOST}/{flavour}/p{i}",
+            "tag": flavour,
+            "meta": {"proxy": stack.proxy_a.url},
+        }
+        for i, flavour in enumerate(["v3-everywhere", "v3-everywhere", "v3-shop"])
+    ]
+    result = crawl(requests=requests, settings=stack.scrapy_settings())
+    assert sorted(p["content"] for p in result.pages) == ["Product p0", "Product p1", "Product p2"]
+    reasons = sorted(p["result"]["reason"] for p in result.pages)
+    assert reasons == ["no_form", "no_form", "not_a_gate"]
+    assert stack.solver.create_task_count == 0 and stack.site.count("cart_add") == 0
+    assert result.stat("captcha/skipped/no_form") == 2
+    assert not any(k.startswith("captcha/unsolved") for k in result.stats)
+    # Asked for explicitly, the token is solved and handed over.
+    result = crawl(
+        requests=requests[:1],
+        settings={**stack.scrapy_settings(), "CAPTCHA_WIDGETS": {"recaptcha_v3": "token"}},
+    )
+    assert result.pages[0]["result"]["token"] and stack.solver.create_task_count == 1
+
+
 def test_concurrent_gates_sharing_one_cookie_jar(stack, crawl) -> None:
     """Six gates fetched at once in one session: each page's first visit sets its own
     session cookie, so the jar ends up holding only the last. Each submission (and image

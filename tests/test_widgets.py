@@ -308,6 +308,32 @@ def test_page_cookies_are_the_session_without_the_clearance() -> None:
     assert page_cookies(request, response) == {"sid": "2"}
 
 
+def test_session_cookies_go_to_the_page_host_only() -> None:
+    from scrapy_captcha.manager import apply_session
+
+    session = {"host": "a.example", "cookies": {"sid": "S"}, "extra": {"_GRECAPTCHA": "G"}}
+    same = Request("https://a.example/verify", headers={"Cookie": "sid=other; x=1"})
+    apply_session(same, session)
+    assert same.headers["Cookie"] == b"sid=S; x=1; _GRECAPTCHA=G"
+    other = Request("https://b.example/verify")
+    apply_session(other, session)
+    assert other.headers["Cookie"] == b"_GRECAPTCHA=G"  # never the page's session
+
+
+def test_content_page_form_is_not_a_gate() -> None:
+    prose = "<p>" + "Lots of product text. " * 150 + "</p>"
+    w = one(
+        page(
+            f'<script src="https://www.google.com/recaptcha/api.js?render={RC}"></script>'
+            f'{prose}<form method="post"><input type="hidden" name="g-recaptcha-response">'
+            f"<button>Add</button></form><script>grecaptcha.execute('{RC}', {{action: 'x'}})"
+            "</script>"
+        )
+    )
+    assert w.form is not None and not w.form.needs_input and not w.form.is_gate
+    assert w.form.page_text > 2000
+
+
 def test_widget_modes_setting() -> None:
     assert parse_widget_modes("X", None) == {}
     assert parse_widget_modes("X", {"turnstile": "token"}) == {"turnstile": "token"}

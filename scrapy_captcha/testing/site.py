@@ -668,6 +668,36 @@ class CloudflareSiteEmulator(EmulatorServer):
             png = self.authority.new_image(sid)
             respond(200, png, "captcha_image", no_store, "image/png")
             return True
+        v3page = re.fullmatch(r"/(v3-everywhere|v3-shop)/([A-Za-z0-9_-]+)", path)
+        if v3page:
+            # reCAPTCHA v3 as most sites use it: the script on every page, and a content
+            # page's own form (an add-to-cart) guarded by it. Neither is a gate.
+            flavour, name = v3page.groups()
+            key = self.sitekey(host, "recaptcha-v3")
+            if post:
+                respond(
+                    200,
+                    _simple_page("Cart", "<p id='content'>ADDED TO CART</p>", ray),
+                    "cart_add",
+                    no_store,
+                )
+                return True
+            prose = "<p>A fine product, described at length for its many admirers.</p>" * 40
+            form = (
+                f'<form id="cart" method="post" action="/{flavour}/{name}">'
+                '<input type="hidden" name="g-recaptcha-response">'
+                '<button type="submit">Add to cart</button></form>'
+                if flavour == "v3-shop"
+                else ""
+            )
+            page = (
+                f'<script src="https://www.google.com/recaptcha/api.js?render={key}"></script>'
+                f'<h1 id="content">Product {html.escape(name)}</h1>{prose}{form}'
+                f"<script>grecaptcha.ready(function(){{grecaptcha.execute('{key}', "
+                "{action: 'homepage'});});</script>"
+            )
+            respond(200, _simple_page("Product", page, ray), "page", no_store)
+            return True
         signup = re.fullmatch(r"/signup/([A-Za-z0-9_-]+)", path)
         if signup:
             # A Turnstile inside a form with fields to fill: not a gate the add-on may
