@@ -683,7 +683,7 @@ class CloudflareSiteEmulator(EmulatorServer):
                 )
                 return True
             prose = "<p>A fine product, described at length for its many admirers.</p>" * 40
-            form = (
+            cart_form = (
                 f'<form id="cart" method="post" action="/{flavour}/{name}">'
                 '<input type="hidden" name="g-recaptcha-response">'
                 '<button type="submit">Add to cart</button></form>'
@@ -692,7 +692,7 @@ class CloudflareSiteEmulator(EmulatorServer):
             )
             page = (
                 f'<script src="https://www.google.com/recaptcha/api.js?render={key}"></script>'
-                f'<h1 id="content">Product {html.escape(name)}</h1>{prose}{form}'
+                f'<h1 id="content">Product {html.escape(name)}</h1>{prose}{cart_form}'
                 f"<script>grecaptcha.ready(function(){{grecaptcha.execute('{key}', "
                 "{action: 'homepage'});});</script>"
             )
