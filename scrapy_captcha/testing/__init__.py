@@ -4,6 +4,7 @@ service and forward proxies, all on loopback, standard library only."""
 from ._server import EXIT_HEADER
 from .offline import offline_public_suffixes
 from .proxy import ForwardProxy
+from .redis_server import RedisServer
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator, TaskRecord
 from .stack import EmulatorStack
@@ -13,6 +14,7 @@ __all__ = [
     "CloudflareSiteEmulator",
     "EmulatorStack",
     "ForwardProxy",
+    "RedisServer",
     "SolverEmulator",
     "TaskRecord",
     "offline_public_suffixes",
