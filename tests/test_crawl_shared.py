@@ -26,7 +26,7 @@ PREFIX = "scrapy-captcha:"
 class CrawlProcess:
     """One crawl running in the background (``run_crawl``, but not waited for)."""
 
-    def __init__(self, workdir: Path, **spec: Any) -> None:
+    def __init__(self, workdir: Path, **spec: Any) -> None:  # spec: as for run_crawl
         workdir.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
         self.out_path = workdir / "out.json"
@@ -52,6 +52,9 @@ class CrawlProcess:
         if self.proc.returncode != 0 or not self.out_path.exists():
             raise AssertionError(f"crawl failed (rc={self.proc.returncode}):\n{log[-6000:]}")
         return CrawlResult(log=log, returncode=0, **json.loads(self.out_path.read_text()))
+
+    def log_text(self) -> str:
+        return (self.workdir / "crawl.log").read_text()
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -114,10 +117,10 @@ def test_processes_share_one_solve(
                     settings=settings(stack, redis, USER_AGENT=f"proc-{i}"),
                 )
             )
-        every = {f"proc-{i}" for i in range(3)}
-        wait_until(lambda: every <= {e["ua"] for e in stack.site.events})
-        wait_until(lambda: stack.solver.create_task_count >= 1)
-        time.sleep(0.5)  # let the others reach their wait (a second task would show)
+        # Every process has started its flight (logged before the lease is tried) while
+        # no clearance can exist yet: each but one must wait.
+        wait_until(lambda: all("solving with" in p.log_text() for p in procs))
+        time.sleep(0.5)  # a second task, if any, would be created now
         stack.solver.release()
         results = [p.result() for p in procs]
         assert stack.solver.create_task_count == 1

@@ -12,8 +12,12 @@ import sys
 from typing import Any
 
 import pytest
+from scrapy.utils.test import get_crawler
 
 from conftest import HERE, REACTORS
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.store import open_store
+from scrapy_captcha.store_redis import RedisStore
 
 
 def run_scenario(name: str, reactor: str) -> dict[str, Any]:
@@ -81,3 +85,19 @@ def test_black_holed_redis_never_hangs(reactor: str) -> None:
     assert out["first"] < 5  # one call waits for the timeout...
     assert out["later"] < 2  # ...then every call falls back at once
     assert out["stats"] == {"captcha/store/fallback": 1}
+
+
+def test_redis_urls_and_settings_without_showing_the_password() -> None:
+    for url in ("redis://:s3cr3t@/0", "redis://:s3cr3t@host/notadb", "redis://:s3cr3t@h:x/0"):
+        with pytest.raises(ConfigurationError) as info:
+            open_store(url, get_crawler())
+        assert "s3cr3t" not in str(info.value) + repr(info.value)
+    crawler = get_crawler(settings_dict={"CAPTCHA_CACHE_PREFIX": "p:", "CAPTCHA_CACHE_TIMEOUT": 2})
+    store = open_store("rediss://user:s3cr3t@cache.example:6380/2", crawler)
+    assert isinstance(store, RedisStore) and store.shared and store.prefix == "p:"
+    a = address = store.link.address
+    assert (a.tls, a.host, a.port, a.db) == (True, "cache.example", 6380, 2)
+    assert (address.username, address.password, store.link.timeout) == ("user", "s3cr3t", 2)
+    assert "s3cr3t" not in repr(store) + repr(store.link) + repr(address)
+    with pytest.raises(ConfigurationError):
+        open_store("redis://h/0", get_crawler(settings_dict={"CAPTCHA_LEASE_TTL": 0}))
