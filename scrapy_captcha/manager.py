@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import time
+import uuid
 import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -111,6 +112,8 @@ class CaptchaManager:
         self.stats = crawler.stats
         self.provider = load_provider(self.settings.provider, self.settings.task_types)
         self.store: ClearanceStore = open_store(self.settings.cache_url, crawler)
+        #: this process's name on solve leases of a shared store
+        self._owner = uuid.uuid4().hex[:16]
         # Keyed hash secret for proxy identities: stable across processes sharing keys.
         keys = [self.settings.api_key, *sorted(self.settings.api_keys.values())]
         self._secret = hashlib.sha256("|".join(["scrapy-captcha", *keys]).encode()).digest()
@@ -397,12 +400,14 @@ class CaptchaManager:
         if reject_key in self._rejected:
             return self._unsolved(request, response, challenge, self._rejected[reject_key])
 
-        flight = self.board.get(route.key)
-        if flight is None:
+        if self.board.get(route.key) is None:
             current = await self.store.get(route.key)
             if current is not None and (applied is None or current.id != applied[0]):
                 # A fresher clearance landed while this request was on the wire.
                 return self._reissue(request, attempts + 1)
+        # (Checked again: another response of the route may have started a flight while
+        # a networked store answered.)
+        if self.board.get(route.key) is None:
             if not self.budget_allows():
                 return self._unsolved(request, response, challenge, "budget")
             self._start_flight(route, request, challenge, provider, reject_key)
@@ -512,7 +517,13 @@ class CaptchaManager:
         self, flight: Flight, route: Route, provider: Provider, ctx: TaskContext, reject_key: str
     ) -> None:
         error: CaptchaError | None = None
+        lease: str | None = None
         try:
+            if self.store.shared:
+                shared, lease = await self._share(route)
+                if shared is not None:
+                    self._landed_elsewhere(flight, route, shared)
+                    return
             client = self._client(provider)
             result = await client.solve(provider.cloudflare_task(ctx))
             solution = provider.parse_cloudflare(result.reply)
@@ -551,9 +562,50 @@ class CaptchaManager:
             error = SolverError("internal", type(exc).__name__)
             self._inc("failed/internal")
         finally:
+            if lease is not None:
+                await self.store.release_lease(route.key, lease)
             self._solve_seconds += time.monotonic() - flight.started
             self.stats.set_value("captcha/solve_seconds", round(self._solve_seconds, 3))
             self.board.land(flight, error)
+
+    async def _share(self, route: Route) -> tuple[Clearance | None, str | None]:
+        """Single flight across the processes of a shared store. Returns the clearance
+        another process solved (then nothing is solved here), and the lease owner id if
+        this process must solve. A holder that dies stops renewing its lease, which then
+        expires: the next waiter takes it over."""
+        owner = f"{self._owner}:{uuid.uuid4().hex[:8]}"
+        ttl = self.settings.lease_ttl
+        deadline = time.monotonic() + self.settings.solve_timeout + ttl
+        waited_before = False
+        while True:
+            if await self.store.acquire_lease(route.key, owner, ttl):
+                if waited_before:
+                    self._inc("shared/lease_taken_over")
+                    logger.info(
+                        "Solve lease for %s ended without a clearance: solving here",
+                        route.describe(),
+                    )
+                # Another process may have stored one between our miss and the lease.
+                return await self.store.get(route.key), owner
+            left = deadline - time.monotonic()
+            if left <= 0:  # (a holder renewing its lease far past any solve deadline)
+                logger.warning("Gave up waiting for another process to solve %s", route.describe())
+                return None, None
+            clearance = await self.store.wait_for(route.key, left)
+            if clearance is not None:
+                return clearance, None
+            waited_before = True
+
+    def _landed_elsewhere(self, flight: Flight, route: Route, clearance: Clearance) -> None:
+        self.tasks_created -= 1  # no task of ours: the budget is not spent
+        flight.task_id = clearance.task_id
+        self._inc("shared/waited")
+        logger.info(
+            "Clearance for %s solved by another process (task %s); %d requests waiting",
+            route.describe(),
+            clearance.task_id,
+            len(flight.parked) + len(flight.waiters),
+        )
 
     # -- signals ------------------------------------------------------------------------
 

@@ -36,6 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_MAX_ATTEMPTS": 3,
     "CAPTCHA_MAX_SOLVES": 0,
     "CAPTCHA_CACHE_URL": "memory://",
+    "CAPTCHA_CACHE_PREFIX": "scrapy-captcha:",
+    "CAPTCHA_CACHE_TIMEOUT": 1.0,
+    "CAPTCHA_CACHE_RETRY": 5.0,
+    "CAPTCHA_LEASE_TTL": 30.0,
     "CAPTCHA_CHECK_BALANCE": True,
     "CAPTCHA_CLOSE_ON_FATAL": False,
     "CAPTCHA_WIDGETS": {},
@@ -126,6 +130,10 @@ class CaptchaSettings:
     max_attempts: int
     max_solves: int
     cache_url: str = field(repr=False)
+    cache_prefix: str
+    cache_timeout: float
+    cache_retry: float
+    lease_ttl: float
     check_balance: bool
     close_on_fatal: bool
     widget_modes: dict[str, str] = field(default_factory=dict)
@@ -180,6 +188,10 @@ class CaptchaSettings:
             max_attempts=max_attempts,
             max_solves=int(number("CAPTCHA_MAX_SOLVES", allow_zero=True)),
             cache_url=str(get("CAPTCHA_CACHE_URL")),
+            cache_prefix=str(get("CAPTCHA_CACHE_PREFIX")),
+            cache_timeout=number("CAPTCHA_CACHE_TIMEOUT"),
+            cache_retry=number("CAPTCHA_CACHE_RETRY"),
+            lease_ttl=number("CAPTCHA_LEASE_TTL"),
             check_balance=settings.getbool("CAPTCHA_CHECK_BALANCE", True),
             close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
             widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),

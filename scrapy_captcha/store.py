@@ -1,8 +1,14 @@
 """Clearance stores: where solved clearances live between requests.
 
 One small async interface so a process-local dict and a shared Redis can stand behind it
-(``CAPTCHA_CACHE_URL``: ``memory://`` here; other schemes map to classes in ``BACKENDS``,
-or pass the import path of your own :class:`ClearanceStore` subclass).
+(``CAPTCHA_CACHE_URL``: ``memory://`` here, ``redis://`` in ``store_redis``; other schemes
+map to classes in ``BACKENDS``, or pass the import path of your own
+:class:`ClearanceStore` subclass).
+
+A *shared* store also gives single flight across processes: before solving a route, a
+process takes its lease; the others wait for the clearance it stores. A per-process store
+needs none of that (the flight board already gives single flight within the process), so
+the lease methods here are trivial.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ class ClearanceStore:
     """Interface of a clearance store. Keys are ``Route.key`` strings (no credentials)."""
 
     scheme: ClassVar[str] = ""
+    #: True if other processes see this store (then the lease methods matter)
+    shared: ClassVar[bool] = False
 
     @classmethod
     def from_url(cls, url: str, crawler: Crawler) -> ClearanceStore:
@@ -38,6 +46,20 @@ class ClearanceStore:
     async def invalidate(self, key: str, clearance_id: str) -> bool:
         """Drop ``key`` if it still holds that clearance; a newer one is kept."""
         raise NotImplementedError
+
+    async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
+        """Become the one process solving ``key`` for ``ttl`` seconds (renewed while held);
+        False if another process holds the lease."""
+        return True
+
+    async def release_lease(self, key: str, owner: str) -> None:
+        """Give the lease up, if ``owner`` still holds it."""
+        return None
+
+    async def wait_for(self, key: str, timeout: float) -> Clearance | None:
+        """Wait (without blocking the reactor) for the clearance the lease holder stores:
+        it, or None once the lease is gone without one or ``timeout`` passes."""
+        return await self.get(key)
 
     async def close(self) -> None:
         return None
@@ -80,6 +102,8 @@ class MemoryStore(ClearanceStore):
 
 BACKENDS: dict[str, str] = {
     "memory": "scrapy_captcha.store.MemoryStore",
+    "redis": "scrapy_captcha.store_redis.RedisStore",
+    "rediss": "scrapy_captcha.store_redis.RedisStore",
 }
 
 

@@ -20,3 +20,11 @@ CAPTCHA_PROVIDER = os.environ.get("CAPTCHA_PROVIDER", "1captcha")
 CAPTCHA_API_KEY = os.environ.get("CAPTCHA_API_KEY", "")
 CAPTCHA_PROXY = os.environ.get("CAPTCHA_PROXY") or None
 CAPTCHA_MAX_SOLVES = 20  # never spend more than this on one crawl
+
+# Several crawler processes share solves and clearances through Redis when this is set,
+# e.g. redis://:password@host:6379/0 (pip install 'scrapy-captcha[redis]'). With
+# scrapy-redis on the same Redis, also set:
+#   SCHEDULER = "scrapy_redis.scheduler.Scheduler"
+#   DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
+#   REDIS_URL = CAPTCHA_CACHE_URL
+CAPTCHA_CACHE_URL = os.environ.get("CAPTCHA_CACHE_URL", "memory://")

@@ -1,10 +1,11 @@
 """Offline emulators for testing scrapy-captcha: a Cloudflare-protected site with captcha
 gates, a captcha-solver service, a widget token authority and forward proxies, all on
-loopback, standard library only."""
+loopback, standard library only; and a throw-away redis-server for the shared store."""
 
 from ._server import EXIT_HEADER
 from .offline import offline_public_suffixes
 from .proxy import ForwardProxy
+from .redis_server import RedisServer
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator, TaskRecord
 from .stack import EmulatorStack
@@ -16,6 +17,7 @@ __all__ = [
     "EmulatorStack",
     "ForwardProxy",
     "Minted",
+    "RedisServer",
     "SolverEmulator",
     "TaskRecord",
     "Verdict",

@@ -11,11 +11,18 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from .proxy import ForwardProxy
+from .redis_server import RedisServer
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator
 from .stack import EmulatorStack
 
-__all__ = ["captcha_proxy_factory", "captcha_site", "captcha_solver", "captcha_stack"]
+__all__ = [
+    "captcha_proxy_factory",
+    "captcha_redis",
+    "captcha_site",
+    "captcha_solver",
+    "captcha_stack",
+]
 
 
 @pytest.fixture
@@ -63,3 +70,10 @@ def captcha_stack() -> Iterator[EmulatorStack]:
     """A started EmulatorStack (site, solver, proxy_a, proxy_b)."""
     with EmulatorStack() as stack:
         yield stack
+
+
+@pytest.fixture
+def captcha_redis() -> Iterator[RedisServer]:
+    """A started throw-away redis-server on 127.0.0.1 (``.url``; stop/start/kill)."""
+    with RedisServer() as server:
+        yield server

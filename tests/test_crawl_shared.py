@@ -1,0 +1,283 @@
+"""Several crawler processes sharing clearances through one real Redis.
+
+Each crawl is a real ``CrawlerProcess`` in its own subprocess (``tests/crawl_runner.py``),
+several at once, against one EmulatorStack and one throw-away redis-server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import HERE, REACTORS, CrawlResult, assert_clean_log
+from scrapy_captcha.testing import EmulatorStack, RedisServer
+
+PREFIX = "scrapy-captcha:"
+
+
+class CrawlProcess:
+    """One crawl running in the background (``run_crawl``, but not waited for)."""
+
+    def __init__(self, workdir: Path, **spec: Any) -> None:  # spec: as for run_crawl
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.workdir = workdir
+        self.out_path = workdir / "out.json"
+        spec_path = workdir / "spec.json"
+        spec.setdefault("batches", [{"requests": spec.pop("requests", [])}])
+        spec_path.write_text(json.dumps(spec))
+        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        self.log_file = (workdir / "crawl.log").open("w")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(HERE / "crawl_runner.py"), str(spec_path), str(self.out_path)],
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=str(HERE.parent),
+        )
+
+    def result(self, timeout: float = 120) -> CrawlResult:
+        try:
+            self.proc.wait(timeout)
+        finally:
+            self.kill()
+        log = (self.workdir / "crawl.log").read_text()
+        if self.proc.returncode != 0 or not self.out_path.exists():
+            raise AssertionError(f"crawl failed (rc={self.proc.returncode}):\n{log[-6000:]}")
+        return CrawlResult(log=log, returncode=0, **json.loads(self.out_path.read_text()))
+
+    def log_text(self) -> str:
+        return (self.workdir / "crawl.log").read_text()
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        self.log_file.close()
+
+
+@pytest.fixture
+def procs() -> Iterator[list[CrawlProcess]]:
+    started: list[CrawlProcess] = []
+    yield started
+    for p in started:
+        p.kill()
+
+
+@pytest.fixture
+def redis() -> Iterator[RedisServer]:
+    with RedisServer() as server:
+        yield server
+
+
+def wait_until(check: Callable[[], bool], limit: float = 60) -> None:
+    deadline = time.monotonic() + limit
+    while not check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def pages(n: int, tag: str, proxy: str) -> list[dict[str, Any]]:
+    return [
+        {"url": f"http://shop.example/p/{tag}{i}", "tag": tag, "meta": {"proxy": proxy}}
+        for i in range(n)
+    ]
+
+
+def keys(redis: RedisServer, kind: str) -> list[str]:
+    return sorted(redis.command("KEYS", f"{PREFIX}{kind}:*"))
+
+
+def settings(stack: EmulatorStack, redis: RedisServer, **extra: Any) -> dict[str, Any]:
+    return {**stack.scrapy_settings(), "CAPTCHA_CACHE_URL": redis.url, **extra}
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_processes_share_one_solve(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
+) -> None:
+    """Three processes meet the same challenge while the first solve is held: one solver
+    task in all, the other two wait for it through Redis."""
+    with EmulatorStack(solve_latency=1.0) as stack:
+        stack.site.add_host("shop.example")
+        stack.solver.hold()
+        for i in range(3):
+            procs.append(
+                CrawlProcess(
+                    tmp_path / f"p{i}",
+                    reactor=reactor,
+                    requests=pages(4, f"p{i}-", stack.proxy_a.url),
+                    settings=settings(stack, redis, USER_AGENT=f"proc-{i}"),
+                )
+            )
+        # Every process has started its flight (logged before the lease is tried) while
+        # no clearance can exist yet: each but one must wait.
+        wait_until(lambda: all("solving with" in p.log_text() for p in procs))
+        time.sleep(0.5)  # a second task, if any, would be created now
+        stack.solver.release()
+        results = [p.result() for p in procs]
+        assert stack.solver.create_task_count == 1
+        for r in results:
+            assert len(r.pages) == 4 and not r.errors, r.log[-3000:]
+            assert {p["status"] for p in r.pages} == {200}
+            assert r.reason == "finished"
+            assert_clean_log(r, "test-key")
+        assert sum(r.stat("captcha/solved/cloudflare") for r in results) == 1
+        assert sum(r.stat("captcha/shared/waited") for r in results) == 2
+        assert sum(r.stat("captcha/solver/createTask") for r in results) == 1
+        assert keys(redis, "lease") == []  # released when the solve landed
+        assert len(keys(redis, "clearance")) == 1
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_dead_solver_process_lease_expires_and_another_takes_over(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
+) -> None:
+    """Process 1 takes the lease and is SIGKILLed mid-solve; process 2 waits no longer
+    than the lease's TTL, takes it over and solves."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        conf = settings(stack, redis, CAPTCHA_LEASE_TTL=2)
+        stack.solver.hold()
+        first = CrawlProcess(
+            tmp_path / "p1",
+            reactor=reactor,
+            requests=pages(3, "a", stack.proxy_a.url),
+            settings=conf,
+        )
+        procs.append(first)
+        wait_until(lambda: stack.solver.create_task_count == 1 and bool(keys(redis, "lease")))
+        first.kill()
+        stack.solver.release()
+        assert keys(redis, "lease")  # the dead process's lease is still there
+        second = CrawlProcess(
+            tmp_path / "p2",
+            reactor=reactor,
+            requests=pages(3, "b", stack.proxy_a.url),
+            settings=conf,
+        )
+        procs.append(second)
+        r = second.result()
+        assert [p["status"] for p in r.pages] == [200] * 3, r.log[-3000:]
+        assert r.stat("captcha/shared/lease_taken_over") == 1
+        assert r.stat("captcha/solved/cloudflare") == 1
+        assert stack.solver.create_task_count == 2
+        assert_clean_log(r, "test-key")
+
+
+def test_challenged_clearance_is_dropped_for_everyone(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """Process A stores a clearance; the site revokes it; process B meets the challenge
+    with it and drops it from Redis (its own solve fails, so nothing replaces it); process
+    C then solves afresh instead of presenting the revoked clearance."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        proxy = stack.proxy_a.url
+
+        def run(name: str, **extra: Any) -> CrawlResult:
+            p = CrawlProcess(
+                tmp_path / name,
+                reactor="twisted" if name == "b" else "asyncio",
+                requests=pages(3, name, proxy),
+                settings=settings(stack, redis, **extra),
+            )
+            procs.append(p)
+            return p.result()
+
+        a = run("a")
+        assert [p["status"] for p in a.pages] == [200] * 3
+        [key] = keys(redis, "clearance")
+        first_id = json.loads(redis.command("GET", key))["id"]
+        stack.site.revoke_all()
+        stack.solver.set_fault("unsolvable")
+        b = run("b", CAPTCHA_MAX_ATTEMPTS=1)
+        assert b.stat("captcha/cache/invalidated") >= 1
+        assert b.stat("captcha/cache/hit") >= 1  # it did use A's clearance first
+        assert keys(redis, "clearance") == []  # dropped from Redis, for everyone
+        assert_clean_log(b, "test-key")
+        stack.solver.set_fault(None)
+        c = run("c")
+        assert [p["status"] for p in c.pages] == [200] * 3
+        assert c.stat("captcha/cache/invalidated") == 0
+        assert c.stat("captcha/solved/cloudflare") == 1
+        assert json.loads(redis.command("GET", key))["id"] != first_id
+        assert stack.solver.create_task_count == 3
+
+
+def test_redis_killed_mid_crawl_falls_back(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        proxy = stack.proxy_a.url
+        p = CrawlProcess(
+            tmp_path / "p",
+            reactor="twisted",
+            batches=[
+                {"requests": pages(3, "a", proxy)},
+                {"delay": 2, "requests": pages(3, "b", proxy)},
+            ],
+            settings=settings(stack, redis, CAPTCHA_CACHE_RETRY=0.5),
+        )
+        procs.append(p)
+        wait_until(lambda: stack.site.count("page") >= 3)
+        redis.kill()
+        r = p.result()
+        assert [p["status"] for p in r.pages] == [200] * 6, r.log[-3000:]
+        assert stack.solver.create_task_count == 1  # the clearance was kept in memory too
+        assert r.stat("captcha/store/fallback") == 1
+        assert r.stat("captcha/store/recovered") == 0
+        assert r.log.count("unavailable (") == 1
+        assert_clean_log(r, "test-key")
+
+
+def test_redis_down_at_start_then_back(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """Nothing listens at first: the crawl solves with its memory store; when Redis
+    starts (same port), the process reconnects, writes what it learned meanwhile and uses
+    Redis again."""
+    redis.stop()
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        proxy = stack.proxy_a.url
+        p = CrawlProcess(
+            tmp_path / "p",
+            reactor="asyncio",
+            batches=[
+                {"requests": pages(3, "a", proxy)},
+                {"delay": 4, "requests": pages(3, "b", proxy)},
+            ],
+            settings=settings(stack, redis, CAPTCHA_CACHE_RETRY=0.5),
+        )
+        procs.append(p)
+        wait_until(lambda: stack.site.count("page") >= 3)
+        redis.start()
+        wait_until(lambda: bool(keys(redis, "clearance")), limit=30)
+        r = p.result()
+        assert [p["status"] for p in r.pages] == [200] * 6, r.log[-3000:]
+        assert stack.solver.create_task_count == 1
+        assert r.stat("captcha/store/fallback") == 1
+        assert r.stat("captcha/store/recovered") == 1
+        assert r.log.count("unavailable (") == 1 and r.log.count("is back: shared again") == 1
+        assert_clean_log(r, "test-key")
+        # A second process finds the clearance in Redis: no challenge, no solve.
+        q = CrawlProcess(
+            tmp_path / "q",
+            reactor="twisted",
+            requests=pages(3, "c", proxy),
+            settings=settings(stack, redis),
+        )
+        procs.append(q)
+        r2 = q.result()
+        assert [p["status"] for p in r2.pages] == [200] * 3
+        assert r2.stat("captcha/cache/hit") == 3 and r2.stat("captcha/detected/cloudflare") == 0
+        assert stack.solver.create_task_count == 1

@@ -1,0 +1,103 @@
+"""The Redis clearance store against a real redis-server, under both reactors.
+
+Each scenario (``redis_scenarios.py``) runs in its own process with a real reactor and
+asserts what it checks; the tests here add the bounds and invariants seen from outside.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from conftest import HERE, REACTORS
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.store import open_store
+from scrapy_captcha.store_redis import RedisStore
+
+
+def run_scenario(name: str, reactor: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "redis_scenarios.py"), reactor, name],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        cwd=str(HERE.parent),
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-6000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_get_set_ttl_and_compare_and_delete(reactor: str) -> None:
+    out = run_scenario("basics", reactor)
+    assert 55_000 < out["pttl"] <= 60_000  # the Redis TTL ends with the clearance
+    assert out["raw"] == out["c1"]  # stored as Clearance.to_dict() JSON
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_leases_exclusive_renewed_released_and_expiring(reactor: str) -> None:
+    out = run_scenario("leases", reactor)
+    assert out["renewed"] is True
+    assert 0.3 < out["waited"] < 5  # a dead holder's lease ran out; nobody waited longer
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_wait_for_wakes_every_waiter_when_set(reactor: str) -> None:
+    out = run_scenario("wait_for_wakes", reactor)
+    assert out["idle"] < 2 and out["woke"] < 5 and 0.4 < out["timed"] < 5
+
+
+def test_prefix_isolates_projects() -> None:
+    out = run_scenario("prefixes", "asyncio")
+    assert out["keys"] == ["proj1:clearance:r", "proj1:lease:r", "proj2:lease:r"]
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_password_never_shown(reactor: str) -> None:
+    out = run_scenario("password", reactor)
+    assert any("***@" in text for text in out["texts"])
+    assert out["fallback"] == {"captcha/store/fallback": 1}
+    assert len(out["log"]) == 1 and out["log"][0].startswith("WARNING")
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_down_at_start_falls_back_then_recovers_and_syncs(reactor: str) -> None:
+    out = run_scenario("down_then_recovered", reactor)
+    assert out["first"] < 5
+    assert out["stored_id"] == out["id"]  # learned during the outage, written when back
+    assert out["stats"] == {"captcha/store/fallback": 1, "captcha/store/recovered": 1}
+
+
+def test_killed_mid_use_serves_from_memory_and_logs_once() -> None:
+    out = run_scenario("killed_mid_use", "twisted")
+    assert out["stats"] == {"captcha/store/fallback": 1, "captcha/store/recovered": 1}
+    assert [line.split()[0] for line in out["log"]] == ["WARNING", "INFO"]
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_black_holed_redis_never_hangs(reactor: str) -> None:
+    out = run_scenario("black_hole", reactor)
+    assert out["first"] < 5  # one call waits for the timeout...
+    assert out["later"] < 2  # ...then every call falls back at once
+    assert out["stats"] == {"captcha/store/fallback": 1}
+
+
+def test_redis_urls_and_settings_without_showing_the_password() -> None:
+    for url in ("redis://:s3cr3t@/0", "redis://:s3cr3t@host/notadb", "redis://:s3cr3t@h:x/0"):
+        with pytest.raises(ConfigurationError) as info:
+            open_store(url, get_crawler())
+        assert "s3cr3t" not in str(info.value) + repr(info.value)
+    crawler = get_crawler(settings_dict={"CAPTCHA_CACHE_PREFIX": "p:", "CAPTCHA_CACHE_TIMEOUT": 2})
+    store = open_store("rediss://user:s3cr3t@cache.example:6380/2", crawler)
+    assert isinstance(store, RedisStore) and store.shared and store.prefix == "p:"
+    a = address = store.link.address
+    assert (a.tls, a.host, a.port, a.db) == (True, "cache.example", 6380, 2)
+    assert (address.username, address.password, store.link.timeout) == ("user", "s3cr3t", 2)
+    assert "s3cr3t" not in repr(store) + repr(store.link) + repr(address)
+    with pytest.raises(ConfigurationError):
+        open_store("redis://h/0", get_crawler(settings_dict={"CAPTCHA_LEASE_TTL": 0}))
