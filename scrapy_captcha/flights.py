@@ -89,6 +89,18 @@ def waited(request: Request, flight: Flight | None) -> None:
         request.meta[VARIANT] = flight.variant
 
 
+async def wait_inline(request: Request, flight: Flight | None) -> None:
+    """Wait for ``flight`` here: ``request`` came straight back without passing the
+    scheduler (``engine.download_async``), so nothing else will re-send it. Its flight
+    counts as an attempt whether it is still pending or has just landed."""
+    if flight is not None:
+        try:
+            await flight.wait()
+        except SolverCancelled:
+            raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+    waited(request, flight)
+
+
 class FlightBoard:
     """The flights of one crawler, keyed by route key."""
 

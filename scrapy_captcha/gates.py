@@ -39,7 +39,7 @@ from scrapy_captcha.errors import (
     SolvingUnavailable,
     WidgetNotFound,
 )
-from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, Flight, waited
+from scrapy_captcha.flights import ATTEMPTS, LAST_TASK, PARK, Flight, wait_inline
 from scrapy_captcha.meta import AUX as _AUX
 from scrapy_captcha.meta import JOB as _JOB
 from scrapy_captcha.meta import META_OPTIONS, META_RESULT, SESSION, UNDO
@@ -445,12 +445,7 @@ class GateKeeper:
         result = await self._solve(provider, task, widget.kind)
         solution = provider.parse_token(result.reply)
         if solution is None:
-            raise self._failed(
-                provider,
-                SolverError(
-                    "malformed_reply", "ready reply holds no token", task_id=result.task_id
-                ),
-            )
+            raise self._malformed(provider, result, "token")
         self.m._inc(f"solved/{widget.kind}")
         return solution, result.task_id
 
@@ -465,12 +460,7 @@ class GateKeeper:
         result = await self._solve(provider, task, IMAGE, timeout=self.m.settings.image_timeout)
         text = provider.parse_text(result.reply)
         if text is None:
-            raise self._failed(
-                provider,
-                SolverError(
-                    "malformed_reply", "ready reply holds no text", task_id=result.task_id
-                ),
-            )
+            raise self._malformed(provider, result, "text")
         self.m._inc(f"solved/{IMAGE}")
         return text.strip(), result.task_id
 
@@ -481,6 +471,12 @@ class GateKeeper:
             return await self.m._client(provider).solve(task, timeout=timeout)
         except SolverError as exc:
             raise self._failed(provider, exc) from None
+
+    def _malformed(self, provider: Provider, result: Any, what: str) -> SolverError:
+        error = SolverError(
+            "malformed_reply", f"ready reply holds no {what}", task_id=result.task_id
+        )
+        return self._failed(provider, error)
 
     def _failed(self, provider: Provider, exc: SolverError) -> SolverError:
         self.m._inc(f"failed/{exc.reason}")
@@ -546,14 +542,7 @@ class GateKeeper:
             return None
         job = self.jobs.get(job_id)
         if request.meta.pop(PARK, None) is not None:
-            # Never went through the scheduler (engine.download_async): wait here.
-            flight = self.m.board.get(f"job:{job_id}")
-            if flight is not None:
-                try:
-                    await flight.wait()
-                except SolverCancelled:
-                    raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
-            waited(request, flight)
+            await wait_inline(request, self.m.board.get(f"job:{job_id}"))
         self.jobs.pop(job_id, None)
         if job is None:
             return None  # (forgotten at close) fetch the page again

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 from scrapy import Request, signals
 from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
-from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Response
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_bytes
@@ -50,7 +49,7 @@ from scrapy_captcha.flights import (
     Flight,
     FlightBoard,
     spawn,
-    waited,
+    wait_inline,
 )
 from scrapy_captcha.gates import GateKeeper
 from scrapy_captcha.meta import META_OPT_OUT, META_OPTIONS, META_RESULT
@@ -296,15 +295,7 @@ class CaptchaManager:
         parked_before = request.meta.pop(PARK, None) is not None
         flight = self.board.get(route.key)
         if parked_before:
-            # Came straight back without passing the scheduler (engine.download_async):
-            # nothing else will re-send it, so wait here. Its flight counts as an
-            # attempt whether it is still pending or has just landed.
-            if flight is not None:
-                try:
-                    await flight.wait()
-                except SolverCancelled:
-                    raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
-            waited(request, flight)
+            await wait_inline(request, flight)
         elif flight is not None:
             # Wait outside the downloader; the site is not asked again meanwhile.
             return self._park_copy(request, route, request.meta.get(ATTEMPTS, 0))
