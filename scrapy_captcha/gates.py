@@ -689,8 +689,7 @@ class GateKeeper:
         return text
 
     def _api_provider(self, name: str | None, task_key: str) -> Provider:
-        request = Request("data:,", meta={"captcha": {"provider": name}} if name else {})
-        provider = self.m._provider_for(request)
+        provider = self.m.provider_named(name)
         reason = self._can_solve(provider, task_key)
         if reason is not None:
             raise SolvingUnavailable(reason, f"cannot solve a {task_key} captcha: {reason}")

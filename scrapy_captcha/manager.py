@@ -224,7 +224,10 @@ class CaptchaManager:
     def _provider_for(self, request: Request) -> Provider:
         """The request's provider: ``meta["captcha"]["provider"]`` or CAPTCHA_PROVIDER.
         Raises ConfigurationError for an unknown one."""
-        name = self._options(request).get("provider")
+        return self.provider_named(self._options(request).get("provider"))
+
+    def provider_named(self, name: str | None) -> Provider:
+        """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once."""
         if not name or name == self.provider.name:
             return self.provider
         provider = self._providers.get(name)

@@ -299,60 +299,85 @@ def find_widgets(response: Response) -> list[Widget]:
             seen.add(ident)
             found.append(widget)
 
+    def build(
+        family: str,
+        key: str,
+        form: FormRef | None,
+        *,
+        field: str | None = None,
+        action: str | None = None,
+        cdata: str | None = None,
+        invisible: bool = False,
+        is_enterprise: bool = False,
+    ) -> None:
+        """One widget of a family, whether declared by an element or a render call."""
+        if family == TURNSTILE:
+            widget = Widget(
+                kind=TURNSTILE,
+                sitekey=key,
+                page_url=page.url,
+                response_field=field or "cf-turnstile-response",
+                action=action,
+                cdata=cdata,
+                form=form,
+                page_title=title,
+            )
+        elif family == HCAPTCHA:
+            widget = Widget(
+                kind=HCAPTCHA,
+                sitekey=key,
+                page_url=page.url,
+                response_field="h-captcha-response",
+                invisible=invisible,
+                form=form,
+                page_title=title,
+            )
+        else:
+            widget = Widget(
+                kind=RECAPTCHA_ENTERPRISE
+                if is_enterprise
+                else (RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2),
+                sitekey=key,
+                page_url=page.url,
+                response_field="g-recaptcha-response",
+                action=action,
+                version="v2",
+                invisible=invisible,
+                enterprise=is_enterprise,
+                form=form,
+                page_title=title,
+            )
+        add(widget)
+
     # 1. Elements carrying a site key.
     for el in sel.xpath(f"//*[@data-sitekey][not({_SKIP_ANCESTORS})]"):
         key = (el.attrib.get("data-sitekey") or "").strip()
         if not key:
             continue
+        attr = el.attrib.get
         classes = _classes(el)
         form = _enclosing_form(page, el)
+        invisible = (attr("data-size") or "").lower() == "invisible"
         if "cf-turnstile" in classes or (key.startswith("0x") and has_turnstile_api):
-            add(
-                Widget(
-                    kind=TURNSTILE,
-                    sitekey=key,
-                    page_url=page.url,
-                    response_field=el.attrib.get("data-response-field-name")
-                    or "cf-turnstile-response",
-                    action=el.attrib.get("data-action") or None,
-                    cdata=el.attrib.get("data-cdata") or None,
-                    form=form,
-                    page_title=title,
-                )
+            build(
+                TURNSTILE,
+                key,
+                form,
+                field=attr("data-response-field-name"),
+                action=attr("data-action") or None,
+                cdata=attr("data-cdata") or None,
             )
         elif "g-recaptcha" in classes or (recaptcha_srcs and key.startswith("6L")):
-            invisible = (el.attrib.get("data-size") or "").lower() == "invisible"
-            kind = (
-                RECAPTCHA_ENTERPRISE
-                if enterprise
-                else (RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2)
-            )
-            add(
-                Widget(
-                    kind=kind,
-                    sitekey=key,
-                    page_url=page.url,
-                    response_field="g-recaptcha-response",
-                    action=el.attrib.get("data-action") or None,
-                    version="v2",
-                    invisible=invisible,
-                    enterprise=enterprise,
-                    form=form,
-                    page_title=title,
-                )
+            build(
+                "recaptcha",
+                key,
+                form,
+                action=attr("data-action") or None,
+                invisible=invisible,
+                is_enterprise=enterprise,
             )
         elif "h-captcha" in classes or has_hcaptcha_api:
-            add(
-                Widget(
-                    kind=HCAPTCHA,
-                    sitekey=key,
-                    page_url=page.url,
-                    response_field="h-captcha-response",
-                    invisible=(el.attrib.get("data-size") or "").lower() == "invisible",
-                    form=form,
-                    page_title=title,
-                )
-            )
+            build(HCAPTCHA, key, form, invisible=invisible)
 
     # 2. Widgets rendered from script: only with the matching API script on the page.
     for m in _RENDER.finditer(inline):
@@ -361,52 +386,27 @@ def find_widgets(response: Response) -> list[Widget]:
         rendered_key = _opt(opts, "sitekey")
         if not rendered_key:
             continue
-        target = _by_target(page, m.group("target"))
-        form = _enclosing_form(page, target)
+        form = _enclosing_form(page, _by_target(page, m.group("target")))
         if api == "turnstile" and has_turnstile_api:
-            add(
-                Widget(
-                    kind=TURNSTILE,
-                    sitekey=rendered_key,
-                    page_url=page.url,
-                    response_field=_opt(opts, "response-field-name", "responseFieldName")
-                    or "cf-turnstile-response",
-                    action=_opt(opts, "action"),
-                    cdata=_opt(opts, "cData", "cdata"),
-                    form=form,
-                    page_title=title,
-                )
+            build(
+                TURNSTILE,
+                rendered_key,
+                form,
+                field=_opt(opts, "response-field-name", "responseFieldName"),
+                action=_opt(opts, "action"),
+                cdata=_opt(opts, "cData", "cdata"),
             )
         elif api.startswith("grecaptcha") and recaptcha_srcs:
-            invisible = (_opt(opts, "size") or "").lower() == "invisible"
-            is_enterprise = enterprise or api.endswith("enterprise")
-            add(
-                Widget(
-                    kind=RECAPTCHA_ENTERPRISE
-                    if is_enterprise
-                    else (RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2),
-                    sitekey=rendered_key,
-                    page_url=page.url,
-                    response_field="g-recaptcha-response",
-                    action=_opt(opts, "action"),
-                    version="v2",
-                    invisible=invisible,
-                    enterprise=is_enterprise,
-                    form=form,
-                    page_title=title,
-                )
+            build(
+                "recaptcha",
+                rendered_key,
+                form,
+                action=_opt(opts, "action"),
+                invisible=(_opt(opts, "size") or "").lower() == "invisible",
+                is_enterprise=enterprise or api.endswith("enterprise"),
             )
         elif api == "hcaptcha" and has_hcaptcha_api:
-            add(
-                Widget(
-                    kind=HCAPTCHA,
-                    sitekey=rendered_key,
-                    page_url=page.url,
-                    response_field="h-captcha-response",
-                    form=form,
-                    page_title=title,
-                )
-            )
+            build(HCAPTCHA, rendered_key, form)
 
     # 3. reCAPTCHA v3: api.js?render=KEY (a key, not "explicit"), executed with an action.
     element_keys = {w.sitekey for w in found}
