@@ -129,12 +129,23 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
     from scrapy.http import HtmlResponse
     from scrapy.utils.test import get_crawler
 
-    from scrapy_captcha.clearance import Clearance, route_for
-    from scrapy_captcha.detection import detect
-    from scrapy_captcha.manager import CaptchaManager
-    from scrapy_captcha.providers import CloudflareSolution
+    from scrapy_captcha import (
+        CaptchaExtension,
+        CaptchaMiddleware,
+        ChallengeCacheGuard,
+        ClearanceMiddleware,
+    )
+    from scrapy_captcha._detection import detect
+    from scrapy_captcha._routes import route_for
+    from scrapy_captcha._solutions import CloudflareSolution
+    from scrapy_captcha.clearance import Clearance
 
-    manager = CaptchaManager(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
+    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
+    solve, clear, guard = (
+        CaptchaMiddleware(root),
+        ClearanceMiddleware(root),
+        ChallengeCacheGuard(root),
+    )
     proxy = {"proxy": "http://127.0.0.1:8080"}
     ordinary = HtmlResponse(
         "http://shop.example/p",
@@ -155,14 +166,14 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         headers={},
         content=None,
     )
-    key = route_for(Request("http://shop.example/p", meta=proxy), manager._secret).key
-    asyncio.run(manager.store.set(key, Clearance.from_solution(solution, ttl=3600)))
+    key = route_for(Request("http://shop.example/p", meta=proxy), root.routes.secret).key
+    asyncio.run(root.routes.store.set(key, Clearance.from_solution(solution, ttl=3600)))
 
     async def cycle() -> None:
         request = Request("http://shop.example/p", meta=dict(proxy))
-        await manager.before_download(request)
-        manager.guard(request, ordinary)
-        await manager.on_response(request, ordinary)
+        await clear.process_request(request)
+        await guard.process_response(request, ordinary)
+        await solve.process_response(request, ordinary)
 
     def timed(fn, *args) -> float:
         started = time.perf_counter()
@@ -179,7 +190,7 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         asyncio.run(many())
         return (time.perf_counter() - started) / n * 1e6
 
-    from scrapy_captcha.widgets import find_widgets
+    from scrapy_captcha._widgets import find_widgets
 
     gate_page = HtmlResponse(
         "http://shop.example/gate",

@@ -2,10 +2,16 @@
 
 Enable with ``ADDONS = {"scrapy_captcha.Addon": 500}`` and set ``CAPTCHA_PROVIDER`` and
 ``CAPTCHA_API_KEY``. See the README for every setting and meta key.
+
+This module is the public surface: everything a spider, a settings file or a subclass
+needs. Modules named ``_something`` are internal and may change without notice.
 """
 
+from scrapy_captcha._state import META_OPT_OUT, META_OPTIONS, META_RESULT
+from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.addon import Addon
 from scrapy_captcha.api import Token, solve_image, solve_widget
+from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import (
     CaptchaError,
     ConfigurationError,
@@ -14,10 +20,15 @@ from scrapy_captcha.errors import (
     SolvingUnavailable,
     WidgetNotFound,
 )
-from scrapy_captcha.meta import META_OPT_OUT, META_OPTIONS, META_RESULT
-from scrapy_captcha.middleware import CaptchaMiddleware, ChallengeCacheGuard, ClearanceMiddleware
-from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider
-from scrapy_captcha.widgets import Widget, find_widgets
+from scrapy_captcha.middleware import (
+    CaptchaExtension,
+    CaptchaMiddleware,
+    ChallengeCacheGuard,
+    ClearanceMiddleware,
+)
+from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider, TaskContext
+from scrapy_captcha.settings import CaptchaSettings
+from scrapy_captcha.store import ClearanceStore, MemoryStore
 
 __version__ = "0.1.0"
 
@@ -27,16 +38,22 @@ __all__ = [
     "META_RESULT",
     "Addon",
     "CaptchaError",
+    "CaptchaExtension",
     "CaptchaMiddleware",
+    "CaptchaSettings",
     "ChallengeCacheGuard",
+    "Clearance",
     "ClearanceMiddleware",
+    "ClearanceStore",
     "ConfigurationError",
     "EzCaptcha",
+    "MemoryStore",
     "OneCaptcha",
     "Provider",
     "SolverCancelled",
     "SolverError",
     "SolvingUnavailable",
+    "TaskContext",
     "Token",
     "Widget",
     "WidgetNotFound",

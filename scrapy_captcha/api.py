@@ -17,31 +17,67 @@ solver task per call (tokens are single use: never cached or reused) and raise a
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.gates import Token
-from scrapy_captcha.manager import CaptchaManager
-from scrapy_captcha.widgets import Widget, decode_data_url
+from scrapy.crawler import Crawler
+
+from scrapy_captcha._forms import token_fields
+from scrapy_captcha._page import decode_data_url
+from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha.errors import SolvingUnavailable, WidgetNotFound
+from scrapy_captcha.middleware import CaptchaExtension
 
 if TYPE_CHECKING:
     from scrapy import Spider
-    from scrapy.crawler import Crawler
     from scrapy.http import Response
+
+    from scrapy_captcha._solving import Solving
+    from scrapy_captcha.providers import Provider
 
 __all__ = ["Token", "solve_image", "solve_widget"]
 
 
-def _manager(owner: Spider | Crawler) -> CaptchaManager:
-    from scrapy.crawler import Crawler
+@dataclass(frozen=True)
+class Token:
+    """A solved widget, for the spider API. ``formdata`` is what a browser would submit."""
 
+    value: str = field(repr=False)
+    widget: Widget
+    task_id: str | int | None = None
+    resp_key: str | None = field(default=None, repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+    user_agent: str | None = None
+    solved_at: float = field(default_factory=time.time)
+
+    @property
+    def kind(self) -> str:
+        return self.widget.kind
+
+    @property
+    def formdata(self) -> dict[str, str]:
+        return token_fields(self.widget, self.value, self.resp_key)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _solving(owner: Spider | Crawler) -> Solving:
     crawler = getattr(owner, "crawler", owner)
     if not isinstance(crawler, Crawler):
         raise TypeError("pass the spider (self) or its crawler")
-    manager = CaptchaManager.for_crawler(crawler)
-    if not manager.settings.enabled:
-        raise ConfigurationError("CAPTCHA_ENABLED is False")
-    return manager
+    return CaptchaExtension.of(crawler).solving
+
+
+def _provider(solving: Solving, name: str | None, task_key: str) -> Provider:
+    provider = solving.provider_named(name)
+    reason = solving.unavailable(provider, task_key)
+    if reason is None and not solving.reserve():
+        reason = "budget"
+    if reason is not None:
+        raise SolvingUnavailable(reason, f"cannot solve a {task_key} captcha: {reason}")
+    return provider
 
 
 async def solve_widget(
@@ -56,8 +92,23 @@ async def solve_widget(
     """A fresh token for ``widget`` (default: the first widget found on ``response``).
     ``action`` overrides the widget's action, ``provider`` the CAPTCHA_PROVIDER, and
     ``task`` adds fields to the solver task."""
-    return await _manager(owner).gates.api_token(
-        response, widget, action=action, provider_name=provider, task=task
+    solving = _solving(owner)
+    if widget is None:
+        widgets = find_widgets(response)
+        if not widgets:
+            raise WidgetNotFound(f"no captcha widget on {response.url}")
+        widget = widgets[0]
+    if action is not None:
+        widget = replace(widget, action=action)
+    chosen = _provider(solving, provider, widget.task_key)
+    solution, task_id = await solving.solve_token(chosen, widget, task)
+    return Token(
+        value=solution.token,
+        widget=widget,
+        task_id=task_id,
+        resp_key=solution.resp_key,
+        cookies=dict(solution.cookies),
+        user_agent=solution.user_agent,
     )
 
 
@@ -70,8 +121,11 @@ async def solve_image(
     task: dict[str, Any] | None = None,
 ) -> str:
     """The text in a captcha image (its bytes, or a ``data:`` URL)."""
+    solving = _solving(owner)
     if isinstance(image, str):
         image = decode_data_url(image)
-    return await _manager(owner).gates.api_text(
-        image, image_type=image_type, provider_name=provider, task=task
-    )
+    if not image:
+        raise ValueError("empty image")
+    chosen = _provider(solving, provider, "image")
+    text, _ = await solving.solve_text(chosen, image, image_type, task)
+    return text

@@ -1,28 +1,24 @@
-"""What a solve buys (a :class:`Clearance`) and where it may be used (a :class:`Route`).
+"""What a solve buys: a :class:`Clearance` (cookies, User-Agent, request headers), how it
+is put on a request and taken off again.
 
 A clearance is bound by Cloudflare to the exit IP and the User-Agent of the browser that
-earned it, so it is stored per (domain, proxy identity). The proxy identity includes the
-credentials, since sticky-session proxies pick the exit IP by user name, but only as a
-keyed hash: neither the key nor any repr holds a password.
+earned it, so it is stored per (domain, proxy identity): see ``_routes.py``. It is the
+value type of :class:`~scrapy_captcha.store.ClearanceStore`, hence public.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 from scrapy import Request
-from scrapy.utils.httpobj import urlparse_cached
 
-from scrapy_captcha.providers import CloudflareSolution
+from scrapy_captcha._cookies import format_cookie_header, parse_cookie_header
+from scrapy_captcha._solutions import CloudflareSolution
+from scrapy_captcha._state import Undo
 
 # Request headers from the solving browser that must not be replayed: HTTP/2 pseudo
 # headers are dropped separately; these are per-connection, per-body or managed by Scrapy.
@@ -157,11 +153,6 @@ class Clearance:
         return undo
 
 
-#: what ``Clearance.apply`` changed: header -> (original or None, applied value), and the
-#: cookies it added / replaced; picklable, so it can live in request meta (JOBDIR).
-Undo = dict[str, dict[str, Any]]
-
-
 def undo_clearance(request: Request, undo: Undo) -> None:
     """Take a clearance off a request (a retry, redirect or re-issue of one that carried
     it), leaving whatever was changed since by someone else alone."""
@@ -187,94 +178,3 @@ def undo_clearance(request: Request, undo: Undo) -> None:
             request.headers["Cookie"] = format_cookie_header(jar)
         else:
             del request.headers["Cookie"]
-
-
-def parse_cookie_header(header: bytes | None) -> dict[str, str]:
-    jar: dict[str, str] = {}
-    if header:
-        for part in header.decode("latin-1").split(";"):
-            name, sep, value = part.strip().partition("=")
-            if sep and name:
-                jar[name] = value
-    return jar
-
-
-def format_cookie_header(jar: Mapping[str, str]) -> str:
-    return "; ".join(f"{k}={v}" for k, v in jar.items())
-
-
-@dataclass(frozen=True)
-class Route:
-    """The (domain, proxy) a request really goes through, as seen after HttpProxy.
-
-    ``key`` identifies it in the clearance store; ``proxy_url`` has no credentials;
-    ``_auth`` keeps the Proxy-Authorization value only to rebuild the solver's proxy URL.
-    """
-
-    domain: str
-    proxy_url: str | None
-    key: str
-    _auth: bytes | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def has_proxy(self) -> bool:
-        return self.proxy_url is not None
-
-    def solver_proxy(self) -> str | None:
-        """The proxy URL, credentials included, in the form solver APIs take."""
-        if self.proxy_url is None:
-            return None
-        creds = basic_credentials(self._auth)
-        if creds is None:
-            return self.proxy_url
-        parts = urlsplit(self.proxy_url)
-        user, password = creds
-        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
-        return f"{parts.scheme}://{netloc}"
-
-    def describe(self) -> str:
-        """For log lines: never shows credentials."""
-        proxy = self.proxy_url or "no proxy"
-        return f"{self.domain} via {proxy}{' (authenticated)' if self._auth else ''}"
-
-
-def basic_credentials(header: bytes | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith(b"basic "):
-        return None
-    try:
-        user, _, password = base64.b64decode(header[6:].strip()).decode("latin-1").partition(":")
-    except (binascii.Error, ValueError):
-        return None
-    return unquote(user), unquote(password)
-
-
-def _normalise_proxy(proxy: str) -> str:
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    host = (parts.hostname or "").lower()
-    if ":" in host:  # IPv6 literal: keep the brackets, or host and port run together
-        host = f"[{host}]"
-    port = parts.port or (
-        443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80
-    )
-    return f"{parts.scheme or 'http'}://{host}:{port}"
-
-
-def route_for(request: Request, secret: bytes) -> Route:
-    """Compute the route of a request that has been through HttpProxyMiddleware."""
-    domain = (urlparse_cached(request).hostname or "").lower()
-    proxy = request.meta.get("proxy")
-    if not proxy:
-        return Route(domain, None, f"{domain}|direct")
-    proxy_url = _normalise_proxy(str(proxy))
-    auth = request.headers.get(b"Proxy-Authorization")
-    if auth is None:
-        # Not through HttpProxy yet (or it is disabled): credentials may still be inline.
-        parts = urlsplit(str(proxy))
-        if parts.username is not None:
-            auth = b"Basic " + base64.b64encode(
-                f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("latin-1")
-            )
-    digest = hmac.new(
-        secret, proxy_url.encode() + b"|" + (auth or b""), hashlib.sha256
-    ).hexdigest()[:32]
-    return Route(domain, proxy_url, f"{domain}|{digest}", auth)

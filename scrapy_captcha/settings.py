@@ -7,16 +7,14 @@ the hot path, and its repr hides the API key and proxy passwords.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
 
+from scrapy_captcha._kinds import WIDGET_KINDS
 from scrapy_captcha.errors import ConfigurationError
-
-logger = logging.getLogger(__name__)
 
 DEFAULTS: dict[str, Any] = {
     "CAPTCHA_ENABLED": True,
@@ -50,15 +48,6 @@ DEFAULTS: dict[str, Any] = {
 #: "submit" a gate form with the token (a widget outside any form gets its token handed
 #: over), only hand the "token" over, or "ignore" the widget.
 WIDGET_MODES = ("submit", "token", "ignore")
-#: Widget kinds CAPTCHA_WIDGETS accepts (``image`` captchas are solved on request only).
-WIDGET_KINDS = (
-    "turnstile",
-    "recaptcha_v2",
-    "recaptcha_v2_invisible",
-    "recaptcha_v3",
-    "recaptcha_enterprise",
-    "hcaptcha",
-)
 
 
 def parse_widget_modes(name: str, value: Any) -> dict[str, str]:

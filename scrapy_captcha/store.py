@@ -102,8 +102,8 @@ class MemoryStore(ClearanceStore):
 
 BACKENDS: dict[str, str] = {
     "memory": "scrapy_captcha.store.MemoryStore",
-    "redis": "scrapy_captcha.store_redis.RedisStore",
-    "rediss": "scrapy_captcha.store_redis.RedisStore",
+    "redis": "scrapy_captcha._store_redis.RedisStore",
+    "rediss": "scrapy_captcha._store_redis.RedisStore",
 }
 
 

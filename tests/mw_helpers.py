@@ -8,7 +8,9 @@ import json
 from scrapy import Request
 from scrapy.crawler import Crawler
 
-from scrapy_captcha.compat import spider_argument_compat
+from scrapy_captcha import CaptchaExtension, SolverCancelled
+from scrapy_captcha._compat import spider_argument_compat
+from scrapy_captcha._state import RequestState
 
 
 @spider_argument_compat
@@ -40,7 +42,8 @@ class RotateAfterChallengeMiddleware:
         return cls(crawler.settings["TEST_ROTATING_PROXY"])
 
     async def process_request(self, request: Request) -> None:
-        if request.meta.get("_captcha_attempts", 0) >= 2:
+        state = RequestState.peek(request)
+        if state is not None and state.attempts >= 2:
             request.meta["proxy"] = self.proxy
 
 
@@ -59,12 +62,10 @@ class WaitForLandingMiddleware:
         return cls(crawler)
 
     async def process_request(self, request: Request) -> None:
-        from scrapy_captcha.errors import SolverCancelled
-        from scrapy_captcha.flights import PARK
-        from scrapy_captcha.manager import CaptchaManager
-
-        key = request.meta.get(PARK)
-        flight = CaptchaManager.for_crawler(self.crawler).board.get(key) if key else None
+        state = RequestState.peek(request)
+        key = state.park if state is not None else None
+        root = CaptchaExtension.of(self.crawler)
+        flight = root.coordination.get(key) if key else None
         if flight is not None:
             with contextlib.suppress(SolverCancelled):
                 await flight.wait()

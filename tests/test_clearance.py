@@ -9,14 +9,10 @@ import pytest
 from scrapy import Request
 from scrapy.settings import Settings
 
-from scrapy_captcha.clearance import (
-    Clearance,
-    filter_headers,
-    route_for,
-    undo_clearance,
-)
+from scrapy_captcha._routes import route_for
+from scrapy_captcha._solutions import CloudflareSolution
+from scrapy_captcha.clearance import Clearance, filter_headers, undo_clearance
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import CloudflareSolution
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import MemoryStore, open_store
 

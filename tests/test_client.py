@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scrapy_captcha.client import SolverClient
+from scrapy_captcha._client import SolverClient
 from scrapy_captcha.errors import FATAL, RETRY, SolverError
 from scrapy_captcha.providers import EzCaptcha, OneCaptcha
 
@@ -46,7 +46,7 @@ def test_repr_has_no_key() -> None:
 
 
 def test_proxy_credentials_are_redacted_in_any_form() -> None:
-    from scrapy_captcha.client import _redact_proxy
+    from scrapy_captcha._client import _redact_proxy
 
     text = "proxy bob:pa55w0rd@1.2.3.4 refused (user bob, pass pa55w0rd)"
     out = _redact_proxy(text, "http://bob:pa55w0rd@1.2.3.4:80")

@@ -12,6 +12,8 @@ MANUAL = {
     "scrapy_captcha.ChallengeCacheGuard": 950,
 }
 
+EXTENSION = {"scrapy_captcha.CaptchaExtension": 500}
+
 
 @pytest.fixture
 def stack():
@@ -30,7 +32,12 @@ def reqs(stack: EmulatorStack, n: int = 3, **meta: object) -> list[dict]:
 def test_manual_downloader_middlewares_setup(stack: EmulatorStack, crawl) -> None:
     result = crawl(
         requests=reqs(stack),
-        settings={**stack.scrapy_settings(), "ADDONS": {}, "DOWNLOADER_MIDDLEWARES": MANUAL},
+        settings={
+            **stack.scrapy_settings(),
+            "ADDONS": {},
+            "DOWNLOADER_MIDDLEWARES": MANUAL,
+            "EXTENSIONS": EXTENSION,
+        },
     )
     assert [p["status"] for p in result.pages] == [200] * 3
     assert stack.solver.create_task_count == 1
@@ -41,7 +48,12 @@ def test_missing_component_is_reported(stack: EmulatorStack, crawl) -> None:
     partial = {k: v for k, v in MANUAL.items() if "Clearance" not in k}
     result = crawl(
         requests=reqs(stack, 1),
-        settings={**stack.scrapy_settings(), "ADDONS": {}, "DOWNLOADER_MIDDLEWARES": partial},
+        settings={
+            **stack.scrapy_settings(),
+            "ADDONS": {},
+            "DOWNLOADER_MIDDLEWARES": partial,
+            "EXTENSIONS": EXTENSION,
+        },
     )
     assert "scrapy-captcha is incomplete: ClearanceMiddleware" in result.log
     assert len(result.pages) == 1  # still one outcome, bounded by the attempts
@@ -97,10 +109,22 @@ def test_invalid_setting_fails_at_start_without_echoing_secrets(tmp_path) -> Non
         "from scrapy.utils.reactor import install_reactor\n"
         "install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
-        "from scrapy_captcha.manager import CaptchaManager\n"
-        "CaptchaManager(get_crawler(settings_dict={'CAPTCHA_PROXY': 'bogus-Pa55'}))\n"
+        "from scrapy_captcha import CaptchaExtension\n"
+        "settings = {'CAPTCHA_PROXY': 'bogus-Pa55'}\n"
+        "CaptchaExtension.from_crawler(get_crawler(settings_dict=settings))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "ConfigurationError: CAPTCHA_PROXY: not a proxy URL" in proc.stderr
     assert "Pa55" not in proc.stderr
+
+
+def test_middlewares_without_the_extension_fail_clearly_at_start() -> None:
+    from scrapy.utils.test import get_crawler
+
+    from scrapy_captcha import CaptchaMiddleware, ConfigurationError
+
+    crawler = get_crawler(settings_dict={"DOWNLOADER_MIDDLEWARES": MANUAL})
+    crawler._apply_settings()
+    with pytest.raises(ConfigurationError, match=r"scrapy_captcha\.CaptchaExtension"):
+        CaptchaMiddleware.from_crawler(crawler)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from scrapy_captcha._solutions import classify_error, parse_cloudflare_solution
 from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY, ConfigurationError
 from scrapy_captcha.providers import (
     EzCaptcha,
@@ -11,9 +12,7 @@ from scrapy_captcha.providers import (
     Provider,
     TaskContext,
     build_rq_data,
-    classify_error,
     load_provider,
-    parse_cloudflare_solution,
 )
 
 FULL = {

@@ -15,9 +15,9 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from conftest import HERE, REACTORS
+from scrapy_captcha._store_redis import RedisStore
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.store import open_store
-from scrapy_captcha.store_redis import RedisStore
 
 
 def run_scenario(name: str, reactor: str) -> dict[str, Any]:

@@ -5,18 +5,16 @@ from __future__ import annotations
 import pytest
 from scrapy.http import HtmlResponse, Request, TextResponse
 
+from scrapy_captcha._forms import submission_fields
+from scrapy_captcha._jobs import page_cookies
+from scrapy_captcha._page import decode_data_url, find_image
+from scrapy_captcha._solutions import TokenSolution, parse_text_solution, parse_token_solution
+from scrapy_captcha._state import RequestState
+from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha.api import Token
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.gates import Token, page_cookies, submission_fields
-from scrapy_captcha.providers import (
-    EzCaptcha,
-    OneCaptcha,
-    Provider,
-    TokenSolution,
-    parse_text_solution,
-    parse_token_solution,
-)
+from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider
 from scrapy_captcha.settings import parse_widget_modes
-from scrapy_captcha.widgets import Widget, decode_data_url, find_image, find_widgets
 
 TS = "0x4AAAAAAABkMYinukE8nzYS"
 RC = "6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf"
@@ -299,7 +297,7 @@ def test_page_cookies_are_the_session_without_the_clearance() -> None:
             "task_id": 1,
         }
     )
-    request.meta["_captcha_undo"] = clearance.apply(request)
+    RequestState.of(request).undo = clearance.apply(request)
     assert b"cf_clearance" in request.headers["Cookie"]
     response = HtmlResponse(
         request.url,
@@ -309,7 +307,7 @@ def test_page_cookies_are_the_session_without_the_clearance() -> None:
 
 
 def test_session_cookies_go_to_the_page_host_only() -> None:
-    from scrapy_captcha.manager import apply_session
+    from scrapy_captcha._routes import apply_session
 
     session = {"host": "a.example", "cookies": {"sid": "S"}, "extra": {"_GRECAPTCHA": "G"}}
     same = Request("https://a.example/verify", headers={"Cookie": "sid=other; x=1"})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from scrapy_captcha._compat import offline_public_suffixes as _offline
+
 
 def offline_public_suffixes() -> None:
     """Scrapy's cookie middleware downloads the public suffix list on first use and logs
     a traceback when there is no internet. Point it at the snapshot tldextract ships, so
     offline test crawls stay quiet. Call before starting the crawl."""
-    from scrapy.downloadermiddlewares import cookies
-    from tldextract import TLDExtract
-
-    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
+    _offline()

@@ -25,8 +25,8 @@ from urllib.parse import unquote, urlsplit
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
+from scrapy_captcha._compat import spawn
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.flights import spawn
 
 logger = logging.getLogger("scrapy_captcha")
 

@@ -9,7 +9,6 @@ family, and no message ever carries the API key.
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -26,10 +25,9 @@ from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent
 
+from scrapy_captcha._solutions import classify_error
 from scrapy_captcha.errors import RETRY, SolverError
-from scrapy_captcha.providers import Provider, classify_error
-
-logger = logging.getLogger(__name__)
+from scrapy_captcha.providers import Provider
 
 _WAITING = {"processing", "idle", "pending", "queued", "waiting"}
 #: how long a no-slot reply makes us wait before asking again (providers ask for >= 5 s)

@@ -32,15 +32,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
-from scrapy_captcha.clearance import Clearance
-from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.flights import spawn
-from scrapy_captcha.redis_link import (
+from scrapy_captcha._compat import spawn
+from scrapy_captcha._redis_link import (
     RedisAddress,
     RedisLink,
     RedisUnavailable,
     installed_reactor,
 )
+from scrapy_captcha.clearance import Clearance
+from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, MemoryStore
 

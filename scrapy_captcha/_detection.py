@@ -18,6 +18,8 @@ from typing import Final
 
 from scrapy.http import Headers, Response
 
+from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK
+
 __all__ = [
     "CLOUDFLARE",
     "CLOUDFLARE_BLOCK",
@@ -27,8 +29,6 @@ __all__ = [
     "is_challenge_candidate",
 ]
 
-CLOUDFLARE: Final = "cloudflare"
-CLOUDFLARE_BLOCK: Final = "cloudflare_block"
 
 #: Only this many leading body bytes are ever scanned: challenge and block pages are small
 #: and put their markers early, while a real page may be many megabytes.

@@ -1,0 +1,114 @@
+"""Every touch of a Scrapy internal or version difference, in one place.
+
+Each function here is pinned by a test in ``tests/test_compat.py``: if a Scrapy release
+moves what it relies on, that test says which one.
+
+- Scrapy 2.13 still passes ``spider=`` to every middleware method: components are written
+  the 2.14+ way and wrapped to accept and drop it there.
+- ``engine.download_async`` / ``engine.close_spider_async`` are 2.14+; 2.13 has the
+  Deferred-returning ``download`` / ``close_spider``.
+- Scrapy has no signal for "the engine started closing the spider" (``spider_closed``
+  comes after the downloader and scheduler are closed): read the engine's slot.
+- The Accept-Encoding value Scrapy's HttpCompressionMiddleware sets by default.
+- The public-suffix lookup of Scrapy's cookie middleware, made offline-safe for tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import scrapy
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet import defer
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+logger = logging.getLogger("scrapy_captcha")
+
+LEGACY_SPIDER_ARGUMENT = scrapy.version_info < (2, 14)
+
+_C = TypeVar("_C", bound=type)
+
+_METHODS = ("process_request", "process_response", "process_exception")
+
+
+def _accept_spider_argument(method: Callable[..., Coroutine[Any, Any, Any]]) -> Any:
+    @functools.wraps(method)
+    async def wrapper(self: Any, *args: Any, spider: Any = None, **kwargs: Any) -> Any:
+        return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
+def spider_argument_compat(cls: _C) -> _C:
+    """Class decorator for downloader middlewares with ``async def`` methods."""
+    if LEGACY_SPIDER_ARGUMENT:  # pragma: no cover - exercised on Scrapy 2.13 only
+        for name in _METHODS:
+            if name in vars(cls):
+                setattr(cls, name, _accept_spider_argument(vars(cls)[name]))
+    return cls
+
+
+async def download(crawler: Crawler, request: Request) -> Response:
+    """Fetch ``request`` through the whole downloader (middlewares, cookies, proxy),
+    without passing it to the spider."""
+    engine = crawler.engine
+    if hasattr(engine, "download_async"):
+        return await engine.download_async(request)
+    return await maybe_deferred_to_future(engine.download(request))  # pragma: no cover
+
+
+def close_spider(crawler: Crawler, reason: str) -> defer.Deferred[Any] | None:
+    """Ask the engine to close the spider (no-op without an open spider)."""
+    engine = crawler.engine
+    if engine is None or engine.spider is None:
+        return None
+    if hasattr(engine, "close_spider_async"):
+        return deferred_from_coro(engine.close_spider_async(reason=reason))
+    return engine.close_spider(engine.spider, reason)  # pragma: no cover
+
+
+def engine_closing(crawler: Crawler) -> bool:
+    """True once the engine has started closing the spider (or has none)."""
+    engine = getattr(crawler, "engine", None)
+    if engine is None or engine.spider is None:
+        return True
+    slot = getattr(engine, "_slot", None)
+    return slot is None or getattr(slot, "closing", None) is not None
+
+
+def spawn(coro: Coroutine[Any, Any, Any]) -> defer.Deferred[Any]:
+    """Run a coroutine in the background; cancellation and bugs never go unhandled."""
+    d = deferred_from_coro(coro)
+
+    def _swallow(failure: Any) -> None:
+        if not failure.check(defer.CancelledError, asyncio.CancelledError):
+            logging.getLogger("scrapy_captcha").error(
+                "scrapy-captcha background task failed", exc_info=failure.value
+            )
+
+    d.addErrback(_swallow)
+    return d
+
+
+def accepted_encodings() -> bytes:
+    """The Accept-Encoding value HttpCompressionMiddleware puts on requests."""
+    from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS
+
+    return b", ".join(ACCEPTED_ENCODINGS)
+
+
+def offline_public_suffixes() -> None:
+    """Scrapy's cookie middleware downloads the public suffix list on first use and logs
+    a traceback when there is no internet: point it at the snapshot tldextract ships."""
+    from scrapy.downloadermiddlewares import cookies
+    from tldextract import TLDExtract
+
+    cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)

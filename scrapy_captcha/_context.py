@@ -1,0 +1,96 @@
+"""What every part of the add-on shares for one crawler: settings, stats, logging.
+
+Why a service: stats keys (``captcha/`` prefix), warn-once bookkeeping and the "gave up on
+this request" report are the same for the Cloudflare flow, the gate flow and the spider
+API; one owner keeps their names and shapes from drifting apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from scrapy_captcha._state import META_OPT_OUT, META_RESULT, RequestState
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+
+    from scrapy_captcha.settings import CaptchaSettings
+
+logger = logging.getLogger("scrapy_captcha")
+
+
+class CrawlerLogger(logging.LoggerAdapter):  # type: ignore[type-arg,unused-ignore]
+    """Log records carry ``extra={"spider": ...}`` like Scrapy's own, so handlers and
+    formatters that key on the spider see ours too."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(logger, {})
+        self._crawler = crawler
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, Any]:
+        extra = kwargs.setdefault("extra", {})
+        extra.setdefault("spider", getattr(self._crawler, "spider", None))
+        return msg, kwargs
+
+
+class Context:
+    """Settings, stats and logging of one crawler."""
+
+    def __init__(self, crawler: Crawler, settings: CaptchaSettings) -> None:
+        self.crawler = crawler
+        self.settings = settings
+        self.stats = crawler.stats
+        self.log = CrawlerLogger(crawler)
+        self._warned: set[str] = set()
+        self._solve_seconds = 0.0
+
+    def inc(self, key: str, count: int = 1) -> None:
+        self.stats.inc_value(f"captcha/{key}", count)
+
+    def set_stat(self, key: str, value: Any) -> None:
+        self.stats.set_value(f"captcha/{key}", value)
+
+    def add_solve_seconds(self, started: float) -> None:
+        """Add the time since ``started`` (monotonic) to ``captcha/solve_seconds``."""
+        self._solve_seconds += time.monotonic() - started
+        self.set_stat("solve_seconds", round(self._solve_seconds, 3))
+
+    def warn_once(self, key: str, msg: str, *args: Any, level: int = logging.WARNING) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            self.log.log(level, msg, *args)
+
+    def active(self, request: Request) -> bool:
+        return self.settings.enabled and not request.meta.get(META_OPT_OUT)
+
+    def give_up(
+        self,
+        request: Request,
+        kind: str,
+        reason: str,
+        *,
+        task_id: str | int | None = None,
+        stat: str = "unsolved",
+        dont_retry: bool = True,
+        **extra: Any,
+    ) -> None:
+        """Record that ``request`` goes on unsolved (``captcha/<stat>/<reason>`` and
+        ``meta["captcha_result"]``). Retrying cannot get past a challenge we gave up on,
+        and would only hit a site that may be rate-limiting us: ``dont_retry`` keeps
+        RetryMiddleware (550) off it."""
+        self.inc(f"{stat}/{reason}")
+        state = RequestState.peek(request)
+        request.meta[META_RESULT] = {
+            "kind": kind,
+            **extra,
+            "solved": False,
+            "reason": reason,
+            "attempts": state.attempts if state else 0,
+            "task_id": task_id,
+        }
+        if dont_retry:
+            request.meta["dont_retry"] = True

@@ -1,0 +1,276 @@
+"""Coordination: pending solves (*flights*), the requests waiting for them, and single
+flight across the processes of a shared store.
+
+Why this shape: a request that waits for a solve inside the downloader pins one of
+``CONCURRENT_REQUESTS`` (a pending middleware call keeps it in ``Downloader.active``), so
+thirty requests waiting on six solves would starve every other domain. Instead a waiting
+request is handed back to the engine marked for parking (:func:`park`); the
+``request_scheduled`` handler here takes it off the scheduling path and keeps it on its
+flight. When the flight lands, every parked request is scheduled again. Requests fetched
+with ``engine.download_async`` never pass the scheduler: they wait inline
+(:func:`wait_inline`), one Deferred per waiter. A ``spider_idle`` handler keeps the
+spider open while flights are pending, and a close watcher releases everything promptly
+when the engine starts closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from scrapy import Request, signals
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, task
+
+from scrapy_captcha._compat import engine_closing, spawn
+from scrapy_captcha._state import RequestState, reissue
+from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
+
+if TYPE_CHECKING:
+    from scrapy_captcha._context import Context
+    from scrapy_captcha.clearance import Clearance
+    from scrapy_captcha.store import ClearanceStore
+
+logger = logging.getLogger("scrapy_captcha")
+
+
+@dataclass(eq=False)
+class Flight:
+    """One pending solve, and everything waiting for it: a Cloudflare solve for one
+    route (keyed by ``Route.key``), or one widget or image job (keyed ``job:<id>``)."""
+
+    key: str
+    started: float = field(default_factory=time.monotonic)
+    parked: list[Request] = field(default_factory=list)
+    waiters: list[defer.Deferred[None]] = field(default_factory=list)
+    task: defer.Deferred[None] | None = None
+    done: bool = False
+    variant: str = ""
+    task_id: str | int | None = None
+    #: why it failed, once landed (None: solved)
+    error: CaptchaError | None = None
+
+    async def wait(self) -> None:
+        """Wait inline; raises SolverCancelled if the crawl closes meanwhile. One Deferred
+        per waiter: a shared one would hand its result to the first waiter only."""
+        d: defer.Deferred[None] = defer.Deferred()
+        self.waiters.append(d)
+        await maybe_deferred_to_future(d)
+
+
+def waited(state: RequestState, flight: Flight | None) -> None:
+    """Record that a request waited on a flight that has landed: one attempt used
+    (whether or not it was challenged itself: that is what bounds the solves), and which
+    task and challenge it was, when the flight is at hand."""
+    state.attempts += 1
+    if flight is not None:
+        state.last_task = flight.task_id
+        state.variant = flight.variant
+
+
+def park(request: Request, key: str, attempts: int | None = None) -> Request:
+    """A copy of ``request`` to hand back to the engine: the scheduler signal parks it
+    on flight ``key`` (or, fetched inline, it waits at 760)."""
+    copy = reissue(request, attempts)
+    RequestState.of(copy).park = key
+    return copy
+
+
+class Coordination:
+    """The flights of one crawler, keyed by route key or job key."""
+
+    def __init__(self, ctx: Context, store: ClearanceStore) -> None:
+        self.ctx = ctx
+        self.crawler = ctx.crawler
+        self.store = store
+        #: this process's name on solve leases of a shared store
+        self._owner = uuid.uuid4().hex[:16]
+        self.flights: dict[str, Flight] = {}
+        self.closing = False
+        self._close_watch: task.LoopingCall | None = None
+
+    def connect_signals(self) -> None:
+        self.crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
+        self.crawler.signals.connect(self._on_spider_idle, signal=signals.spider_idle)
+
+    def get(self, key: str) -> Flight | None:
+        return self.flights.get(key)
+
+    def start(
+        self,
+        key: str,
+        work: Callable[[Flight], Coroutine[Any, Any, None]],
+        *,
+        variant: str = "",
+        what: str = "",
+    ) -> Flight:
+        """Register a flight under ``key`` and run ``work(flight)`` in the background.
+        Whatever ``work`` does, the flight lands exactly once: a SolverError becomes
+        ``flight.error``, cancellation SolverCancelled, a bug an ``internal`` error."""
+        flight = Flight(key, variant=variant)
+        self.flights[key] = flight
+        flight.task = spawn(self._run(flight, work, what))
+        self._watch_close()
+        return flight
+
+    async def _run(
+        self, flight: Flight, work: Callable[[Flight], Coroutine[Any, Any, None]], what: str
+    ) -> None:
+        try:
+            await work(flight)
+        except SolverError as exc:
+            flight.error = exc
+            flight.task_id = exc.task_id
+        except (defer.CancelledError, asyncio.CancelledError):
+            flight.error = SolverCancelled("crawl closed while solving")
+        except Exception as exc:  # a bug: log it, but let the waiting requests go on
+            self.ctx.log.exception("Unexpected error solving %s", what or flight.key)
+            flight.error = SolverError("internal", type(exc).__name__)
+            self.ctx.inc("failed/internal")
+        finally:
+            self.land(flight)
+
+    def land(self, flight: Flight) -> None:
+        """Release everything waiting on a flight: exactly once, whatever happened."""
+        if flight.done:
+            return
+        flight.done = True
+        if self.flights.get(flight.key) is flight:
+            del self.flights[flight.key]
+        cancelled = (
+            isinstance(flight.error, SolverCancelled)
+            or self.closing
+            or engine_closing(self.crawler)
+        )
+        for waiter in flight.waiters:
+            if not waiter.called:
+                if cancelled:
+                    waiter.errback(SolverCancelled("crawl closed while waiting for a solve"))
+                else:
+                    waiter.callback(None)
+        parked, flight.parked = flight.parked, []
+        engine = self.crawler.engine
+        for request in parked:
+            if cancelled or engine is None:
+                self._drop(request)
+            else:
+                waited(RequestState.of(request), flight)
+                # Back through the scheduler: solved -> the clearance is applied at 760;
+                # failed -> the site challenges again and the request's attempts decide.
+                engine.crawl(request)
+
+    async def wait_inline(self, request: Request, state: RequestState) -> None:
+        """Wait for the flight ``request`` was to be parked on, here: it came straight
+        back without passing the scheduler (``engine.download_async``), so nothing else
+        will re-send it. Its flight counts as an attempt whether it is still pending or
+        has just landed."""
+        key, state.park = state.park, None
+        flight = self.flights.get(key) if key else None
+        if flight is not None:
+            try:
+                await flight.wait()
+            except SolverCancelled:
+                raise IgnoreRequest("crawl closed while waiting for a captcha solve") from None
+        waited(state, flight)
+
+    # -- single flight across processes -------------------------------------------------
+
+    async def share(self, route_key: str, describe: str) -> tuple[Clearance | None, str | None]:
+        """Single flight across the processes of a shared store. Returns the clearance
+        another process solved (then nothing is solved here), and the lease owner id if
+        this process must solve. A holder that dies stops renewing its lease, which then
+        expires: the next waiter takes it over. A per-process store: (None, None)."""
+        if not self.store.shared:
+            return None, None
+        owner = f"{self._owner}:{uuid.uuid4().hex[:8]}"
+        settings = self.ctx.settings
+        ttl = settings.lease_ttl
+        deadline = time.monotonic() + settings.solve_timeout + ttl
+        waited_before = False
+        while True:
+            if await self.store.acquire_lease(route_key, owner, ttl):
+                if waited_before:
+                    self.ctx.inc("shared/lease_taken_over")
+                    self.ctx.log.info(
+                        "Solve lease for %s ended without a clearance: solving here", describe
+                    )
+                # Another process may have stored one between our miss and the lease.
+                return await self.store.get(route_key), owner
+            left = deadline - time.monotonic()
+            if left <= 0:  # (a holder renewing its lease far past any solve deadline)
+                self.ctx.log.warning("Gave up waiting for another process to solve %s", describe)
+                return None, None
+            clearance = await self.store.wait_for(route_key, left)
+            if clearance is not None:
+                return clearance, None
+            waited_before = True
+
+    async def release(self, route_key: str, lease: str | None) -> None:
+        if lease is not None:
+            await self.store.release_lease(route_key, lease)
+
+    # -- closing ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Cancel every flight and release its requests (spider closed)."""
+        self._cancel_all()
+        if self._close_watch is not None and self._close_watch.running:
+            self._close_watch.stop()
+
+    def _watch_close(self) -> None:
+        """While solves are pending, notice a closing engine within half a second, so
+        waiting requests are released and solves cancelled instead of holding the close
+        up for a whole solve."""
+        if self._close_watch is None or not self._close_watch.running:
+            self._close_watch = task.LoopingCall(self._check_close)
+            self._close_watch.start(0.5, now=False).addErrback(
+                lambda f: logger.error("close watcher failed", exc_info=f.value)
+            )
+
+    def _check_close(self) -> None:
+        if self.flights and engine_closing(self.crawler):
+            self._cancel_all()
+        if not self.flights and self._close_watch is not None and self._close_watch.running:
+            self._close_watch.stop()
+
+    def _cancel_all(self) -> None:
+        self.closing = True
+        for flight in list(self.flights.values()):
+            if flight.task is not None:
+                flight.task.cancel()
+            flight.error = SolverCancelled("spider closed")
+            self.land(flight)
+
+    def _drop(self, request: Request) -> None:
+        """Like a request still in the scheduler at close: one request_dropped signal."""
+        self.ctx.inc("dropped_on_close")
+        self.crawler.signals.send_catch_log(
+            signals.request_dropped, request=request, spider=self.crawler.spider
+        )
+
+    # -- signals ------------------------------------------------------------------------
+
+    def _on_request_scheduled(self, request: Request, **kwargs: Any) -> None:
+        state = RequestState.peek(request)
+        if state is None or state.park is None:
+            return
+        key, state.park = state.park, None
+        flight = self.flights.get(key)
+        if flight is None or flight.done:
+            # Its flight landed between the park decision and now: let it through, with
+            # the attempt counted as for every other request that waited on it.
+            waited(state, flight)
+            return
+        flight.parked.append(request)
+        self.ctx.inc("parked")
+        raise IgnoreRequest("parked until the captcha solve lands")
+
+    def _on_spider_idle(self, **kwargs: Any) -> None:
+        if self.flights:
+            raise DontCloseSpider

@@ -1,0 +1,82 @@
+"""Gate forms, filled and submitted as a browser would: pure functions of the page.
+
+Built on ``form2request`` (what Scrapy points to since ``FormRequest.from_response`` was
+deprecated): every other field kept, the first submit button clicked, the answer in
+every field a browser's script would fill.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from form2request import form2request
+from scrapy import Request
+
+from scrapy_captcha._kinds import HCAPTCHA
+
+if TYPE_CHECKING:
+    from scrapy.http import TextResponse
+
+    from scrapy_captcha._page import FormRef
+    from scrapy_captcha._solutions import TokenSolution
+    from scrapy_captcha._widgets import Widget
+
+_RESP_KEY_FIELD = re.compile(r"resp[-_]?key", re.I)
+_TOKEN_FIELD = re.compile(r"captcha|turnstile", re.I)
+
+
+def token_fields(widget: Widget, token: str, resp_key: str | None = None) -> dict[str, str]:
+    """What a browser submits for a solved widget: its response field (hCaptcha fills
+    ``g-recaptcha-response`` too) and ``respKey`` when the solver returned one."""
+    fields = {widget.response_field: token}
+    if widget.kind == HCAPTCHA:
+        fields.setdefault("g-recaptcha-response", token)
+    if resp_key:
+        fields["respKey"] = resp_key
+    return fields
+
+
+def submission_fields(
+    response: TextResponse, form: FormRef, widget: Widget, token: TokenSolution
+) -> dict[str, str]:
+    """The token in every field a browser would fill: the widget's response field, empty
+    hidden captcha fields the page's script fills (v3 sites name their own), hCaptcha's
+    second field, and ``respKey`` where the solver returned one."""
+    fields = token_fields(widget, token.token)
+    resp_key_set = False
+    forms = response.xpath("//form")
+    if form.index < len(forms):
+        for inp in forms[form.index].xpath(".//input[@name]"):
+            name = inp.attrib["name"]
+            if inp.attrib.get("value") or (inp.attrib.get("type") or "").lower() != "hidden":
+                continue
+            if _RESP_KEY_FIELD.search(name):
+                if token.resp_key:
+                    fields[name] = token.resp_key
+                    resp_key_set = True
+            elif _TOKEN_FIELD.search(name):
+                fields.setdefault(name, token.token)
+    if token.resp_key and not resp_key_set:
+        fields["respKey"] = token.resp_key
+    return fields
+
+
+def submit_form(
+    response: TextResponse,
+    form_index: int,
+    formdata: dict[str, str],
+    headers: dict[str, str],
+    **kwargs: Any,
+) -> Request:
+    """The ``form_index``-th form of the page submitted with ``formdata``; ``kwargs`` go
+    to the Request (callback, meta, priority...)."""
+    form = response.xpath("//form")[form_index]
+    data = form2request(form, formdata)
+    return Request(
+        data.url,
+        method=data.method,
+        headers={**dict(data.headers), **headers},
+        body=data.body,
+        **kwargs,
+    )

@@ -1,0 +1,343 @@
+"""The gate flow: captcha widgets and images on pages, solved, then the gate submitted or
+the token handed over.
+
+Each gate page is one job (``_jobs.py``), solved in the background while the request that
+met the gate is parked as a *carrier*, holding no downloader slot. When the job lands,
+the carrier comes back through ``CaptchaMiddleware.process_request`` and turns into what
+the spider gets: the gate form submitted as a browser would (the spider's callback
+receives the page behind the gate), or the gate page itself replayed with the token in
+``meta["captcha_result"]``. A replay goes once more through the downloader middlewares'
+``process_response`` (``Set-Cookie`` stripped, so the cookie jar is not rolled back).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.http import Response, TextResponse
+
+from scrapy_captcha._coordination import Flight, park
+from scrapy_captcha._forms import submission_fields, submit_form
+from scrapy_captcha._jobs import Job, page_cookies, solve_job
+from scrapy_captcha._kinds import IMAGE, WIDGET_KINDS
+from scrapy_captcha._page import CaptchaImage, find_image
+from scrapy_captcha._state import META_RESULT, STATE, RequestState, options, refetch_uncached
+from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha.errors import ConfigurationError, SolverError
+from scrapy_captcha.settings import parse_widget_modes
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+    from scrapy_captcha._context import Context
+    from scrapy_captcha._coordination import Coordination
+    from scrapy_captcha._solving import Solving
+
+#: landed jobs whose carrier never came back are forgotten after this many seconds
+STALE_JOB_SECONDS = 600
+
+
+class GateFlow:
+    """Widgets and images on pages, for one crawler."""
+
+    def __init__(self, ctx: Context, solving: Solving, coordination: Coordination) -> None:
+        self.ctx = ctx
+        self.solving = solving
+        self.coordination = coordination
+        self.jobs: dict[str, Job] = {}
+
+    # -- modes --------------------------------------------------------------------------
+
+    def _modes(self, request: Request) -> dict[str, str]:
+        value = options(request).get("widgets")
+        if value is None:
+            return {}
+        try:
+            return parse_widget_modes('meta["captcha"]["widgets"]', value)
+        except ConfigurationError as exc:
+            self.ctx.warn_once(f"widgets|{exc}", "%s; CAPTCHA_WIDGETS applies", exc)
+            return {}
+
+    def _mode(self, modes: dict[str, str], kind: str) -> str:
+        return modes.get(kind) or self.ctx.settings.widget_mode(kind)
+
+    # -- 585 process_response -----------------------------------------------------------
+
+    async def on_response(self, request: Request, response: Response) -> Request | None:
+        """A request to send instead, or None to pass the response on."""
+        state = RequestState.of(request)
+        if state.replay or state.aux:
+            state.replay = False
+            return None
+        if not isinstance(response, TextResponse):
+            self._after_submission(request, state)
+            return None
+        image_opts = options(request).get("image")
+        if image_opts is not None:
+            return self._on_image_page(request, response, state, image_opts)
+        modes = self._modes(request)
+        enabled = any(self._mode(modes, kind) != "ignore" for kind in WIDGET_KINDS)
+        widgets = find_widgets(response) if enabled else []
+        if not widgets:
+            self._after_submission(request, state)
+            return None
+        for kind in dict.fromkeys(w.kind for w in widgets):
+            self.ctx.inc(f"detected/{kind}")
+        reported: tuple[Widget, str] | None = None
+        for widget in widgets:
+            mode = self._mode(modes, widget.kind)
+            if mode == "ignore":
+                continue
+            if mode == "submit":
+                why = why_not_submitted(widget)
+                if why is not None:
+                    reported = reported or (widget, why)
+                    continue
+                if widget.form is None:
+                    mode = "token"  # nothing to submit: hand the token over
+            return self._start(request, response, state, mode, widget=widget)
+        if reported is not None:
+            widget, why = reported
+            self._give_up(request, widget.kind, why, widget, stat="skipped", dont_retry=False)
+        else:
+            self._after_submission(request, state)
+        return None
+
+    def _on_image_page(
+        self, request: Request, response: TextResponse, state: RequestState, image_opts: Any
+    ) -> Request | None:
+        try:
+            if not isinstance(image_opts, dict):
+                raise ConfigurationError('meta["captcha"]["image"] must be a dict')
+            selector, field_name = image_opts.get("selector"), image_opts.get("field")
+            if not isinstance(selector, str) or not isinstance(field_name, str):
+                raise ConfigurationError(
+                    'meta["captcha"]["image"] needs "selector" and "field" strings'
+                )
+            image = find_image(response, selector, field_name)
+        except (ConfigurationError, ValueError) as exc:
+            self.ctx.warn_once(f"image|{exc}", "%s", exc, level=logging.ERROR)
+            self._give_up(request, IMAGE, "bad_options", dont_retry=False)
+            return None
+        if image is None:
+            self._after_submission(request, state)
+            return None
+        self.ctx.inc(f"detected/{IMAGE}")
+        if image.form is None:
+            self._give_up(request, IMAGE, "no_form", dont_retry=False)
+            return None
+        return self._start(request, response, state, "submit", image=image, image_opts=image_opts)
+
+    def _after_submission(self, request: Request, state: RequestState) -> None:
+        """The page after a gate submission shows no gate: the submission worked."""
+        if state.submitted is None:
+            return
+        request.meta[META_RESULT] = {
+            **state.submitted,
+            "solved": True,
+            "submitted": True,
+            "attempts": state.attempts,
+        }
+
+    def _give_up(
+        self,
+        request: Request,
+        kind: str,
+        reason: str,
+        widget: Widget | None = None,
+        task_id: str | int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        extra: dict[str, Any] = {}
+        if widget is not None:
+            extra["sitekey"] = widget.sitekey
+            if widget.form is not None and widget.form.needs_input:
+                extra["fields"] = list(widget.form.needs_input)
+        self.ctx.give_up(request, kind, reason, task_id=task_id, **kwargs, **extra)
+
+    def _start(
+        self,
+        request: Request,
+        response: TextResponse,
+        state: RequestState,
+        mode: str,
+        *,
+        widget: Widget | None = None,
+        image: CaptchaImage | None = None,
+        image_opts: dict[str, Any] | None = None,
+    ) -> Request | None:
+        kind = IMAGE if image is not None else widget.kind  # type: ignore[union-attr]
+        if "cached" in response.flags:
+            # A gate served by HttpCache: its form and session are stale. Fetch afresh.
+            self.ctx.inc("http_cache_bypassed")
+            return refetch_uncached(request)
+        if state.attempts >= self.ctx.settings.max_attempts:
+            self._give_up(request, kind, "max_attempts", widget, state.last_task)
+            return None
+        try:
+            provider = self.solving.provider_for(request)
+        except ConfigurationError as exc:
+            self.ctx.warn_once(f"provider|{exc}", "%s", exc, level=logging.ERROR)
+            self._give_up(request, kind, "bad_provider", widget, dont_retry=False)
+            return None
+        task_key = "image" if image is not None else widget.task_key  # type: ignore[union-attr]
+        reason = self.solving.unavailable(provider, task_key)
+        if reason is None and not self.solving.reserve():
+            reason = "budget"
+        if reason is not None:
+            self._give_up(request, kind, reason, widget, dont_retry=False)
+            return None
+        job = Job(
+            request=request,
+            response=response,
+            provider=provider,
+            mode=mode,
+            widget=widget,
+            image=image,
+            image_opts=dict(image_opts or {}),
+            cookies=page_cookies(request, response),
+        )
+        self._forget_stale_jobs()
+        self.jobs[job.id] = job
+        self.ctx.log.info(
+            "%s captcha on %s: solving with %s (%s)",
+            kind,
+            response.url,
+            provider.name,
+            "then submitting its form" if mode == "submit" else "token for the spider",
+        )
+
+        async def work(flight: Flight) -> None:
+            await solve_job(self.solving, self.ctx.crawler, flight, job)
+
+        job.flight = self.coordination.start(job.key, work, variant=kind, what=f"a {kind} captcha")
+        carrier = park(request, job.key, state.attempts)
+        RequestState.of(carrier).job = job.id
+        return carrier
+
+    # -- 585 process_request: the carrier comes back ------------------------------------
+
+    async def on_request(self, request: Request, state: RequestState) -> Request | Response | None:
+        job_id, state.job = state.job, None
+        if job_id is None:
+            return None
+        job = self.jobs.get(job_id)
+        if state.park is not None:
+            await self.coordination.wait_inline(request, state)
+        self.jobs.pop(job_id, None)
+        if job is None:
+            return None  # (forgotten at close) fetch the page again
+        error = job.error
+        if error is None:
+            if job.mode == "submit" and job.form is not None:
+                return self._submission(request, job)
+            return self._replay(request, job, self._token_result(request, job))
+        retryable = isinstance(error, SolverError) and error.retryable
+        if retryable and state.attempts < self.ctx.settings.max_attempts:
+            return None  # fetch the gate again: a fresh page, a fresh solve
+        reason = error.reason if isinstance(error, SolverError) else "cancelled"
+        self._give_up(request, job.kind, reason, job.widget, job.task_id)
+        return self._replay(request, job, request.meta[META_RESULT])
+
+    def _token_result(self, request: Request, job: Job) -> dict[str, Any]:
+        assert job.widget is not None and job.token is not None
+        return {
+            "kind": job.widget.kind,
+            "sitekey": job.widget.sitekey,
+            "action": job.widget.action,
+            "solved": True,
+            "token": job.token.token,
+            "resp_key": job.token.resp_key,
+            "cookies": dict(job.token.cookies),
+            "user_agent": job.token.user_agent,
+            "task_id": job.task_id,
+            "attempts": RequestState.of(request).attempts,
+            "solved_at": time.time(),
+        }
+
+    @staticmethod
+    def _replay(carrier: Request, job: Job, result: dict[str, Any]) -> Response:
+        """The gate page itself, as the response to its (carrier) request."""
+        carrier.meta[META_RESULT] = result
+        RequestState.of(carrier).replay = True
+        carrier.meta["dont_cache"] = True
+        # Retrying would fetch the page again and pay for another solve.
+        carrier.meta["dont_retry"] = True
+        headers = job.response.headers.copy()
+        headers.pop(b"Set-Cookie", None)
+        return job.response.replace(request=carrier, headers=headers)
+
+    def _submission(self, carrier: Request, job: Job) -> Request:
+        """The gate form submitted as a browser would: every other field kept, the
+        answer in its field(s), the page's cookies (the jar), proxy and callbacks."""
+        form = job.form
+        assert form is not None
+        extra: dict[str, str] = {}
+        if job.token is not None:
+            assert job.widget is not None
+            fields = submission_fields(job.response, form, job.widget, job.token)
+            extra = dict(job.token.cookies)
+        else:
+            assert job.image is not None and job.text is not None
+            formdata = job.image_opts.get("formdata")
+            fields = {
+                **(formdata if isinstance(formdata, dict) else {}),
+                job.image.field_name: job.text,
+            }
+        meta = dict(carrier.meta)
+        meta.pop(META_RESULT, None)
+        state = RequestState.of(carrier).for_new_request()
+        state.submitted = {"kind": job.kind, "task_id": job.task_id}
+        state.session = job.session(extra)
+        meta[STATE] = state
+        page = urlsplit(job.response.url)
+        headers = {"Referer": job.response.url, "Origin": f"{page.scheme}://{page.netloc}"}
+        proxy_auth = carrier.headers.get("Proxy-Authorization")
+        if proxy_auth:
+            headers["Proxy-Authorization"] = proxy_auth.decode("latin-1")
+        self.ctx.inc(f"submitted/{job.kind}")
+        return submit_form(
+            job.response,
+            form.index,
+            fields,
+            headers,
+            callback=carrier.callback,
+            errback=carrier.errback,
+            cb_kwargs=dict(carrier.cb_kwargs),
+            meta=meta,
+            dont_filter=True,
+            priority=carrier.priority,
+        )
+
+    def _forget_stale_jobs(self) -> None:
+        """A carrier dropped before it came back (a user middleware ignoring it, say)
+        would leave its job, page included, here for good: forget landed jobs after
+        ten minutes (their tokens are long expired)."""
+        cutoff = time.monotonic() - STALE_JOB_SECONDS
+        for job_id in [k for k, j in self.jobs.items() if j.landed_at and j.landed_at < cutoff]:
+            del self.jobs[job_id]
+
+    def close(self) -> None:
+        self.jobs.clear()
+
+
+def why_not_submitted(widget: Widget) -> str | None:
+    """Why "submit" mode leaves a widget unsolved (reported only), or None.
+
+    A form with fields to fill, or a content page's form (an add-to-cart guarded by a v3
+    script), is the spider's to submit. A reCAPTCHA v3 script outside any form gates
+    nothing: sites load it on every page, and a token per page would be money thrown
+    away ("token" mode asks for it explicitly)."""
+    form = widget.form
+    if form is not None:
+        if form.needs_input:
+            return "needs_input"
+        if not form.is_gate:
+            return "not_a_gate"
+        return None
+    if widget.version == "v3":
+        return "no_form"
+    return None

@@ -1,0 +1,159 @@
+"""Gate jobs: one captcha widget or image on one page, solved in the background.
+
+A token is single use and bound to one page, so unlike a Cloudflare clearance nothing is
+shared between requests: each gate page is one job, solved on a flight of its own while
+the request that met it is parked as a *carrier*. What is sent on the page's behalf (its
+captcha image, its form) carries the page's own session cookies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.http.request import NO_CALLBACK
+from twisted.internet import defer
+
+from scrapy_captcha._compat import download
+from scrapy_captcha._cookies import apply_set_cookies, parse_cookie_header
+from scrapy_captcha._kinds import IMAGE
+from scrapy_captcha._state import META_OPTIONS, RequestState, options, reissue
+from scrapy_captcha.clearance import undo_clearance
+from scrapy_captcha.errors import INPUT, SolverCancelled, SolverError
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response, TextResponse
+
+    from scrapy_captcha._coordination import Flight
+    from scrapy_captcha._page import CaptchaImage, FormRef
+    from scrapy_captcha._solutions import TokenSolution
+    from scrapy_captcha._solving import Solving
+    from scrapy_captcha._widgets import Widget
+    from scrapy_captcha.providers import Provider
+
+MAX_IMAGE_BYTES = 2 * 1024 * 1024
+
+
+@dataclass(eq=False)
+class Job:
+    """One gate page being solved: a widget's token or an image's text."""
+
+    request: Request
+    response: TextResponse
+    provider: Provider
+    mode: str  # "submit" | "token"
+    widget: Widget | None = None
+    image: CaptchaImage | None = None
+    image_opts: dict[str, Any] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    token: TokenSolution | None = None
+    text: str | None = None
+    task_id: str | int | None = None
+    flight: Flight | None = None
+    landed_at: float | None = None
+
+    @property
+    def key(self) -> str:
+        return f"job:{self.id}"
+
+    @property
+    def kind(self) -> str:
+        return IMAGE if self.image is not None else self.widget.kind  # type: ignore[union-attr]
+
+    @property
+    def form(self) -> FormRef | None:
+        return self.image.form if self.image is not None else self.widget.form  # type: ignore[union-attr]
+
+    @property
+    def error(self) -> Exception | None:
+        return self.flight.error if self.flight is not None else None
+
+    def session(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
+        """The page's cookies, for a request sent on its behalf (see RequestState)."""
+        host = (urlsplit(self.response.url).hostname or "").lower()
+        return {"host": host, "cookies": dict(self.cookies), "extra": dict(extra or {})}
+
+
+def page_cookies(request: Request, response: Response) -> dict[str, str]:
+    """The page's session: the cookies it was fetched with (less a Cloudflare clearance
+    the add-on put on, which must stay out of the shared jar) and those it set. They go
+    with what is sent on the page's behalf: with one jar shared by concurrent requests,
+    the jar may hold another page's session by the time the solve lands."""
+    state = RequestState.peek(request)
+    if state is not None and state.undo:
+        request = request.copy()
+        undo_clearance(request, state.undo)
+    cookies = parse_cookie_header(request.headers.get("Cookie"))
+    return apply_set_cookies(cookies, response.headers.getlist(b"Set-Cookie"))
+
+
+async def solve_job(solving: Solving, crawler: Crawler, flight: Flight, job: Job) -> None:
+    """The work of a job's flight: fetch the image if need be, then solve."""
+    extra = options(job.request).get("task")
+    try:
+        if job.image is not None:
+            data = job.image.data
+            if data is None:
+                data = await fetch_image(crawler, job)
+            job.text, job.task_id = await solving.solve_text(
+                job.provider, data, job.image_opts.get("image_type"), extra
+            )
+        else:
+            assert job.widget is not None
+            job.token, job.task_id = await solving.solve_token(job.provider, job.widget, extra)
+        flight.task_id = job.task_id
+    except SolverError as exc:
+        job.task_id = exc.task_id
+        raise
+    finally:
+        job.landed_at = time.monotonic()
+
+
+async def fetch_image(crawler: Crawler, job: Job) -> bytes:
+    """The captcha image of this page, fetched in the page's session (its cookie jar,
+    proxy and clearance) through the engine, like the browser that showed the page."""
+    assert job.image is not None and job.image.url is not None
+    request = reissue(job.request).replace(
+        url=job.image.url,
+        method="GET",
+        body=b"",
+        callback=NO_CALLBACK,
+        errback=None,
+        cb_kwargs={},
+        priority=job.request.priority + 1,
+    )
+    state = RequestState.of(request)
+    state.session = job.session()
+    state.aux = True
+    state.submitted = None
+    for name in (b"Cookie", b"Content-Type", b"Content-Length"):
+        request.headers.pop(name, None)
+    request.headers[b"Referer"] = job.response.url
+    request.headers[b"Accept"] = b"image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5"
+    request.meta[META_OPTIONS] = {k: v for k, v in options(job.request).items() if k == "provider"}
+    request.meta["dont_cache"] = True
+    if crawler.engine is None:
+        raise SolverCancelled("no engine")
+    try:
+        response = await download(crawler, request)
+    except (defer.CancelledError, asyncio.CancelledError, SolverCancelled):
+        raise
+    except IgnoreRequest as exc:
+        raise SolverError("image_fetch", f"captcha image request ignored: {exc}") from None
+    except Exception as exc:
+        raise SolverError(
+            "image_fetch", f"captcha image download failed: {type(exc).__name__}"
+        ) from None
+    if response.status != 200 or not response.body:
+        raise SolverError("image_fetch", f"captcha image answered HTTP {response.status}")
+    if len(response.body) > MAX_IMAGE_BYTES:
+        raise SolverError("image_fetch", "captcha image is over 2 MiB", family=INPUT)
+    return response.body

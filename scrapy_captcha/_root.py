@@ -1,0 +1,111 @@
+"""The per-crawler root: builds the add-on's services and answers the crawler's signals.
+
+Scrapy builds it once per crawler as an extension (``middleware.CaptchaExtension``),
+before the downloader middlewares, so the middlewares and the spider API find it with
+``crawler.get_extension()`` instead of through a global, and the start-up checks always
+run at the same moment. Each service gets what it needs through its constructor and
+never reads it back from here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from scrapy_captcha._cloudflare import CloudflareFlow
+from scrapy_captcha._compat import spawn
+from scrapy_captcha._context import Context
+from scrapy_captcha._coordination import Coordination
+from scrapy_captcha._gates import GateFlow
+from scrapy_captcha._routes import Routes, default_headers
+from scrapy_captcha._solving import Solving
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.settings import CaptchaSettings
+from scrapy_captcha.store import open_store
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from typing_extensions import Self
+
+
+class Root:
+    """Builds and owns the services of one crawler; answers its signals."""
+
+    def __init__(self, crawler: Crawler, settings: CaptchaSettings) -> None:
+        self.crawler = crawler
+        self.settings = settings
+        self.ctx = Context(crawler, settings)
+        reactor = crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True)
+        self.solving = Solving(self.ctx, reactor_enabled=reactor)
+        store = open_store(settings.cache_url, crawler)
+        self.routes = Routes(self.ctx, store, default_headers(crawler.settings))
+        self.coordination = Coordination(self.ctx, store)
+        self.cloudflare = CloudflareFlow(self.ctx, self.solving, self.routes, self.coordination)
+        self.gates = GateFlow(self.ctx, self.solving, self.coordination)
+        self.coordination.connect_signals()
+        crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        settings = CaptchaSettings.from_settings(crawler.settings)
+        if not settings.enabled:
+            raise NotConfigured("CAPTCHA_ENABLED is False")
+        return cls(crawler, settings)
+
+    @classmethod
+    def of(cls, crawler: Crawler) -> Self:
+        """The crawler's root; a clear error if the add-on is not set up."""
+        root = crawler.get_extension(cls)
+        if root is None:
+            if not crawler.settings.getbool("CAPTCHA_ENABLED", True):
+                raise ConfigurationError("CAPTCHA_ENABLED is False")
+            raise ConfigurationError(
+                "scrapy-captcha is not set up: add ADDONS = {'scrapy_captcha.Addon': 500}, "
+                "or 'scrapy_captcha.CaptchaExtension' to EXTENSIONS (see the README)"
+            )
+        return root
+
+    def __repr__(self) -> str:
+        flights = len(self.coordination.flights)
+        return f"<{type(self).__name__} {self.solving.provider.name} flights={flights}>"
+
+    # -- signals ------------------------------------------------------------------------
+
+    async def _on_spider_opened(self, **kwargs: Any) -> None:
+        self._check_components()
+        if self.solving.disabled_reason == "no_reactor":
+            self.ctx.log.error(
+                "TWISTED_REACTOR_ENABLED is False: scrapy-captcha talks to solvers through "
+                "treq, which needs the Twisted reactor. Challenges are passed on unsolved."
+            )
+            self.ctx.set_stat("disabled", "no_reactor")
+            return
+        if self.solving.check_default_key() and self.settings.check_balance:
+            spawn(self.solving.check_balance())
+
+    def missing_components(self) -> list[str]:
+        """Names of the add-on's downloader middlewares the crawler lacks."""
+        return []
+
+    def _check_components(self) -> None:
+        missing = self.missing_components()
+        if missing:
+            self.ctx.log.error(
+                "scrapy-captcha is incomplete: %s not in DOWNLOADER_MIDDLEWARES. Use ADDONS = "
+                "{'scrapy_captcha.Addon': 500} or see the README for the manual setup.",
+                ", ".join(missing),
+            )
+
+    async def _on_spider_closed(self, **kwargs: Any) -> None:
+        self.coordination.close()
+        self.gates.close()
+        dropped = self.ctx.stats.get_value("captcha/dropped_on_close", 0)
+        if dropped:
+            self.ctx.log.info(
+                "%d requests waiting for a captcha solve were dropped at close", dropped
+            )
+        await self.solving.close()
+        await self.routes.store.close()

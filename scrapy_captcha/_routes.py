@@ -1,0 +1,202 @@
+"""Routes and clearances: which (domain, proxy) a request goes through, and what it carries.
+
+A clearance is bound to the exit IP, so it is stored per route. The proxy identity in the
+route key includes the credentials, since sticky-session proxies pick the exit IP by user
+name, but only as a keyed hash: neither the key nor any repr holds a password. This
+service owns the route secret, the clearance store, putting clearances and page sessions
+on requests (and taking them off), and the proxies CAPTCHA_PROXY /
+CAPTCHA_DOMAIN_PROXIES assign.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, unquote, urlsplit
+
+from scrapy.utils.httpobj import urlparse_cached
+from scrapy.utils.python import to_bytes
+
+from scrapy_captcha._compat import accepted_encodings
+from scrapy_captcha._cookies import format_cookie_header, parse_cookie_header
+from scrapy_captcha._state import RequestState, options
+from scrapy_captcha.clearance import undo_clearance
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.settings import BaseSettings
+
+    from scrapy_captcha._context import Context
+    from scrapy_captcha.clearance import Clearance
+    from scrapy_captcha.store import ClearanceStore
+
+
+@dataclass(frozen=True)
+class Route:
+    """The (domain, proxy) a request really goes through, as seen after HttpProxy.
+
+    ``key`` identifies it in the clearance store; ``proxy_url`` has no credentials;
+    ``_auth`` keeps the Proxy-Authorization value only to rebuild the solver's proxy URL.
+    """
+
+    domain: str
+    proxy_url: str | None
+    key: str
+    _auth: bytes | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def has_proxy(self) -> bool:
+        return self.proxy_url is not None
+
+    def solver_proxy(self) -> str | None:
+        """The proxy URL, credentials included, in the form solver APIs take."""
+        if self.proxy_url is None:
+            return None
+        creds = basic_credentials(self._auth)
+        if creds is None:
+            return self.proxy_url
+        parts = urlsplit(self.proxy_url)
+        user, password = creds
+        netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}"
+        return f"{parts.scheme}://{netloc}"
+
+    def describe(self) -> str:
+        """For log lines: never shows credentials."""
+        proxy = self.proxy_url or "no proxy"
+        return f"{self.domain} via {proxy}{' (authenticated)' if self._auth else ''}"
+
+
+def basic_credentials(header: bytes | None) -> tuple[str, str] | None:
+    if not header or not header.lower().startswith(b"basic "):
+        return None
+    try:
+        user, _, password = base64.b64decode(header[6:].strip()).decode("latin-1").partition(":")
+    except (binascii.Error, ValueError):
+        return None
+    return unquote(user), unquote(password)
+
+
+def _normalise_proxy(proxy: str) -> str:
+    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # IPv6 literal: keep the brackets, or host and port run together
+        host = f"[{host}]"
+    port = parts.port or (
+        443 if parts.scheme == "https" else 1080 if "socks" in parts.scheme else 80
+    )
+    return f"{parts.scheme or 'http'}://{host}:{port}"
+
+
+def route_for(request: Request, secret: bytes) -> Route:
+    """Compute the route of a request that has been through HttpProxyMiddleware."""
+    domain = (urlparse_cached(request).hostname or "").lower()
+    proxy = request.meta.get("proxy")
+    if not proxy:
+        return Route(domain, None, f"{domain}|direct")
+    proxy_url = _normalise_proxy(str(proxy))
+    auth = request.headers.get(b"Proxy-Authorization")
+    if auth is None:
+        # Not through HttpProxy yet (or it is disabled): credentials may still be inline.
+        parts = urlsplit(str(proxy))
+        if parts.username is not None:
+            auth = b"Basic " + base64.b64encode(
+                f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode("latin-1")
+            )
+    digest = hmac.new(
+        secret, proxy_url.encode() + b"|" + (auth or b""), hashlib.sha256
+    ).hexdigest()[:32]
+    return Route(domain, proxy_url, f"{domain}|{digest}", auth)
+
+
+def route_secret(api_key: str, api_keys: dict[str, str]) -> bytes:
+    """Keyed-hash secret for proxy identities: stable across the processes sharing a
+    store (same keys), different for every other configuration."""
+    keys = [api_key, *sorted(api_keys.values())]
+    return hashlib.sha256("|".join(["scrapy-captcha", *keys]).encode()).digest()
+
+
+def apply_session(request: Request, session: dict[str, Any]) -> None:
+    """Send a page's session cookies with a request made on its behalf (its gate form
+    submission, its captcha image), once, on the Cookie header CookiesMiddleware built:
+    only to the page's own host, as a browser would, and without touching the jar."""
+    cookies = dict(session.get("extra") or {})
+    if (urlparse_cached(request).hostname or "").lower() == session.get("host"):
+        cookies = {**session.get("cookies", {}), **cookies}
+    if cookies:
+        jar = parse_cookie_header(request.headers.get("Cookie"))
+        jar.update(cookies)
+        request.headers["Cookie"] = format_cookie_header(jar)
+
+
+def default_headers(settings: BaseSettings) -> dict[str, bytes]:
+    """Header values Scrapy sets by default: replayed solver headers may replace these,
+    never a value the spider chose."""
+    headers = {
+        str(k).lower(): to_bytes(v) for k, v in settings.getdict("DEFAULT_REQUEST_HEADERS").items()
+    }
+    headers["accept-encoding"] = accepted_encodings()
+    return headers
+
+
+class Routes:
+    """Routes, the clearance store, and what goes on a request at 760."""
+
+    def __init__(self, ctx: Context, store: ClearanceStore, defaults: dict[str, bytes]) -> None:
+        self.ctx = ctx
+        self.store = store
+        self.secret = route_secret(ctx.settings.api_key, ctx.settings.api_keys)
+        self.defaults = defaults
+        #: domains challenged without a proxy: CAPTCHA_PROXY routes them from now on
+        self.challenged_domains: set[str] = set()
+
+    def route(self, request: Request) -> Route:
+        state = RequestState.peek(request)
+        if state is not None and state.route is not None:
+            return state.route
+        return route_for(request, self.secret)
+
+    def assign_proxy(self, request: Request) -> None:
+        """Route requests through CAPTCHA_DOMAIN_PROXIES / CAPTCHA_PROXY when they have no
+        proxy of their own, so HttpProxyMiddleware handles the credentials."""
+        if "proxy" in request.meta:
+            return
+        settings = self.ctx.settings
+        host = (urlparse_cached(request).hostname or "").lower()
+        proxy = (
+            options(request).get("proxy")
+            or settings.proxy_for_domain(host)
+            or (settings.proxy if host in self.challenged_domains else None)
+        )
+        if proxy:
+            request.meta["proxy"] = proxy
+
+    def fallback_proxy(self, request: Request) -> str | None:
+        """Where a challenge met without a proxy can be solved, if anywhere."""
+        state = RequestState.peek(request)
+        if "proxy" in request.meta or (state is not None and state.rerouted):
+            return None
+        return options(request).get("proxy") or self.ctx.settings.proxy
+
+    def prepare(self, request: Request) -> tuple[RequestState, Route]:
+        """At 760: take off what an earlier trip put on (a retry, redirect or re-issue may
+        now go through another route), add the page session it was sent with, and fix
+        the route it really goes through."""
+        state = RequestState.of(request)
+        if state.undo is not None:
+            undo_clearance(request, state.undo)
+            state.undo = None
+        state.applied = None
+        if state.session is not None:
+            apply_session(request, state.session)
+            state.session = None
+        state.route = route = route_for(request, self.secret)
+        return state, route
+
+    def apply(self, request: Request, state: RequestState, clearance: Clearance) -> None:
+        state.undo = clearance.apply(request, self.defaults)
+        state.applied = (clearance.id, clearance.task_id)
+        self.ctx.inc("cache/hit")

@@ -1,0 +1,123 @@
+"""A request's progress through the add-on: one object under one meta key.
+
+Why one object: the Cloudflare flow, the gate flow and the parking code all need to know
+how many solves a request has waited for, which clearance it carries and what it is (a
+carrier waiting for its gate's job, a replay, a gate submission, the add-on's own image
+fetch). Kept in ``request.meta`` (so it survives retries, redirects and JOBDIR pickling)
+under :data:`STATE`; :meth:`RequestState.for_reissue` and
+:meth:`RequestState.for_new_request` say what a copy keeps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from scrapy import Request
+
+    from scrapy_captcha._routes import Route
+
+#: request meta: set True to leave a request and its response alone
+META_OPT_OUT: Final = "dont_solve_captcha"
+#: request meta: per-request options {"proxy", "provider", "task", "widgets", "image"}
+META_OPTIONS: Final = "captcha"
+#: response meta: what happened ({"kind", "solved", "task_id", "token", "reason", ...})
+META_RESULT: Final = "captcha_result"
+#: request meta: the add-on's own state (:class:`RequestState`); private
+STATE: Final = "_captcha"
+
+#: what Clearance.apply changed, to take it off again (see clearance.Undo)
+Undo = dict[str, dict[str, Any]]
+
+
+@dataclass
+class RequestState:
+    """What the add-on knows about one request. Picklable (JOBDIR)."""
+
+    #: solves this request has waited for (flights that landed)
+    attempts: int = 0
+    #: task id and challenge variant of the last flight it waited on
+    last_task: str | int | None = None
+    variant: str | None = None
+    #: key of the flight to park this request on, once the scheduler sees it
+    park: str | None = None
+    #: the (domain, proxy) it goes through, known at 760
+    route: Route | None = None
+    #: (clearance id, task id) of the clearance it carries
+    applied: tuple[str, str | int | None] | None = None
+    #: how to take that clearance off again (a retry or redirect may change route)
+    undo: Undo | None = None
+    #: the add-on set ``dont_cache`` (a challenge page): not the spider's choice
+    set_dont_cache: bool = False
+    #: moved to CAPTCHA_PROXY after a challenge without a proxy
+    rerouted: bool = False
+    #: a carrier: id of the widget/image job it waits for
+    job: str | None = None
+    #: a gate response replayed to its request
+    replay: bool = False
+    #: a gate submission: {"kind", "task_id"}
+    submitted: dict[str, Any] | None = None
+    #: the add-on's own fetch of a captcha image
+    aux: bool = False
+    #: cookies sent on a page's behalf, on the Cookie header at 760, never into the jar:
+    #: {"host": page host, "cookies": {...} (same host only), "extra": {...} (always)}
+    session: dict[str, Any] | None = field(default=None, repr=False)
+
+    @staticmethod
+    def of(request: Request) -> RequestState:
+        """The request's state, created on first use."""
+        state = request.meta.get(STATE)
+        if not isinstance(state, RequestState):
+            state = request.meta[STATE] = RequestState()
+        return state
+
+    @staticmethod
+    def peek(request: Request) -> RequestState | None:
+        state = request.meta.get(STATE)
+        return state if isinstance(state, RequestState) else None
+
+    def for_reissue(self) -> RequestState:
+        """For the same request sent again: its history (attempts, the clearance to take
+        off, whether it was rerouted) stays; what belonged to one trip does not."""
+        return RequestState(
+            attempts=self.attempts,
+            last_task=self.last_task,
+            variant=self.variant,
+            undo=self.undo,
+            rerouted=self.rerouted,
+            submitted=self.submitted,
+        )
+
+    def for_new_request(self) -> RequestState:
+        """For a brand-new request made from this one (a gate submission): the attempts
+        carry over, nothing that belongs to the old request's route does."""
+        return replace(self.for_reissue(), undo=None, rerouted=False)
+
+
+def reissue(request: Request, attempts: int | None = None) -> Request:
+    """The same request, to be sent again (``dont_filter``); a ``dont_cache`` the add-on
+    set on a challenge page is lifted."""
+    state = RequestState.peek(request)
+    copy = request.replace(dont_filter=True)
+    new = state.for_reissue() if state is not None else RequestState()
+    if state is not None and state.set_dont_cache:
+        copy.meta.pop("dont_cache", None)
+    if attempts is not None:
+        new.attempts = attempts
+    copy.meta[STATE] = new
+    return copy
+
+
+def refetch_uncached(request: Request) -> Request:
+    """A challenge or gate served by HttpCache: solving it would be paid for and then
+    served again from the cache. Fetch afresh, bypassing the cache from now on."""
+    copy = reissue(request)
+    copy.meta["dont_cache"] = True
+    return copy
+
+
+def options(request: Request) -> dict[str, Any]:
+    """``meta["captcha"]``, or an empty dict when absent or not a dict."""
+    opts = request.meta.get(META_OPTIONS)
+    return opts if isinstance(opts, dict) else {}
