@@ -16,9 +16,7 @@ from scrapy import Request
 from scrapy_captcha._kinds import HCAPTCHA
 
 if TYPE_CHECKING:
-    from scrapy.http import TextResponse
-
-    from scrapy_captcha._page import FormRef
+    from scrapy_captcha._page import FormRef, Page
     from scrapy_captcha._solutions import TokenSolution
     from scrapy_captcha._widgets import Widget
 
@@ -38,14 +36,14 @@ def token_fields(widget: Widget, token: str, resp_key: str | None = None) -> dic
 
 
 def submission_fields(
-    response: TextResponse, form: FormRef, widget: Widget, token: TokenSolution
+    page: Page, form: FormRef, widget: Widget, token: TokenSolution
 ) -> dict[str, str]:
     """The token in every field a browser would fill: the widget's response field, empty
     hidden captcha fields the page's script fills (v3 sites name their own), hCaptcha's
     second field, and ``respKey`` where the solver returned one."""
     fields = token_fields(widget, token.token)
     resp_key_set = False
-    forms = response.xpath("//form")
+    forms = page.forms()
     if form.index < len(forms):
         for inp in forms[form.index].xpath(".//input[@name]"):
             name = inp.attrib["name"]
@@ -62,8 +60,14 @@ def submission_fields(
     return fields
 
 
+def submission_url(page: Page, form_index: int) -> str:
+    """Where submitting the ``form_index``-th form sends it (its ``action``, or the
+    ``formaction`` of the button a browser would click)."""
+    return form2request(page.forms()[form_index]).url
+
+
 def submit_form(
-    response: TextResponse,
+    page: Page,
     form_index: int,
     formdata: dict[str, str],
     headers: dict[str, str],
@@ -71,7 +75,7 @@ def submit_form(
 ) -> Request:
     """The ``form_index``-th form of the page submitted with ``formdata``; ``kwargs`` go
     to the Request (callback, meta, priority...)."""
-    form = response.xpath("//form")[form_index]
+    form = page.forms()[form_index]
     data = form2request(form, formdata)
     return Request(
         data.url,

@@ -20,10 +20,11 @@ from urllib.parse import urlsplit
 from scrapy.http import Response, TextResponse
 
 from scrapy_captcha._coordination import Flight, park
-from scrapy_captcha._forms import submission_fields, submit_form
+from scrapy_captcha._forms import submission_fields, submission_url, submit_form
 from scrapy_captcha._jobs import Job, page_cookies, solve_job
 from scrapy_captcha._kinds import IMAGE, WIDGET_KINDS
-from scrapy_captcha._page import CaptchaImage, find_image
+from scrapy_captcha._outbound import Outbound
+from scrapy_captcha._page import CaptchaImage, ImageTooLarge, Page, find_image, html_page
 from scrapy_captcha._state import META_RESULT, STATE, RequestState, options, refetch_uncached
 from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.errors import ConfigurationError, SolverError
@@ -43,10 +44,13 @@ STALE_JOB_SECONDS = 600
 class GateFlow:
     """Widgets and images on pages, for one crawler."""
 
-    def __init__(self, ctx: Context, solving: Solving, coordination: Coordination) -> None:
+    def __init__(
+        self, ctx: Context, solving: Solving, coordination: Coordination, outbound: Outbound
+    ) -> None:
         self.ctx = ctx
         self.solving = solving
         self.coordination = coordination
+        self.outbound = outbound
         self.jobs: dict[str, Job] = {}
 
     # -- modes --------------------------------------------------------------------------
@@ -75,13 +79,14 @@ class GateFlow:
         if not isinstance(response, TextResponse):
             self._after_submission(request, state)
             return None
+        page = html_page(response)
         image_opts = options(request).get("image")
         if image_opts is not None:
-            return self._on_image_page(request, response, state, image_opts)
+            return self._on_image_page(request, response, page, state, image_opts)
         modes = self._modes(request)
         enabled = any(self._mode(modes, kind) != "ignore" for kind in WIDGET_KINDS)
-        widgets = find_widgets(response) if enabled else []
-        if not widgets:
+        widgets = find_widgets(page) if enabled and page is not None else []
+        if not widgets or page is None:
             self._after_submission(request, state)
             return None
         for kind in dict.fromkeys(w.kind for w in widgets):
@@ -98,7 +103,7 @@ class GateFlow:
                     continue
                 if widget.form is None:
                     mode = "token"  # nothing to submit: hand the token over
-            return self._start(request, response, state, mode, widget=widget)
+            return self._start(request, response, page, state, mode, widget=widget)
         if reported is not None:
             widget, why = reported
             self._give_up(request, widget.kind, why, widget, stat="skipped", dont_retry=False)
@@ -107,7 +112,12 @@ class GateFlow:
         return None
 
     def _on_image_page(
-        self, request: Request, response: TextResponse, state: RequestState, image_opts: Any
+        self,
+        request: Request,
+        response: TextResponse,
+        page: Page | None,
+        state: RequestState,
+        image_opts: Any,
     ) -> Request | None:
         try:
             if not isinstance(image_opts, dict):
@@ -117,7 +127,11 @@ class GateFlow:
                 raise ConfigurationError(
                     'meta["captcha"]["image"] needs "selector" and "field" strings'
                 )
-            image = find_image(response, selector, field_name)
+            image = find_image(page, selector, field_name) if page is not None else None
+        except ImageTooLarge as exc:
+            self.ctx.log.warning("Captcha image on %s not solved: %s", response.url, exc)
+            self._give_up(request, IMAGE, "image_too_large", dont_retry=False)
+            return None
         except (ConfigurationError, ValueError) as exc:
             self.ctx.warn_once(f"image|{exc}", "%s", exc, level=logging.ERROR)
             self._give_up(request, IMAGE, "bad_options", dont_retry=False)
@@ -129,7 +143,10 @@ class GateFlow:
         if image.form is None:
             self._give_up(request, IMAGE, "no_form", dont_retry=False)
             return None
-        return self._start(request, response, state, "submit", image=image, image_opts=image_opts)
+        assert page is not None
+        return self._start(
+            request, response, page, state, "submit", image=image, image_opts=image_opts
+        )
 
     def _after_submission(self, request: Request, state: RequestState) -> None:
         """The page after a gate submission shows no gate: the submission worked."""
@@ -162,6 +179,7 @@ class GateFlow:
         self,
         request: Request,
         response: TextResponse,
+        page: Page,
         state: RequestState,
         mode: str,
         *,
@@ -176,6 +194,10 @@ class GateFlow:
             return refetch_uncached(request)
         if state.attempts >= self.ctx.settings.max_attempts:
             self._give_up(request, kind, "max_attempts", widget, state.last_task)
+            return None
+        refusal = self._refusal(page, mode, widget, image)
+        if refusal is not None:
+            self._give_up(request, kind, refusal, widget, dont_retry=False)
             return None
         try:
             provider = self.solving.provider_for(request)
@@ -193,6 +215,7 @@ class GateFlow:
         job = Job(
             request=request,
             response=response,
+            page=page,
             provider=provider,
             mode=mode,
             widget=widget,
@@ -217,6 +240,34 @@ class GateFlow:
         carrier = park(request, job.key, state.attempts)
         RequestState.of(carrier).job = job.id
         return carrier
+
+    def _refusal(
+        self,
+        page: Page,
+        mode: str,
+        widget: Widget | None,
+        image: CaptchaImage | None,
+    ) -> str | None:
+        """Why the outbound policy forbids what solving this gate would send (its image
+        fetch, its form submission), checked before anything is paid for."""
+        targets = []
+        if image is not None and image.url is not None:
+            targets.append(("image", image.url))
+        form = image.form if image is not None else widget.form if widget else None
+        if mode == "submit" and form is not None:
+            targets.append(("form", submission_url(page, form.index)))
+        for what, url in targets:
+            refusal = self.outbound.refusal(page.url, url, self.ctx.crawler.spider)
+            if refusal is not None:
+                self.ctx.log.warning(
+                    "Captcha on %s not solved: its %s goes to %s (%s); see CAPTCHA_ALLOW_OFFSITE",
+                    page.url,
+                    what,
+                    _where(url),
+                    refusal,
+                )
+                return refusal
+        return None
 
     # -- 585 process_request: the carrier comes back ------------------------------------
 
@@ -278,7 +329,7 @@ class GateFlow:
         extra: dict[str, str] = {}
         if job.token is not None:
             assert job.widget is not None
-            fields = submission_fields(job.response, form, job.widget, job.token)
+            fields = submission_fields(job.page, form, job.widget, job.token)
             extra = dict(job.token.cookies)
         else:
             assert job.image is not None and job.text is not None
@@ -300,7 +351,7 @@ class GateFlow:
             headers["Proxy-Authorization"] = proxy_auth.decode("latin-1")
         self.ctx.inc(f"submitted/{job.kind}")
         return submit_form(
-            job.response,
+            job.page,
             form.index,
             fields,
             headers,
@@ -322,6 +373,12 @@ class GateFlow:
 
     def close(self) -> None:
         self.jobs.clear()
+
+
+def _where(url: str) -> str:
+    """A target for log lines: scheme and host, never a path or credentials."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "(no URL)"
 
 
 def why_not_submitted(widget: Widget) -> str | None:

@@ -19,9 +19,11 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 from twisted.internet import defer
 
-from scrapy_captcha._compat import download
+from scrapy_captcha._compat import download, engine_closing
 from scrapy_captcha._cookies import apply_set_cookies, parse_cookie_header
 from scrapy_captcha._kinds import IMAGE
+from scrapy_captcha._outbound import Outbound
+from scrapy_captcha._page import MAX_IMAGE_BYTES
 from scrapy_captcha._state import META_OPTIONS, RequestState, options, reissue
 from scrapy_captcha.clearance import undo_clearance
 from scrapy_captcha.errors import INPUT, SolverCancelled, SolverError
@@ -32,13 +34,11 @@ if TYPE_CHECKING:
     from scrapy.http import Response, TextResponse
 
     from scrapy_captcha._coordination import Flight
-    from scrapy_captcha._page import CaptchaImage, FormRef
+    from scrapy_captcha._page import CaptchaImage, FormRef, Page
     from scrapy_captcha._solutions import TokenSolution
     from scrapy_captcha._solving import Solving
     from scrapy_captcha._widgets import Widget
     from scrapy_captcha.providers import Provider
-
-MAX_IMAGE_BYTES = 2 * 1024 * 1024
 
 
 @dataclass(eq=False)
@@ -47,6 +47,7 @@ class Job:
 
     request: Request
     response: TextResponse
+    page: Page
     provider: Provider
     mode: str  # "submit" | "token"
     widget: Widget | None = None
@@ -129,7 +130,10 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
         errback=None,
         cb_kwargs={},
         priority=job.request.priority + 1,
+        # Not exempt from OffsiteMiddleware / allowed_domains.
+        dont_filter=False,
     )
+    Outbound.headers_for(request, job.response.url)
     state = RequestState.of(request)
     state.session = job.session()
     state.aux = True
@@ -140,12 +144,19 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
     request.headers[b"Accept"] = b"image/avif,image/webp,image/png,image/*;q=0.8,*/*;q=0.5"
     request.meta[META_OPTIONS] = {k: v for k, v in options(job.request).items() if k == "provider"}
     request.meta["dont_cache"] = True
+    # Read no more than an image may be: the download is cut while streaming.
+    request.meta["download_maxsize"] = MAX_IMAGE_BYTES
     if crawler.engine is None:
         raise SolverCancelled("no engine")
     try:
         response = await download(crawler, request)
     except (defer.CancelledError, asyncio.CancelledError, SolverCancelled):
-        raise
+        if engine_closing(crawler):
+            raise
+        # (Scrapy cancels a download that grows past download_maxsize.)
+        raise SolverError(
+            "image_fetch", "captcha image download cut: over 2 MiB", family=INPUT
+        ) from None
     except IgnoreRequest as exc:
         raise SolverError("image_fetch", f"captcha image request ignored: {exc}") from None
     except Exception as exc:

@@ -8,7 +8,7 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 from urllib.parse import unquote_to_bytes, urljoin
 
 from parsel import Selector, SelectorList
@@ -63,25 +63,117 @@ class CaptchaImage:
     form: FormRef | None = None
 
 
+#: Largest captcha image fetched, decoded or uploaded (solvers take a few hundred KB).
+MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
+#: Only this many leading body bytes are ever scanned or parsed for widgets and forms.
+MAX_PARSE_BYTES: Final = 2 * 1024 * 1024
+#: Forms, and fields per form, looked at on one page.
+MAX_FORMS: Final = 200
+MAX_FIELDS: Final = 200
+
+
 # -- helpers ---------------------------------------------------------------------------
 
 
-def html_page(response: Response) -> TextResponse | None:
+class Page:
+    """One HTML response as detection sees it: at most :data:`MAX_PARSE_BYTES` of it,
+    parsed at most once, its forms listed once. Why: a hostile page (100 MB, a gzip bomb,
+    thousands of forms) must cost bounded work; nothing here is quadratic in its size."""
+
+    def __init__(self, response: TextResponse) -> None:
+        self.response = response
+        self.url = response.url
+        self.truncated = len(response.body) > MAX_PARSE_BYTES
+        self._selector: Selector | None = None
+        self._forms: list[Selector] | None = None
+        self._form_index: dict[Any, int] = {}
+        self._refs: dict[int, FormRef] = {}
+        self._outside: int | None = None
+
+    def head(self) -> bytes:
+        """The scan window as bytes a byte search can read: UTF-16/32 pages re-encoded."""
+        body = self.response.body[:MAX_PARSE_BYTES]
+        encoding = (self.response.encoding or "").lower().replace("_", "-")
+        if encoding.startswith(("utf-16", "utf-32")):
+            return body.decode(encoding, "replace").encode("utf-8")
+        return body
+
+    @property
+    def selector(self) -> Selector:
+        if self._selector is None:
+            try:
+                if self.truncated:
+                    text = self.response.body[:MAX_PARSE_BYTES].decode(
+                        self.response.encoding, "replace"
+                    )
+                    self._selector = Selector(text=text, type="html", base_url=self.url)
+                else:
+                    self._selector = self.response.selector
+            except Exception:  # (lxml refuses some hostile documents outright)
+                self._selector = Selector(text="<html></html>", type="html")
+        return self._selector
+
+    def xpath(self, query: str) -> SelectorList[Selector]:
+        return self.selector.xpath(query)
+
+    def css(self, query: str) -> SelectorList[Selector]:
+        return self.selector.css(query)
+
+    def urljoin(self, url: str) -> str:
+        return self.response.urljoin(url)
+
+    def forms(self) -> list[Selector]:
+        """The page's forms in document order (the first :data:`MAX_FORMS`)."""
+        if self._forms is None:
+            self._forms = list(self.xpath("//form")[:MAX_FORMS])
+            self._form_index = {form.root: i for i, form in enumerate(self._forms)}
+        return self._forms
+
+    def outside_text(self) -> int:
+        """Visible characters outside any form (computed once per page)."""
+        if self._outside is None:
+            self._outside = sum(len(t.strip()) for t in self.xpath(_OUTSIDE_TEXT).getall())
+        return self._outside
+
+    def form_ref(self, index: int) -> FormRef:
+        ref = self._refs.get(index)
+        if ref is None:
+            ref = self._refs[index] = _form_ref(self, self.forms()[index], index)
+        return ref
+
+    def enclosing_form(self, el: Selector | None) -> FormRef | None:
+        """The form ``el`` sits in, or names with its ``form`` attribute."""
+        if el is None:
+            return None
+        forms = self.forms()
+        found: list[Selector] = list(el.xpath("ancestor-or-self::form[1]"))
+        if not found:
+            # A button or input may name its form by id, outside the form element.
+            form_id = el.attrib.get("form")
+            if not form_id:
+                return None
+            found = [f for f in forms if f.attrib.get("id") == form_id][:1]
+            if not found:
+                return None
+        index = self._form_index.get(found[0].root)
+        return None if index is None else self.form_ref(index)
+
+
+def html_page(response: Response | Page) -> Page | None:
+    """The bounded HTML view of a response (None for non-HTML); a Page stays itself."""
+    if isinstance(response, Page):
+        return response
     if not isinstance(response, TextResponse):
         return None
     ctype = (response.headers.get("Content-Type") or b"").lower()
     if ctype and b"html" not in ctype and b"xml" not in ctype:
         return None
-    return response
+    return Page(response)
 
 
-def page_forms(sel: Selector) -> SelectorList[Selector]:
-    return sel.xpath("//form")
-
-
-def form_ref(response: TextResponse, form: Selector, index: int) -> FormRef:
+def _form_ref(page: Page, form: Selector, index: int) -> FormRef:
     needs: list[str] = []
-    for inp in form.xpath(".//input|.//textarea"):
+    for inp in form.xpath(".//input|.//textarea")[:MAX_FIELDS]:
         tag = inp.root.tag if hasattr(inp.root, "tag") else ""
         name = inp.attrib.get("name") or ""
         if not name or ANSWER_FIELD.search(name) or "disabled" in inp.attrib:
@@ -94,35 +186,14 @@ def form_ref(response: TextResponse, form: Selector, index: int) -> FormRef:
             continue
         if (inp.attrib.get("type") or "").lower() in _TEXTLIKE and not inp.attrib.get("value"):
             needs.append(name)
-    outside = sum(len(t.strip()) for t in response.xpath(_OUTSIDE_TEXT).getall())
     return FormRef(
         index=index,
-        action=response.urljoin(form.attrib.get("action") or response.url),
+        action=page.urljoin(form.attrib.get("action") or page.url),
         method=(form.attrib.get("method") or "GET").upper(),
         id=form.attrib.get("id"),
         needs_input=tuple(dict.fromkeys(needs)),
-        page_text=outside,
+        page_text=page.outside_text(),
     )
-
-
-def enclosing_form(response: TextResponse, el: Selector | None) -> FormRef | None:
-    if el is None:
-        return None
-    forms = page_forms(response.selector)
-    found = el.xpath("ancestor-or-self::form[1]")
-    if not found:
-        # A button or input may name its form by id, outside the form element.
-        form_id = el.attrib.get("form")
-        if not form_id:
-            return None
-        found = forms.xpath(f"self::*[@id={xpath_literal(form_id)}]")
-        if not found:
-            return None
-    root = found[0].root
-    for i, candidate in enumerate(forms):
-        if candidate.root is root:
-            return form_ref(response, candidate, i)
-    return None
 
 
 def xpath_literal(value: str) -> str:
@@ -133,15 +204,15 @@ def xpath_literal(value: str) -> str:
     return "concat('" + value.replace("'", "',\"'\",'") + "')"
 
 
-def by_target(response: TextResponse, target: str | None) -> Selector | None:
+def by_target(page: Page, target: str | None) -> Selector | None:
     """The element a render call targets ('#id', '.class' or a bare id)."""
     if not target:
         return None
     try:
         found = (
-            response.css(target)
+            page.css(target)
             if target[0] in "#.["
-            else response.xpath(f"//*[@id={xpath_literal(target)}]")
+            else page.xpath(f"//*[@id={xpath_literal(target)}]")
         )
     except Exception:  # an expression we cannot read as CSS
         return None
@@ -151,7 +222,7 @@ def by_target(response: TextResponse, target: str | None) -> Selector | None:
 # -- images -----------------------------------------------------------------------------
 
 
-def find_image(response: Response, selector: str, field_name: str) -> CaptchaImage | None:
+def find_image(response: Response | Page, selector: str, field_name: str) -> CaptchaImage | None:
     """The captcha image ``selector`` (CSS, or XPath when it starts with ``/`` or ``(``)
     matches, and the form whose ``field_name`` takes its answer: the image's enclosing form,
     else the form holding ``field``. ``None`` when the page has no such image."""
@@ -170,23 +241,37 @@ def find_image(response: Response, selector: str, field_name: str) -> CaptchaIma
         src = img.root.strip()
     if not src:
         return None
-    form = None if isinstance(img.root, str) else enclosing_form(page, img)
+    form = None if isinstance(img.root, str) else page.enclosing_form(img)
     if form is None:
         holder = page.xpath(f"//form//*[@name={xpath_literal(field_name)}]")
-        form = enclosing_form(page, holder[0]) if holder else None
+        form = page.enclosing_form(holder[0]) if holder else None
     if src.lower().startswith("data:"):
         return CaptchaImage(page.url, field_name, data=decode_data_url(src), form=form)
     return CaptchaImage(page.url, field_name, url=urljoin(page.url, src), form=form)
 
 
-def decode_data_url(url: str) -> bytes:
-    """The bytes of a ``data:`` URL (base64 or percent-encoded)."""
+class ImageTooLarge(ValueError):
+    """A captcha image over :data:`MAX_IMAGE_BYTES`: no solver takes one, and decoding
+    or uploading it would cost memory and money for nothing."""
+
+
+def decode_data_url(url: str, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """The bytes of a ``data:`` URL (base64 or percent-encoded), refused before decoding
+    when they would exceed ``max_bytes``."""
     header, sep, payload = url.partition(",")
     if not sep:
         raise ValueError("malformed data: URL (no comma)")
     if header.lower().endswith(";base64"):
+        if len(payload) > (max_bytes + 2) // 3 * 4 + 4096:  # (room for whitespace)
+            raise ImageTooLarge(f"data: URL image is over {max_bytes} bytes")
         try:
-            return base64.b64decode("".join(payload.split()), validate=True)
+            data = base64.b64decode("".join(payload.split()), validate=True)
         except (binascii.Error, ValueError):
             raise ValueError("malformed data: URL (bad base64)") from None
-    return unquote_to_bytes(payload)
+    else:
+        if len(payload) > 3 * max_bytes:  # (every byte at most %XX)
+            raise ImageTooLarge(f"data: URL image is over {max_bytes} bytes")
+        data = unquote_to_bytes(payload)
+    if len(data) > max_bytes:
+        raise ImageTooLarge(f"data: URL image is over {max_bytes} bytes")
+    return data

@@ -19,6 +19,7 @@ from scrapy_captcha._compat import spawn
 from scrapy_captcha._context import Context
 from scrapy_captcha._coordination import Coordination
 from scrapy_captcha._gates import GateFlow
+from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._routes import Routes, default_headers
 from scrapy_captcha._solving import Solving
 from scrapy_captcha.errors import ConfigurationError
@@ -43,7 +44,8 @@ class Root:
         self.routes = Routes(self.ctx, store, default_headers(crawler.settings))
         self.coordination = Coordination(self.ctx, store)
         self.cloudflare = CloudflareFlow(self.ctx, self.solving, self.routes, self.coordination)
-        self.gates = GateFlow(self.ctx, self.solving, self.coordination)
+        self.outbound = Outbound(settings.allow_offsite)
+        self.gates = GateFlow(self.ctx, self.solving, self.coordination, self.outbound)
         self.coordination.connect_signals()
         crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)

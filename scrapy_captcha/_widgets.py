@@ -10,13 +10,14 @@ parsed here.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Final
 from urllib.parse import parse_qs, urlsplit
 
 from parsel import Selector
-from scrapy.http import Response, TextResponse
+from scrapy.http import Response
 
 from scrapy_captcha._kinds import (
     HCAPTCHA,
@@ -29,15 +30,22 @@ from scrapy_captcha._kinds import (
 from scrapy_captcha._page import (
     ANSWER_FIELD,
     FormRef,
+    Page,
     by_target,
-    enclosing_form,
     html_page,
 )
 
 __all__ = ["Widget", "find_widgets"]
 
-#: Only this many leading body bytes are scanned for widget markers.
-MAX_SCAN_BYTES: Final = 2 * 1024 * 1024
+#: Widgets (elements with a site key, render calls) looked at on one page.
+MAX_WIDGETS: Final = 50
+#: Markup that only a real widget brings (lower case: class names and URL paths are
+#: case-sensitive); the bare words "captcha" / "turnstile" in prose are not enough.
+_MARKUP: Final = re.compile(
+    rb"data-sitekey|g-recaptcha|h-captcha|cf-turnstile|/recaptcha/(?:api|enterprise)\.js"
+    rb"|challenges\.cloudflare\.com/turnstile|hcaptcha\.com/1/api\.js"
+    rb"|(?:turnstile|grecaptcha|hcaptcha)\s*\.\s*(?:render|execute|enterprise)"
+)
 #: Inline script text looked at for render/execute calls, per page.
 MAX_SCRIPT_CHARS: Final = 512 * 1024
 
@@ -96,8 +104,10 @@ class Widget:
 
 
 def _has_markers(body: bytes) -> bool:
-    head = memoryview(body)[:MAX_SCAN_BYTES].tobytes() if len(body) > MAX_SCAN_BYTES else body
-    return any(m in head for m in _MARKERS)
+    # Two exact byte searches first (most pages hold neither word), then markup only: a
+    # widget class, a site key attribute, an API script URL or a render/execute call. The
+    # words in prose never cost a parse.
+    return any(m in body for m in _MARKERS) and _MARKUP.search(body) is not None
 
 
 def _opt(opts: str, *names: str) -> str | None:
@@ -112,9 +122,9 @@ def _classes(el: Selector) -> set[str]:
     return set((el.attrib.get("class") or "").split())
 
 
-def _v3_form(response: TextResponse) -> tuple[Selector | None, str]:
+def _v3_form(page: Page) -> tuple[Selector | None, str]:
     """The form a v3 token goes into: the one holding an empty hidden captcha field."""
-    for inp in response.xpath(
+    for inp in page.xpath(
         "//form//input[@type='hidden' or @type='HIDDEN'][@name][not(@value) or @value='']"
     ):
         name = inp.attrib["name"]
@@ -126,11 +136,11 @@ def _v3_form(response: TextResponse) -> tuple[Selector | None, str]:
 # -- widgets ----------------------------------------------------------------------------
 
 
-def find_widgets(response: Response) -> list[Widget]:
+def find_widgets(response: Response | Page) -> list[Widget]:
     """Every captcha widget on an HTML page, in document order (element widgets first,
     then script-rendered ones). Returns ``[]`` quickly for pages without markers."""
     page = html_page(response)
-    if page is None or not _has_markers(page.body):
+    if page is None or not _has_markers(page.head()):
         return []
     sel = page.selector
     title = (sel.xpath("normalize-space(//title)").get() or "").strip() or None
@@ -203,13 +213,13 @@ def find_widgets(response: Response) -> list[Widget]:
         add(widget)
 
     # 1. Elements carrying a site key.
-    for el in sel.xpath(f"//*[@data-sitekey][not({_SKIP_ANCESTORS})]"):
+    for el in sel.xpath(f"//*[@data-sitekey][not({_SKIP_ANCESTORS})]")[:MAX_WIDGETS]:
         key = (el.attrib.get("data-sitekey") or "").strip()
         if not key:
             continue
         attr = el.attrib.get
         classes = _classes(el)
-        form = enclosing_form(page, el)
+        form = page.enclosing_form(el)
         invisible = (attr("data-size") or "").lower() == "invisible"
         if "cf-turnstile" in classes or (key.startswith("0x") and has_turnstile_api):
             build(
@@ -233,13 +243,13 @@ def find_widgets(response: Response) -> list[Widget]:
             build(HCAPTCHA, key, form, invisible=invisible)
 
     # 2. Widgets rendered from script: only with the matching API script on the page.
-    for m in _RENDER.finditer(inline):
+    for m in itertools.islice(_RENDER.finditer(inline), MAX_WIDGETS):
         api = re.sub(r"\s", "", m.group("api"))
         opts = m.group("opts")
         rendered_key = _opt(opts, "sitekey")
         if not rendered_key:
             continue
-        form = enclosing_form(page, by_target(page, m.group("target")))
+        form = page.enclosing_form(by_target(page, m.group("target")))
         if api == "turnstile" and has_turnstile_api:
             build(
                 TURNSTILE,
@@ -285,7 +295,7 @@ def find_widgets(response: Response) -> list[Widget]:
                 version="v3",
                 invisible=True,
                 enterprise=is_enterprise,
-                form=enclosing_form(page, field_el),
+                form=page.enclosing_form(field_el),
                 page_title=title,
             )
         )

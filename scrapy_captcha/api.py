@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.crawler import Crawler
 
 from scrapy_captcha._forms import token_fields
-from scrapy_captcha._page import decode_data_url
+from scrapy_captcha._page import MAX_IMAGE_BYTES, ImageTooLarge, decode_data_url
 from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.errors import SolvingUnavailable, WidgetNotFound
 from scrapy_captcha.middleware import CaptchaExtension
@@ -126,6 +126,8 @@ async def solve_image(
         image = decode_data_url(image)
     if not image:
         raise ValueError("empty image")
+    if len(image) > MAX_IMAGE_BYTES:
+        raise ImageTooLarge(f"captcha image is over {MAX_IMAGE_BYTES} bytes")
     chosen = _provider(solving, provider, "image")
     text, _ = await solving.solve_text(chosen, image, image_type, task)
     return text

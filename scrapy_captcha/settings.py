@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_CLOSE_ON_FATAL": False,
     "CAPTCHA_WIDGETS": {},
     "CAPTCHA_IMAGE_TIMEOUT": 300.0,
+    "CAPTCHA_ALLOW_OFFSITE": False,
 }
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
@@ -127,6 +128,7 @@ class CaptchaSettings:
     close_on_fatal: bool
     widget_modes: dict[str, str] = field(default_factory=dict)
     image_timeout: float = 300.0
+    allow_offsite: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -185,6 +187,7 @@ class CaptchaSettings:
             close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
             widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),
             image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
+            allow_offsite=settings.getbool("CAPTCHA_ALLOW_OFFSITE", False),
         )
 
     def widget_mode(self, kind: str) -> str:

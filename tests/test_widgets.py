@@ -7,7 +7,7 @@ from scrapy.http import HtmlResponse, Request, TextResponse
 
 from scrapy_captcha._forms import submission_fields
 from scrapy_captcha._jobs import page_cookies
-from scrapy_captcha._page import decode_data_url, find_image
+from scrapy_captcha._page import decode_data_url, find_image, html_page
 from scrapy_captcha._solutions import TokenSolution, parse_text_solution, parse_token_solution
 from scrapy_captcha._state import RequestState
 from scrapy_captcha._widgets import Widget, find_widgets
@@ -272,7 +272,9 @@ def test_submission_fields_fill_every_answer_field() -> None:
         page(f'{RC_API}<form><div class="g-recaptcha" data-sitekey="{RC}"></div></form>')
     )[0].form
     assert form is not None
-    fields = submission_fields(r, form, widget, TokenSolution("tok", resp_key="rk"))
+    view = html_page(r)
+    assert view is not None
+    fields = submission_fields(view, form, widget, TokenSolution("tok", resp_key="rk"))
     assert fields == {
         "g-recaptcha-response": "tok",
         "site_captcha_token": "tok",
