@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
+from ._site_cloudflare import solve_answer
 from ._solver_tables import DIALECTS, TaskRecord, _browser_ua, _SolveError
-from .site import solve_answer
 
 MAX_RESPONSE = 64 * 1024 * 1024
 _CHALLENGE_NONCE = re.compile(r'name="nonce" value="([^"]+)"')
