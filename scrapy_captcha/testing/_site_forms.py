@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import html
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from ._site_cloudflare import _markers
@@ -16,6 +15,8 @@ from ._site_gates import (
     NO_STORE,
     _content_page,
     _field,
+    _reply_form,
+    _session_problem,
     _simple_page,
 )
 
@@ -35,15 +36,10 @@ def _serve_image_gate(
 ) -> None:
     """An image-captcha form (or a login form with one): the content once the code is right."""
     detail: dict[str, Any] = {"gate": flavour, "name": name}
-    no_store = list(NO_STORE)
     sid = cookies.get("login_sid")
-    reason = ""
-    if post:
-        if not sid:
-            reason = "no_session"
-        elif not site._csrf_ok("login", sid, _field(form, "csrf")):
-            reason = "bad_csrf"
-        elif not site.authority.check_image(sid, _field(form, "code")):
+    reason = _session_problem(site, "login", sid, form) if post else ""
+    if post and sid and not reason:
+        if not site.authority.check_image(sid, _field(form, "code")):
             reason = "wrong_code"
         elif flavour == "login" and (
             _field(form, "username") != "demo" or _field(form, "password") != "demo"
@@ -55,22 +51,18 @@ def _serve_image_gate(
                 f'<h1 id="content">Content behind image captcha {html.escape(name)}</h1>',
                 ray,
             )
-            respond(200, page, "gate_ok", no_store, detail=detail)
+            respond(200, page, "gate_ok", list(NO_STORE), detail=detail)
             return
-    extra = list(no_store)
-    if not sid:
-        sid = secrets.token_urlsafe(24)
-        extra.append(("Set-Cookie", f"login_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
-    if flavour == "captcha-inline":
-        png = site.authority.new_image(sid)
-        src = "data:image/png;base64," + base64.b64encode(png).decode()
-    else:
-        src = f"/captcha/{name}.png"
-    page = _image_form_page(flavour, name, site._csrf("login", sid), src, reason, ray)
-    if reason:
-        respond(200, page, "gate_fail", extra, detail={**detail, "reason": reason})
-    else:
-        respond(200, page, "gate", extra, detail=detail)
+
+    def form_page(session: str) -> str:
+        if flavour == "captcha-inline":
+            png = site.authority.new_image(session)
+            src = "data:image/png;base64," + base64.b64encode(png).decode()
+        else:
+            src = f"/captcha/{name}.png"
+        return _image_form_page(flavour, name, site._csrf("login", session), src, reason, ray)
+
+    _reply_form(respond, "login_sid", sid, form_page, reason, detail)
 
 
 def _serve_captcha_image(

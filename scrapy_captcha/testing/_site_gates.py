@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -178,15 +179,10 @@ def _serve_gate(
     spec = GATES[kindpath]
     sitekey = site.sitekey(host, kindpath)
     detail: dict[str, Any] = {"gate": kindpath, "name": name}
-    no_store = list(NO_STORE)
     sid = cookies.get("gate_sid")
-    reason = ""
-    if post:
-        if not sid:
-            reason = "no_session"
-        elif not site._csrf_ok("gate", sid, _field(form, "csrf")):
-            reason = "bad_csrf"
-        elif _field(form, "next") != f"/content/{name}" or _field(form, "continue") != "1":
+    reason = _session_problem(site, "gate", sid, form) if post else ""
+    if post and not reason:
+        if _field(form, "next") != f"/content/{name}" or _field(form, "continue") != "1":
             reason = "missing_fields"
         else:
             verdict = site.authority.verify(
@@ -203,16 +199,44 @@ def _serve_gate(
                     f'<p id="gate-kind">{kindpath}</p>',
                     ray,
                 )
-                respond(200, page, "gate_ok", no_store, detail=detail)
+                respond(200, page, "gate_ok", list(NO_STORE), detail=detail)
                 return
             reason = verdict.reason
-    extra = list(no_store)
+
+    def form_page(session: str) -> str:
+        csrf = site._csrf("gate", session)
+        return _gate_page(kindpath, name, sitekey, csrf, secrets.token_hex(8), reason, ray)
+
+    _reply_form(respond, "gate_sid", sid, form_page, reason, detail)
+
+
+def _session_problem(
+    site: _SiteState, scope: str, sid: str | None, form: dict[str, list[str]]
+) -> str:
+    """Why a posted form's session does not hold (``no_session``, ``bad_csrf``), or "": the
+    first checks of every form the site guards."""
+    if not sid:
+        return "no_session"
+    if not site._csrf_ok(scope, sid, _field(form, "csrf")):
+        return "bad_csrf"
+    return ""
+
+
+def _reply_form(
+    respond: _Respond,
+    cookie: str,
+    sid: str | None,
+    form_page: Callable[[str], str],
+    reason: str,
+    detail: dict[str, Any],
+) -> None:
+    """Send a guarded form (again): start a session first if there is none, and log why the
+    post failed if it did. ``form_page`` renders the form for the session."""
+    extra = list(NO_STORE)
     if not sid:
         sid = secrets.token_urlsafe(24)
-        extra.append(("Set-Cookie", f"gate_sid={sid}; Path=/; HttpOnly; SameSite=Lax"))
-    page = _gate_page(
-        kindpath, name, sitekey, site._csrf("gate", sid), secrets.token_hex(8), reason, ray
-    )
+        extra.append(("Set-Cookie", f"{cookie}={sid}; Path=/; HttpOnly; SameSite=Lax"))
+    page = form_page(sid)
     if reason:
         respond(200, page, "gate_fail", extra, detail={**detail, "reason": reason})
     else:
