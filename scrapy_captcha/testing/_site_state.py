@@ -168,7 +168,7 @@ class _SiteState(EmulatorServer):
 
     # Clearance ----------------------------------------------------------------------------
 
-    def _sign(self, secret: bytes, host: str, exit_id: str, ua: str, expiry: str, tok: str):
+    def _sign(self, secret: bytes, host: str, exit_id: str, ua: str, expiry: str, tok: str) -> str:
         msg = "\n".join((host, exit_id, ua, expiry, tok)).encode()
         return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:43]
 

@@ -19,6 +19,7 @@ import html
 import math
 import re
 import secrets
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -210,15 +211,11 @@ class CloudflareSiteEmulator(_SiteState):
 
         self._serve_page(respond, host, target, path_only, method, body, h, ray)
 
-    def _has_clearance(self, cookie_headers: list[str], host: str, exit_id: str, ua: str):
-        for header in cookie_headers:
-            for item in header.split(";"):
-                name, _, value = item.strip().partition("=")
-                if name == "cf_clearance" and self.clearance_valid(
-                    value.strip(), host, exit_id, ua
-                ):
-                    return True
-        return False
+    def _has_clearance(self, cookie_headers: list[str], host: str, exit_id: str, ua: str) -> bool:
+        return any(
+            name == "cf_clearance" and self.clearance_valid(value, host, exit_id, ua)
+            for name, value in _cookie_pairs(cookie_headers)
+        )
 
     def _serve_page(
         self,
@@ -331,11 +328,18 @@ class CloudflareSiteEmulator(_SiteState):
         return False
 
 
-def _request_cookies(h: EmulatorHandler) -> dict[str, str]:
-    cookies: dict[str, str] = {}
-    for header in h.headers.get_all("Cookie") or []:
+def _cookie_pairs(cookie_headers: list[str]) -> Iterator[tuple[str, str]]:
+    """Every ``name=value`` of the request's Cookie headers, in order (a name may repeat)."""
+    for header in cookie_headers:
         for item in header.split(";"):
             name, sep, value = item.strip().partition("=")
             if sep and name:
-                cookies.setdefault(name, value.strip())
+                yield name, value.strip()
+
+
+def _request_cookies(h: EmulatorHandler) -> dict[str, str]:
+    """The request's cookies by name; the first wins where a name repeats."""
+    cookies: dict[str, str] = {}
+    for name, value in _cookie_pairs(h.headers.get_all("Cookie") or []):
+        cookies.setdefault(name, value)
     return cookies
