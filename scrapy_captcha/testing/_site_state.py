@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from ._server import EmulatorServer
+from ._server import EmulatorServer, append_bounded
 from ._site_cloudflare import MODES
 from ._site_gates import GATES
 from .widgets import WidgetAuthority
@@ -122,21 +122,18 @@ class _SiteState(EmulatorServer):
         outcome: str,
         detail: dict[str, Any] | None = None,
     ) -> None:
+        entry = {
+            **(detail or {}),
+            "host": host,
+            "path": path,
+            "method": method,
+            "exit": exit_id,
+            "ua": ua,
+            "outcome": outcome,
+            "time": time.time(),
+        }
         with self._lock:
-            if len(self._events) >= MAX_EVENTS:
-                del self._events[: MAX_EVENTS // 10]
-            self._events.append(
-                {
-                    **(detail or {}),
-                    "host": host,
-                    "path": path,
-                    "method": method,
-                    "exit": exit_id,
-                    "ua": ua,
-                    "outcome": outcome,
-                    "time": time.time(),
-                }
-            )
+            append_bounded(self._events, entry, MAX_EVENTS)
 
     # Widgets ------------------------------------------------------------------------------
 
