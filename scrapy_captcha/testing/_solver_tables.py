@@ -7,6 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .widgets import WidgetError
+
 COST_PER_TASK = 0.002
 FAULTS = (
     "unsolvable",
@@ -144,11 +146,9 @@ class TaskRecord:
         }
 
 
-class _SolveError(Exception):
-    def __init__(self, code: str, description: str) -> None:
-        super().__init__(f"{code}: {description}")
-        self.code = code
-        self.description = description
+class _SolveError(WidgetError):
+    """A task refused at createTask or failed by a worker: an error code and its description,
+    the same pair as the token service's refusals (hence the shared base)."""
 
 
 def _browser_ua(seq: int) -> str:

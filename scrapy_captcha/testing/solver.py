@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import secrets
 import time
 from typing import Any
 
 from ._server import EmulatorHandler
+from ._site_cloudflare import _ray
 from ._solver_browser import MAX_RESPONSE as MAX_RESPONSE
 from ._solver_browser import _Cookie
 from ._solver_tables import (
@@ -72,6 +72,12 @@ class SolverEmulator(_TaskBook):
             {"errorId": 1, "errorCode": code, field_name: desc or _ERROR_TEXT.get(code, code)},
             status,
         )
+
+    def _task_error(self, h: EmulatorHandler, dialect: str, record: TaskRecord) -> None:
+        """The error reply of a failed task (at createTask with ``ready_on_create``, or at
+        getTaskResult)."""
+        code = record.error_code or "ERROR_CAPTCHA_UNSOLVABLE"
+        self._error(h, dialect, code, record.error_description)
 
     def _handle(self, h: EmulatorHandler, body: bytes) -> None:
         path = h.path.split("?", 1)[0].rstrip("/")
@@ -155,7 +161,7 @@ class SolverEmulator(_TaskBook):
         h.send_bytes(
             502,
             page.encode(),
-            [("CF-RAY", secrets.token_hex(8) + "-FRA")],
+            [("CF-RAY", _ray())],
             content_type="text/html",
         )
 
@@ -214,12 +220,7 @@ class SolverEmulator(_TaskBook):
             if record.status == "ready":
                 self._json(h, {**self._ready_reply(record), "taskId": record.id})
             else:
-                self._error(
-                    h,
-                    dialect,
-                    record.error_code or "ERROR_CAPTCHA_UNSOLVABLE",
-                    record.error_description,
-                )
+                self._task_error(h, dialect, record)
             return
         if not self._pool.submit(lambda: self._run_task(record, key)):
             self._finish(record, None, "ERROR_NO_SLOT_AVAILABLE", "solver queue is full")
@@ -256,12 +257,7 @@ class SolverEmulator(_TaskBook):
         elif held or status == "processing":
             self._json(h, {"errorId": 0, "status": "processing"})
         elif status == "failed":
-            self._error(
-                h,
-                dialect,
-                record.error_code or "ERROR_CAPTCHA_UNSOLVABLE",
-                record.error_description,
-            )
+            self._task_error(h, dialect, record)
         else:
             self._json(h, self._ready_reply(record))
 
