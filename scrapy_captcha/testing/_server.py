@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, TypeVar
 
-__all__ = ["EXIT_HEADER", "EmulatorHandler", "EmulatorServer"]
+__all__ = ["EXIT_HEADER", "EmulatorHandler", "EmulatorServer", "append_bounded"]
 
 logger = logging.getLogger("scrapy_captcha.testing")
 
@@ -28,6 +28,14 @@ MAX_CONNECTIONS = 128
 
 _S = TypeVar("_S", bound="EmulatorServer")
 _T = TypeVar("_T", bound="StartStopContext")
+
+
+def append_bounded(log: list[dict[str, Any]], entry: dict[str, Any], limit: int) -> None:
+    """Append to an emulator's in-memory log; once it holds ``limit`` entries the oldest tenth
+    goes, so a long crawl cannot grow it without bound. Call it with the log's lock held."""
+    if len(log) >= limit:
+        del log[: limit // 10]
+    log.append(entry)
 
 
 class BodyTooLarge(Exception):
@@ -158,19 +166,23 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         content_type: str | None = None,
         *,
         add_server_headers: bool = True,
+        reason: str | None = None,
+        content_length: bool = True,
     ) -> None:
-        """Send a complete response; always with Content-Length so keep-alive works."""
+        """Send a complete response, with Content-Length so keep-alive works (a relay of a
+        HEAD answer passes ``content_length=False`` and forwards the upstream's instead)."""
         if add_server_headers:
-            self.send_response(status)
+            self.send_response(status, reason)
         else:
-            self.send_response_only(status)
+            self.send_response_only(status, reason)
         names = set()
         for name, value in headers or []:
             names.add(name.lower())
             self.send_header(name, value)
         if content_type and "content-type" not in names:
             self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        if content_length:
+            self.send_header("Content-Length", str(len(body)))
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()

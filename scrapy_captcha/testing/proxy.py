@@ -15,7 +15,13 @@ import time
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._server import EXIT_HEADER, SOCKET_TIMEOUT, EmulatorHandler, EmulatorServer
+from ._server import (
+    EXIT_HEADER,
+    SOCKET_TIMEOUT,
+    EmulatorHandler,
+    EmulatorServer,
+    append_bounded,
+)
 
 __all__ = ["ForwardProxy"]
 
@@ -103,20 +109,17 @@ class ForwardProxy(EmulatorServer):
                 and (host is None or r["host"] == host.lower())
             )
 
-    def _record(self, method: str, url: str, exit_id: str | None, host: str, status: int):
+    def _record(self, method: str, url: str, exit_id: str | None, host: str, status: int) -> None:
+        entry = {
+            "method": method,
+            "url": url,
+            "exit": exit_id,
+            "host": host,
+            "status": status,
+            "time": time.time(),
+        }
         with self._lock:
-            if len(self._requests) >= MAX_RECORDS:
-                del self._requests[: MAX_RECORDS // 10]
-            self._requests.append(
-                {
-                    "method": method,
-                    "url": url,
-                    "exit": exit_id,
-                    "host": host,
-                    "status": status,
-                    "time": time.time(),
-                }
-            )
+            append_bounded(self._requests, entry, MAX_RECORDS)
 
     # Forwarding ---------------------------------------------------------------------------
 
@@ -194,14 +197,11 @@ class ForwardProxy(EmulatorServer):
         if h.command != "HEAD":
             resp_drop |= {"content-length"}
         relayed = [(k, v) for k, v in resp_headers if k.lower() not in resp_drop]
-        h.send_response_only(status, reason)
-        for name, value in relayed:
-            h.send_header(name, value)
-        if h.command != "HEAD":
-            h.send_header("Content-Length", str(len(data)))
-        if h.close_connection:
-            h.send_header("Connection", "close")
-        h.end_headers()
-        if h.command != "HEAD" and data:
-            h.wfile.write(data)
-        h.wfile.flush()
+        h.send_bytes(
+            status,
+            data,
+            relayed,
+            add_server_headers=False,
+            reason=reason,
+            content_length=h.command != "HEAD",
+        )

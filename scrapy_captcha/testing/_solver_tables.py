@@ -1,0 +1,168 @@
+"""The solver's tables: the provider dialects it speaks, the task types each accepts, the
+fault switches, and the records it keeps of every task (shared by the other solver modules)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .widgets import WidgetError
+
+COST_PER_TASK = 0.002
+FAULTS = (
+    "unsolvable",
+    "no_slot",
+    "garbage",
+    "malformed",
+    "http_502",
+    "poll_502",
+    "http_400_json",
+    "never_ready",
+    "hang",
+    "bad_clearance",
+)
+SOLUTION_SHAPES = ("nested", "top_level", "both")
+COOKIE_FORMATS = ("object", "list", "string")
+MAX_TASKS = 10_000
+MAX_QUEUE = 1_000
+STALE_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/99.0.4844.51 Safari/537.36"
+)
+_ERROR_TEXT = {
+    "ERROR_KEY_DOES_NOT_EXIST": "Account authorization key not found in the system",
+    "ERROR_ZERO_BALANCE": "Account has zero or negative balance",
+    "ERROR_NO_SLOT_AVAILABLE": "No idle workers are available at the moment, try again later",
+    "ERROR_TASK_NOT_SUPPORTED": "Task type is not supported or is misspelled",
+    "ERROR_NO_SUCH_CAPCHA_ID": "The task does not exist or has expired",
+    "ERROR_CAPTCHA_UNSOLVABLE": "The challenge could not be solved",
+    "ERROR_PROXY_CONNECT_REFUSED": "Could not connect to the task's proxy",
+    "ERROR_BAD_PARAMETERS": "Required parameters are missing or have an incorrect format",
+}
+
+
+@dataclass(frozen=True)
+class _WidgetType:
+    """A token or image task type: the widget kind it solves and how it is described."""
+
+    kind: str  # turnstile | recaptcha_v2 | recaptcha_v3 | hcaptcha | image
+    enterprise: bool = False
+    # Where a Turnstile task carries action/cdata: "action" (top-level field, no cdata) or
+    # "rqdata" (rqData.metadataAction / rqData.metadataCdata).
+    turnstile_fields: str = "action"
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    task_types: tuple[str, ...]
+    description_field: str
+    uuid_ids: bool
+    rqdata: bool
+    widget_types: dict[str, _WidgetType] = field(default_factory=dict)
+    image_field: str = "text"  # where an image task's answer goes in the solution
+
+
+DIALECTS: dict[str, _Dialect] = {
+    "1captcha": _Dialect(
+        ("CloudFlareTaskS3", "CloudFlareTask"),
+        "errorDescription",
+        False,
+        False,
+        {
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="action"),
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "RecaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        # 1captcha's own ImageToTextTask example answers in gRecaptchaResponse.
+        image_field="gRecaptchaResponse",
+    ),
+    "ez-captcha": _Dialect(
+        ("CloudFlare5STask",),
+        "errorDesc",
+        True,
+        True,
+        {
+            "CloudFlareTurnstileTask": _WidgetType("turnstile", turnstile_fields="rqdata"),
+            "ReCaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "ReCaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "ReCaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "ReCaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        image_field="text",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class _WidgetJob:
+    """A widget or image task's validated parameters (checked at createTask)."""
+
+    kind: str
+    sitekey: str = ""
+    page_url: str = ""
+    action: str | None = None
+    cdata: str | None = None
+    invisible: bool = False
+    enterprise: bool = False
+    image: bytes = b""
+
+
+@dataclass
+class TaskRecord:
+    """What the solver knows about one task (the client key is never kept here)."""
+
+    id: int | str
+    dialect: str
+    type: str
+    task: dict[str, Any]
+    status: str = "processing"  # processing | ready | failed
+    error_code: str | None = None
+    created_at: float = field(default_factory=time.time)
+    solved_at: float | None = None
+    error_description: str | None = None
+    solution: dict[str, Any] | None = field(default=None, repr=False)
+    fault: str | None = field(default=None, repr=False)
+    widget: _WidgetJob | None = field(default=None, repr=False)
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly view for ``/_control/stats``."""
+        return {
+            "id": self.id,
+            "dialect": self.dialect,
+            "type": self.type,
+            "task": self.task,
+            "status": self.status,
+            "error_code": self.error_code,
+            "created_at": self.created_at,
+            "solved_at": self.solved_at,
+        }
+
+
+class _SolveError(WidgetError):
+    """A task refused at createTask or failed by a worker: an error code and its description,
+    the same pair as the token service's refusals (hence the shared base)."""
+
+
+def _browser_ua(seq: int) -> str:
+    return (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"EmuBrowser/1.{seq} Safari/537.36"
+    )
+
+
+def _optional(obj: dict[str, Any], name: str, kind: type, prefix: str = "") -> Any:
+    """``obj[name]`` if present (None otherwise); ERROR_BAD_PARAMETERS if of another type."""
+    value = obj.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise _SolveError("ERROR_BAD_PARAMETERS", f"{prefix}{name} must be a {kind.__name__}")
+    return value

@@ -1,0 +1,341 @@
+"""Task lifecycle and fault modes of the solver emulator: keys and balances, the task book,
+the worker pool that solves queued tasks, and the runtime switches that make it misbehave."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import queue
+import secrets
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._server import EmulatorServer
+from ._solver_browser import _browse, _forge_clearance, _parse_proxy
+from ._solver_tables import (
+    _ERROR_TEXT,
+    COOKIE_FORMATS,
+    COST_PER_TASK,
+    DIALECTS,
+    FAULTS,
+    MAX_QUEUE,
+    MAX_TASKS,
+    SOLUTION_SHAPES,
+    TaskRecord,
+    _SolveError,
+)
+from ._solver_widgets import _solve_widget, _widget_job
+from .widgets import WidgetAuthority
+
+logger = logging.getLogger("scrapy_captcha.testing.solver")
+
+
+def _key_id(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+class _WorkerPool:
+    """A fixed set of daemon worker threads (ThreadPoolExecutor's are joined at exit)."""
+
+    def __init__(self, size: int, stopped: threading.Event) -> None:
+        self._size = max(1, size)
+        self._stopped = stopped
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUE)
+        self._threads: list[threading.Thread] = []
+
+    def start(self, name: str) -> None:
+        for i in range(self._size):
+            t = threading.Thread(target=self._run, name=f"{name}-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def submit(self, fn: Any) -> bool:
+        try:
+            self._queue.put_nowait(fn)
+        except queue.Full:
+            return False
+        return True
+
+    def _run(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                fn = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            try:
+                fn()
+            except Exception:
+                logger.exception("solver worker failed")
+
+
+class _TaskBook(EmulatorServer):
+    """The solver's state and work, without the HTTP front: what ``SolverEmulator`` serves."""
+
+    def __init__(
+        self,
+        latency: float = 0.3,
+        keys: dict[str, float] | None = None,
+        max_workers: int = 8,
+        hold_timeout: float = 30.0,
+        max_lifetime: float = 900.0,
+        authority: WidgetAuthority | None = None,
+    ) -> None:
+        super().__init__(max_lifetime=max_lifetime)
+        #: Mints widget tokens and reads image captchas; share it with the site emulator.
+        self.authority = authority if authority is not None else WidgetAuthority()
+        self.latency = latency
+        self.hold_timeout = hold_timeout
+        self.max_workers = max_workers
+        self.fetch_timeout = 30.0
+        # Runtime switches (plain attributes).
+        self.fault: str | None = None
+        self.fault_times: int | None = None
+        self.ready_on_create = False
+        self.solution_shape = "nested"
+        self.misspell_headers = False
+        self.cookie_format = "object"
+        self.ua_mismatch = False
+
+        self._lock = threading.Lock()
+        self._balances: dict[str, float] = dict(
+            keys if keys is not None else {"test-key": 10.0, "empty-key": 0.0}
+        )
+        self._tasks: OrderedDict[str, TaskRecord] = OrderedDict()
+        self._owners: dict[str, str] = {}
+        self._create_task_count = 0
+        self._create_task_times: list[float] = []
+        self._poll_count = 0
+        self._seq = 0
+        self._next_int_id = 70_000_000 + secrets.randbelow(1_000_000)
+        self._held_until: float | None = None
+        self._pool = _WorkerPool(max_workers, self._stopped)
+
+    def _on_start(self) -> None:
+        self._pool.start(f"solver:{self.port}")
+
+    # Public helpers -----------------------------------------------------------------------
+
+    def url_for(self, dialect: str) -> str:
+        """API base URL of one dialect, e.g. ``http://127.0.0.1:PORT/1captcha``."""
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown dialect {dialect!r}; expected one of {list(DIALECTS)}")
+        return f"{self.url}/{dialect}"
+
+    def set_fault(self, fault: str | None, times: int | None = None) -> None:
+        """Set ``fault`` and ``fault_times`` together (no request can see one without the
+        other)."""
+        if fault is not None and fault not in FAULTS:
+            raise ValueError(f"unknown fault {fault!r}; expected one of {FAULTS}")
+        with self._lock:
+            self.fault = fault
+            self.fault_times = times
+
+    def hold(self) -> None:
+        """Stop reporting tasks as finished (auto-release after ``hold_timeout``)."""
+        with self._lock:
+            self._held_until = time.monotonic() + self.hold_timeout
+
+    def release(self) -> None:
+        with self._lock:
+            self._held_until = None
+
+    @property
+    def held(self) -> bool:
+        with self._lock:
+            return self._is_held()
+
+    def _is_held(self) -> bool:
+        if self._held_until is None:
+            return False
+        if time.monotonic() >= self._held_until:
+            self._held_until = None
+            return False
+        return True
+
+    def balance(self, key: str) -> float:
+        with self._lock:
+            return self._balances[key]
+
+    def set_balance(self, key: str, amount: float) -> None:
+        """Create a key or change its balance (e.g. run an account dry mid-crawl)."""
+        with self._lock:
+            self._balances[key] = amount
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        with self._lock:
+            return [dataclasses.replace(t, task=dict(t.task)) for t in self._tasks.values()]
+
+    @property
+    def create_task_count(self) -> int:
+        with self._lock:
+            return self._create_task_count
+
+    @property
+    def create_task_times(self) -> list[float]:
+        """Monotonic time of every createTask call, answered or not (no-slot back-off)."""
+        with self._lock:
+            return list(self._create_task_times)
+
+    @property
+    def poll_count(self) -> int:
+        with self._lock:
+            return self._poll_count
+
+    def stats(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "create_task_count": self._create_task_count,
+                "poll_count": self._poll_count,
+                "held": self._is_held(),
+                "tasks": [t.summary() for t in self._tasks.values()],
+            }
+
+    # Faults -------------------------------------------------------------------------------
+
+    def _take_fault(self, applicable: tuple[str, ...]) -> str | None:
+        """Return the active fault if it applies here, consuming one of ``fault_times``."""
+        with self._lock:
+            fault, times = self.fault, self.fault_times
+            if fault is None or fault not in applicable:
+                return None
+            if times is not None:
+                if times <= 0:
+                    self.fault, self.fault_times = None, None
+                    return None
+                self.fault_times = times - 1
+                if times - 1 <= 0:
+                    self.fault, self.fault_times = None, None
+            return fault
+
+    def configure(self, **options: Any) -> None:
+        """Set runtime switches by name (also reachable as ``POST /_control/config``)."""
+        allowed = {
+            "fault",
+            "fault_times",
+            "ready_on_create",
+            "solution_shape",
+            "misspell_headers",
+            "cookie_format",
+            "ua_mismatch",
+            "latency",
+        }
+        unknown = set(options) - allowed
+        if unknown:
+            raise ValueError(f"unknown options: {sorted(unknown)}")
+        if options.get("solution_shape", "nested") not in SOLUTION_SHAPES:
+            raise ValueError("bad solution_shape")
+        if options.get("cookie_format", "object") not in COOKIE_FORMATS:
+            raise ValueError("bad cookie_format")
+        if "fault" in options or "fault_times" in options:
+            self.set_fault(options.pop("fault", self.fault), options.pop("fault_times", None))
+        for name, value in options.items():
+            setattr(self, name, value)
+
+    def _new_task(self, dialect: str, task: Any) -> TaskRecord:
+        spec = DIALECTS[dialect]
+        if not isinstance(task, dict):
+            raise _SolveError("ERROR_BAD_PARAMETERS", "task must be a JSON object")
+        task = {k: v for k, v in task.items() if k != "clientKey"}
+        task_type = task.get("type")
+        widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
+        if widget_type is None and task_type not in spec.task_types:
+            known = [*spec.task_types, *spec.widget_types]
+            raise _SolveError(
+                "ERROR_TASK_NOT_SUPPORTED",
+                f"Task type {task_type!r} is not supported; use one of {known}",
+            )
+        if widget_type is not None:
+            job = _widget_job(self.authority, widget_type, task)
+            return TaskRecord(
+                id=self._next_id(dialect),
+                dialect=dialect,
+                type=str(task_type),
+                task=task,
+                widget=job,
+            )
+        url = task.get("websiteURL")
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
+        _parse_proxy(task.get("proxy"))
+        rq = task.get("rqData")
+        if (
+            spec.rqdata
+            and rq is not None
+            and (
+                not isinstance(rq, dict) or str(rq.get("mode", "")).upper() not in ("JSON", "FORM")
+            )
+        ):
+            raise _SolveError("ERROR_BAD_PARAMETERS", 'rqData.mode must be "JSON" or "FORM"')
+        return TaskRecord(
+            id=self._next_id(dialect), dialect=dialect, type=str(task_type), task=task
+        )
+
+    def _next_id(self, dialect: str) -> int | str:
+        with self._lock:
+            if DIALECTS[dialect].uuid_ids:
+                return str(uuid.uuid4())
+            self._next_int_id += 1
+            return self._next_int_id
+
+    def _store(self, record: TaskRecord, key: str) -> None:
+        """Keep a task (lock held); oldest tasks are forgotten past ``MAX_TASKS``."""
+        ref = f"{record.dialect}:{record.id}"
+        self._tasks[ref] = record
+        self._owners[ref] = _key_id(key)
+        while len(self._tasks) > MAX_TASKS:
+            old, _ = self._tasks.popitem(last=False)
+            self._owners.pop(old, None)
+
+    def _finish(
+        self,
+        record: TaskRecord,
+        solution: dict[str, Any] | None,
+        code: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        with self._lock:
+            record.solved_at = time.time()
+            if solution is not None:
+                record.solution = solution
+                record.status = "ready"
+            else:
+                record.status = "failed"
+                record.error_code = code or "ERROR_CAPTCHA_UNSOLVABLE"
+                record.error_description = description
+
+    def _run_task(self, record: TaskRecord, key: str) -> None:
+        """Wait ``latency``, then browse through the proxy (or mint a widget token) and
+        record the outcome."""
+        if self._stopped.wait(max(0.0, float(self.latency))):
+            return
+        if record.fault == "unsolvable":
+            self._finish(
+                record, None, "ERROR_CAPTCHA_UNSOLVABLE", _ERROR_TEXT["ERROR_CAPTCHA_UNSOLVABLE"]
+            )
+            return
+        with self._lock:
+            self._seq += 1
+            seq = self._seq
+        try:
+            if record.widget is not None:
+                solution = _solve_widget(self.authority, record.dialect, record.widget, seq)
+            else:
+                solution = _browse(record, seq, self.fetch_timeout)
+        except _SolveError as exc:
+            self._finish(record, None, exc.code, exc.description)
+            return
+        except Exception as exc:
+            logger.debug("solve failed", exc_info=True)
+            self._finish(record, None, "ERROR_CAPTCHA_UNSOLVABLE", f"browser error: {exc}")
+            return
+        if record.fault == "bad_clearance" and record.widget is None:
+            _forge_clearance(solution)
+        with self._lock:
+            self._balances[key] = round(self._balances.get(key, 0.0) - COST_PER_TASK, 6)
+        self._finish(record, solution)

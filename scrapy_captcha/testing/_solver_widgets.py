@@ -1,0 +1,106 @@
+"""Token and image tasks: validate them as providers do at createTask, and "solve" them with
+tokens minted (or images read) by the shared ``WidgetAuthority``."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._solver_tables import DIALECTS, _browser_ua, _optional, _SolveError, _WidgetJob, _WidgetType
+from .widgets import WidgetAuthority, WidgetError
+
+
+def _widget_job(
+    authority: WidgetAuthority, wtype: _WidgetType, task: dict[str, Any]
+) -> _WidgetJob:
+    """Validate a widget or image task as providers do at createTask (bad input and bad
+    site keys are refused there, never queued)."""
+    if wtype.kind == "image":
+        body = task.get("body")
+        if not isinstance(body, str) or not body:
+            raise _SolveError("ERROR_BAD_PARAMETERS", "body must be a base64 string")
+        try:
+            image = base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise _SolveError(
+                "ERROR_BAD_PARAMETERS",
+                "body must be standard base64 without line breaks or whitespace",
+            ) from None
+        if not image:
+            raise _SolveError("ERROR_BAD_PARAMETERS", "body decodes to an empty image")
+        _optional(task, "imageType", str)
+        return _WidgetJob("image", image=image)
+    url = task.get("websiteURL")
+    parts = urlsplit(url) if isinstance(url, str) else None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
+    sitekey = task.get("websiteKey")
+    if not isinstance(sitekey, str) or not sitekey:
+        raise _SolveError("ERROR_BAD_PARAMETERS", "websiteKey must be a non-empty string")
+    action: str | None = None
+    cdata: str | None = None
+    invisible = False
+    if wtype.kind == "turnstile":
+        if wtype.turnstile_fields == "action":
+            action = _optional(task, "action", str)
+        else:
+            rq = _optional(task, "rqData", dict) or {}
+            action = _optional(rq, "metadataAction", str, "rqData.")
+            cdata = _optional(rq, "metadataCdata", str, "rqData.")
+    elif wtype.kind == "recaptcha_v2":
+        invisible = bool(_optional(task, "isInvisible", bool))
+    elif wtype.kind == "recaptcha_v3":
+        action = _optional(task, "pageAction", str)
+        _optional(task, "websiteTitle", str)
+        _optional(task, "isInvisible", bool)
+    try:
+        authority.check_sitekey(wtype.kind, sitekey)
+    except WidgetError as exc:
+        raise _SolveError(exc.code, exc.description) from None
+    return _WidgetJob(
+        wtype.kind,
+        sitekey=sitekey,
+        page_url=str(url),
+        action=action,
+        cdata=cdata,
+        invisible=invisible,
+        enterprise=wtype.enterprise,
+    )
+
+
+def _solve_widget(
+    authority: WidgetAuthority, dialect: str, job: _WidgetJob, seq: int
+) -> dict[str, Any]:
+    """A worker's "solve" of a widget: a token minted by the authority (or an image read
+    by it), in the reply fields providers use."""
+    if job.kind == "image":
+        text = authority.read_image(job.image)
+        if text is None:
+            raise _SolveError("ERROR_CAPTCHA_UNSOLVABLE", "the image could not be read")
+        return {"widget": {DIALECTS[dialect].image_field: text}}
+    try:
+        minted = authority.mint(
+            job.kind,
+            job.sitekey,
+            page_url=job.page_url,
+            action=job.action,
+            cdata=job.cdata,
+            invisible=job.invisible,
+            enterprise=job.enterprise,
+        )
+    except WidgetError as exc:
+        raise _SolveError(exc.code, exc.description) from None
+    solution: dict[str, Any]
+    if job.kind == "turnstile":
+        solution = {"token": minted.token, "userAgent": _browser_ua(seq)}
+    elif job.kind == "hcaptcha":
+        solution = {"gRecaptchaResponse": minted.token}
+    else:
+        solution = {"gRecaptchaResponse": minted.token, "userAgent": _browser_ua(seq)}
+    if minted.resp_key is not None:
+        solution["respKey"] = minted.resp_key
+    if minted.cookies:
+        solution["cookies"] = dict(minted.cookies)
+    return {"widget": solution}
