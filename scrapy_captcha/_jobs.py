@@ -155,7 +155,7 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
             raise
         # (Scrapy cancels a download that grows past download_maxsize.)
         raise SolverError(
-            "image_fetch", "captcha image download cut: over 2 MiB", family=INPUT
+            "image_fetch", "captcha image download cut: over 1 MiB", family=INPUT
         ) from None
     except IgnoreRequest as exc:
         raise SolverError("image_fetch", f"captcha image request ignored: {exc}") from None
@@ -166,5 +166,5 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
     if response.status != 200 or not response.body:
         raise SolverError("image_fetch", f"captcha image answered HTTP {response.status}")
     if len(response.body) > MAX_IMAGE_BYTES:
-        raise SolverError("image_fetch", "captcha image is over 2 MiB", family=INPUT)
+        raise SolverError("image_fetch", "captcha image is over 1 MiB", family=INPUT)
     return response.body

@@ -63,8 +63,9 @@ class CaptchaImage:
     form: FormRef | None = None
 
 
-#: Largest captcha image fetched, decoded or uploaded (solvers take a few hundred KB).
-MAX_IMAGE_BYTES: Final = 2 * 1024 * 1024
+#: Largest captcha image fetched, decoded or uploaded (solvers take a few hundred KB at
+#: most; as a ``data:`` URL it still fits the parse window).
+MAX_IMAGE_BYTES: Final = 1024 * 1024
 #: Only this many leading body bytes are ever scanned or parsed for widgets and forms.
 MAX_PARSE_BYTES: Final = 2 * 1024 * 1024
 #: Forms, and fields per form, looked at on one page.

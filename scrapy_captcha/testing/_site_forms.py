@@ -60,7 +60,7 @@ def _serve_image_gate(
             src = "data:image/png;base64," + base64.b64encode(png).decode()
         else:
             src = f"/captcha/{name}.png"
-        return _image_form_page(flavour, name, site._csrf("login", session), src, reason, ray)
+        return _image_form_page(flavour, name, site.csrf("login", session), src, reason, ray)
 
     _reply_form(respond, "login_sid", sid, form_page, reason, detail)
 

@@ -204,7 +204,7 @@ def _serve_gate(
             reason = verdict.reason
 
     def form_page(session: str) -> str:
-        csrf = site._csrf("gate", session)
+        csrf = site.csrf("gate", session)
         return _gate_page(kindpath, name, sitekey, csrf, secrets.token_hex(8), reason, ray)
 
     _reply_form(respond, "gate_sid", sid, form_page, reason, detail)
@@ -217,7 +217,7 @@ def _session_problem(
     first checks of every form the site guards."""
     if not sid:
         return "no_session"
-    if not site._csrf_ok(scope, sid, _field(form, "csrf")):
+    if not site.csrf_ok(scope, sid, _field(form, "csrf")):
         return "bad_csrf"
     return ""
 

@@ -21,7 +21,7 @@ MAX_EVENTS = 100_000
 
 
 class _Respond(Protocol):
-    """The per-request reply function ``_handle`` hands to the page servers."""
+    """The per-request reply function ``handle`` hands to the page servers."""
 
     def __call__(
         self,
@@ -156,12 +156,12 @@ class _SiteState(EmulatorServer):
                 self._sitekeys[ident] = key
             return key
 
-    def _csrf(self, scope: str, session: str) -> str:
+    def csrf(self, scope: str, session: str) -> str:
         msg = f"{scope}:{session}".encode()
         return hmac.new(self._form_secret, msg, hashlib.sha256).hexdigest()[:32]
 
-    def _csrf_ok(self, scope: str, session: str, given: str) -> bool:
-        return hmac.compare_digest(self._csrf(scope, session).encode(), given.encode())
+    def csrf_ok(self, scope: str, session: str, given: str) -> bool:
+        return hmac.compare_digest(self.csrf(scope, session).encode(), given.encode())
 
     # Clearance ----------------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ class _ProxyHandler(EmulatorHandler):
             return
         proxy: ForwardProxy = self.owner
         body = self.read_body()
-        proxy._forward(self, body)
+        proxy.forward(self, body)
 
     do_CONNECT = EmulatorHandler._safe_dispatch
 
@@ -136,7 +136,7 @@ class ForwardProxy(EmulatorServer):
             return None
         return self.users.get(creds)
 
-    def _forward(self, h: EmulatorHandler, body: bytes) -> None:
+    def forward(self, h: EmulatorHandler, body: bytes) -> None:
         target = h.path
         parts = urlsplit(target)
         host_header = h.headers.get("Host") or parts.netloc

@@ -85,7 +85,7 @@ class _SiteHandler(EmulatorHandler):
     def dispatch(self) -> None:
         site: CloudflareSiteEmulator = self.owner
         body = self.read_body()
-        site._handle(self, body)
+        site.handle(self, body)
 
 
 class CloudflareSiteEmulator(_SiteState):
@@ -94,7 +94,7 @@ class CloudflareSiteEmulator(_SiteState):
     handler_class = _SiteHandler
     # Request handling ---------------------------------------------------------------------
 
-    def _handle(self, h: EmulatorHandler, body: bytes) -> None:
+    def handle(self, h: EmulatorHandler, body: bytes) -> None:
         host = (h.headers.get("Host") or "").strip().lower()
         if host.startswith("["):
             host = host.split("]")[0] + "]"

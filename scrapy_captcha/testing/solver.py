@@ -45,7 +45,7 @@ class _SolverHandler(EmulatorHandler):
 
     def dispatch(self) -> None:
         solver: SolverEmulator = self.owner
-        solver._handle(self, self.read_body())
+        solver.handle(self, self.read_body())
 
 
 class SolverEmulator(_TaskBook):
@@ -79,7 +79,7 @@ class SolverEmulator(_TaskBook):
         code = record.error_code or "ERROR_CAPTCHA_UNSOLVABLE"
         self._error(h, dialect, code, record.error_description)
 
-    def _handle(self, h: EmulatorHandler, body: bytes) -> None:
+    def handle(self, h: EmulatorHandler, body: bytes) -> None:
         path = h.path.split("?", 1)[0].rstrip("/")
         if path.startswith("/_control/"):
             self._control(h, path[len("/_control/") :], body)
