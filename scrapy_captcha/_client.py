@@ -8,13 +8,14 @@ family, and no message ever carries the API key.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import treq
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -26,6 +27,7 @@ from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent
 
 from scrapy_captcha._solutions import classify_error
+from scrapy_captcha._wire import task_id_ok
 from scrapy_captcha.errors import RETRY, SolverError
 from scrapy_captcha.providers import Provider
 
@@ -121,8 +123,10 @@ class SolverClient:
                 raise
             break
         task_id = reply.get("taskId")
-        if isinstance(task_id, bool) or not isinstance(task_id, (int, str)) or task_id == "":
-            raise SolverError("malformed_reply", "createTask reply has no taskId", family=RETRY)
+        if not task_id_ok(task_id):
+            raise SolverError(
+                "malformed_reply", "createTask reply has no usable taskId", family=RETRY
+            )
         if str(reply.get("status", "")).lower() == "ready":
             return TaskResult(task_id, reply, time.monotonic() - started)
 
@@ -178,7 +182,7 @@ class SolverClient:
 
     def _raise_for_error(self, reply: Mapping[str, Any], task_id: Any = None) -> None:
         error_id = reply.get("errorId")
-        code = str(reply.get("errorCode") or "")
+        code = str(reply.get("errorCode") or "")[:64]
         is_error = error_id not in (None, 0, "0", False) or (error_id is None and code)
         if not is_error:
             return
@@ -242,7 +246,7 @@ class SolverClient:
         status = response.code
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             reason = "http_error" if status >= 400 else "malformed_reply"
             raise SolverError(
                 reason, f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)"
@@ -274,12 +278,22 @@ class SolverClient:
 
 
 def _redact_proxy(text: str, proxy: Any) -> str:
+    """Mask the proxy's credentials in every form a provider may quote them back: as
+    written, percent-decoded or -encoded, and as base64 of ``user:pass``."""
     if not isinstance(proxy, str):
         return text
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    forms: set[str] = set()
+    if user or password:
+        for pair in (f"{user}:{password}", f"{parts.username}:{parts.password}"):
+            encoded = base64.b64encode(pair.encode("latin-1", "replace"))
+            forms.update({encoded.decode(), encoded.decode().rstrip("=")})
     for secret in (parts.password, parts.username):
         if secret and len(secret) > 2:
-            text = text.replace(secret, "***").replace(unquote(secret), "***")
+            forms.update({secret, unquote(secret), quote(unquote(secret), safe="")})
+    for form in sorted(forms, key=len, reverse=True):
+        text = text.replace(form, "***")
     return text
 
 

@@ -53,7 +53,14 @@ class CloudflareFlow:
         clearance = await self.routes.store.get(route.key)
         if clearance is not None:
             self.routes.apply(request, state, clearance)
+        else:
+            self.routes.apply_route_cookies(request, state, route)
         return None
+
+    async def after_download(self, request: Request, response: Response) -> None:
+        """At 760, before CookiesMiddleware sees the response: Cloudflare's exit-bound
+        cookies go to the route, never into the jar every proxy shares."""
+        await self.routes.capture(request, response)
 
     # -- 950: above HttpCache -----------------------------------------------------------
 

@@ -14,7 +14,9 @@ import base64
 import binascii
 import hashlib
 import hmac
-from dataclasses import dataclass, field
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, unquote, urlsplit
 
@@ -22,17 +24,30 @@ from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_bytes
 
 from scrapy_captcha._compat import accepted_encodings
-from scrapy_captcha._cookies import format_cookie_header, parse_cookie_header
+from scrapy_captcha._cookies import (
+    apply_set_cookies,
+    format_cookie_header,
+    parse_cookie_header,
+)
 from scrapy_captcha._state import RequestState, options
-from scrapy_captcha.clearance import undo_clearance
+from scrapy_captcha._wire import cookie_ok
+from scrapy_captcha.clearance import Clearance, undo_clearance
 
 if TYPE_CHECKING:
     from scrapy import Request
+    from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
     from scrapy_captcha._context import Context
-    from scrapy_captcha.clearance import Clearance
     from scrapy_captcha.store import ClearanceStore
+
+
+#: Cloudflare cookies bound to the exit IP that earned them: kept per route, never in the
+#: shared cookie jar
+ROUTE_BOUND_COOKIES = (b"cf_clearance", b"__cf_bm")
+#: how long site-set route cookies are kept (``__cf_bm`` lives 30 minutes)
+ROUTE_COOKIE_TTL = 1800.0
+MAX_ROUTE_COOKIES = 100_000
 
 
 @dataclass(frozen=True)
@@ -120,12 +135,13 @@ def route_secret(api_key: str, api_keys: dict[str, str]) -> bytes:
 
 
 def apply_session(request: Request, session: dict[str, Any]) -> None:
-    """Send a page's session cookies with a request made on its behalf (its gate form
-    submission, its captcha image), once, on the Cookie header CookiesMiddleware built:
-    only to the page's own host, as a browser would, and without touching the jar."""
-    cookies = dict(session.get("extra") or {})
-    if (urlparse_cached(request).hostname or "").lower() == session.get("host"):
-        cookies = {**session.get("cookies", {}), **cookies}
+    """Send a page's session cookies, and the cookies a solver returned with its token
+    (v3's ``_GRECAPTCHA``), with a request made on its behalf (its gate form submission,
+    its captcha image), once, on the Cookie header CookiesMiddleware built: only to the
+    page's own host, as a browser would, and without touching the jar."""
+    if (urlparse_cached(request).hostname or "").lower() != session.get("host"):
+        return
+    cookies = {**session.get("cookies", {}), **(session.get("extra") or {})}
     if cookies:
         jar = parse_cookie_header(request.headers.get("Cookie"))
         jar.update(cookies)
@@ -152,6 +168,9 @@ class Routes:
         self.defaults = defaults
         #: domains challenged without a proxy: CAPTCHA_PROXY routes them from now on
         self.challenged_domains: set[str] = set()
+        #: route key -> (Cloudflare cookies a site set on a route without a clearance,
+        #: their expiry); least recently used first
+        self._route_cookies: OrderedDict[str, tuple[dict[str, str], float]] = OrderedDict()
 
     def route(self, request: Request) -> Route:
         state = RequestState.peek(request)
@@ -200,3 +219,51 @@ class Routes:
         state.undo = clearance.apply(request, self.defaults)
         state.applied = (clearance.id, clearance.task_id)
         self.ctx.inc("cache/hit")
+
+    # -- Cloudflare's exit-bound cookies --------------------------------------------------
+
+    def apply_route_cookies(self, request: Request, state: RequestState, route: Route) -> None:
+        """The Cloudflare cookies this route was given by the site (no clearance held)."""
+        entry = self._route_cookies.get(route.key)
+        if entry is None:
+            return
+        cookies, expires_at = entry
+        if expires_at <= time.time():
+            del self._route_cookies[route.key]
+            return
+        self._route_cookies.move_to_end(route.key)
+        carrier = Clearance(cookies=cookies, user_agent=None, headers={}, expires_at=expires_at)
+        state.undo = carrier.apply(request, self.defaults)
+
+    async def capture(self, request: Request, response: Response) -> None:
+        """Take ``cf_clearance`` / ``__cf_bm`` out of a response's ``Set-Cookie`` (so the
+        shared cookie jar never holds them) and keep them for the request's route: in its
+        clearance when it carries one, else beside it."""
+        raw = response.headers.getlist(b"Set-Cookie")
+        bound = [c for c in raw if c.split(b"=", 1)[0].strip() in ROUTE_BOUND_COOKIES]
+        if not bound:
+            return
+        others = [c for c in raw if c not in bound]
+        if others:
+            response.headers.setlist(b"Set-Cookie", others)
+        else:
+            del response.headers[b"Set-Cookie"]
+        state = RequestState.peek(request)
+        route = state.route if state is not None else None
+        if route is None:
+            return
+        cookies = {k: v for k, v in apply_set_cookies({}, bound).items() if cookie_ok(k, v)}
+        applied = state.applied if state is not None else None
+        clearance = await self.store.get(route.key) if applied is not None else None
+        if clearance is not None and applied is not None and clearance.id == applied[0]:
+            if any(clearance.cookies.get(k) != v for k, v in cookies.items()):
+                merged = {**clearance.cookies, **cookies}
+                await self.store.set(route.key, replace(clearance, cookies=merged))
+            return
+        previous = self._route_cookies.pop(route.key, ({}, 0.0))[0]
+        self._route_cookies[route.key] = (
+            {**previous, **cookies},
+            time.time() + ROUTE_COOKIE_TTL,
+        )
+        while len(self._route_cookies) > MAX_ROUTE_COOKIES:
+            self._route_cookies.popitem(last=False)

@@ -9,6 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scrapy_captcha._cookies import parse_solver_cookies
+from scrapy_captcha._wire import (
+    MAX_HEADERS,
+    MAX_TEXT,
+    MAX_TOKEN,
+    clean_cookies,
+    clean_headers,
+    user_agent_ok,
+)
 from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY
 
 # errorCode -> (reason, family). Classify by the code string, never by errorId.
@@ -55,7 +63,7 @@ def classify_error(code: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class CloudflareSolution:
-    """A provider's Cloudflare reply, normalised."""
+    """A provider's Cloudflare reply, normalised and checked (see ``_wire.py``)."""
 
     cookies: dict[str, str]
     user_agent: str | None
@@ -63,64 +71,31 @@ class CloudflareSolution:
     headers: dict[str, str] = field(repr=False)
     content: str | None = field(repr=False)
     cookie_expires: float | None = None  # epoch seconds of cf_clearance, when the reply says
+    #: fields of the reply that could not go on the wire and were left out
+    dropped: tuple[str, ...] = ()
 
 
 def _lower_headers(raw: Any) -> dict[str, str]:
+    out: dict[str, str] = {}
     if isinstance(raw, Mapping):
-        return {str(k).lower(): str(v) for k, v in raw.items() if v is not None}
-    if isinstance(raw, list):  # [[name, value], ...] or [{"name":..,"value":..}]
-        out: dict[str, str] = {}
+        items: list[Any] = list(raw.items())
+    elif isinstance(raw, list):  # [[name, value], ...] or [{"name":..,"value":..}]
+        items = []
         for item in raw:
             if isinstance(item, Mapping) and "name" in item:
-                out[str(item["name"]).lower()] = str(item.get("value", ""))
+                items.append((item["name"], item.get("value", "")))
             elif isinstance(item, (list, tuple)) and len(item) == 2:
-                out[str(item[0]).lower()] = str(item[1])
+                items.append((item[0], item[1]))
+    else:
         return out
-    return {}
-
-
-def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | None:
-    """Accept every documented shape: fields inside ``solution`` or at the top level, and
-    1captcha's own misspelling ``heders``. ``None`` when there is nothing usable."""
-    nested = reply.get("solution")
-    sources = [s for s in (nested, reply) if isinstance(s, Mapping)]
-
-    def pick(*names: str) -> Any:
-        for source in sources:
-            for name in names:
-                if source.get(name) not in (None, "", {}, []):
-                    return source[name]
-        return None
-
-    cookies, expires = parse_solver_cookies(pick("cookies", "cookie"))
-    user_agent = pick("user_agent", "userAgent", "useragent")
-    request_headers = _lower_headers(pick("request_headers", "requestHeaders"))
-    if not cookies and "cookie" in request_headers:
-        cookies, _ = parse_solver_cookies(request_headers["cookie"])
-    if not cookies:
-        return None
-    content = pick("content", "html")
-    return CloudflareSolution(
-        cookies=cookies,
-        user_agent=str(user_agent) if user_agent else None,
-        request_headers=request_headers,
-        headers=_lower_headers(pick("headers", "heders")),
-        content=content if isinstance(content, str) else None,
-        cookie_expires=expires,
-    )
-
-
-@dataclass(frozen=True)
-class TokenSolution:
-    """A token task's reply, normalised (reCAPTCHA, Turnstile, hCaptcha)."""
-
-    token: str = field(repr=False)
-    resp_key: str | None = field(default=None, repr=False)
-    cookies: dict[str, str] = field(default_factory=dict, repr=False)
-    user_agent: str | None = None
+    for name, value in items[: 4 * MAX_HEADERS]:
+        if value is not None and isinstance(name, (str, int, float)):
+            out[str(name).lower()] = value if isinstance(value, str) else repr(value)[:100]
+    return out
 
 
 def _picker(reply: Mapping[str, Any]) -> Any:
+    """``pick(*names)``: the first non-empty field, inside ``solution`` or on top."""
     nested = reply.get("solution")
     sources = [s for s in (nested, reply) if isinstance(s, Mapping)]
 
@@ -135,21 +110,79 @@ def _picker(reply: Mapping[str, Any]) -> Any:
     return pick
 
 
+def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | None:
+    """Accept every documented shape: fields inside ``solution`` or at the top level, and
+    1captcha's own misspelling ``heders``. ``None`` when there is nothing usable, or when
+    the User-Agent the clearance is bound to cannot be sent (not latin-1, too long):
+    replaying the clearance without it would only be challenged again. Cookies and
+    headers that cannot be sent are left out and named in ``dropped``."""
+    pick = _picker(reply)
+    dropped: list[str] = []
+    raw_cookies, expires = parse_solver_cookies(pick("cookies", "cookie"))
+    request_headers = _lower_headers(pick("request_headers", "requestHeaders"))
+    if not raw_cookies and isinstance(request_headers.get("cookie"), str):
+        raw_cookies, _ = parse_solver_cookies(request_headers["cookie"])
+    cookies = clean_cookies(raw_cookies, dropped)
+    user_agent = pick("user_agent", "userAgent", "useragent")
+    sent_ua = request_headers.get("user-agent")
+    if not cookies:
+        return None
+    if (user_agent and not user_agent_ok(user_agent)) or (
+        sent_ua is not None and not user_agent_ok(sent_ua)
+    ):
+        return None
+    content = pick("content", "html")
+    return CloudflareSolution(
+        cookies=cookies,
+        user_agent=user_agent or None,
+        request_headers=clean_headers(request_headers, dropped),
+        headers=clean_headers(_lower_headers(pick("headers", "heders")), []),
+        content=content if isinstance(content, str) else None,
+        cookie_expires=expires,
+        dropped=tuple(dropped),
+    )
+
+
+@dataclass(frozen=True)
+class TokenSolution:
+    """A token task's reply, normalised (reCAPTCHA, Turnstile, hCaptcha)."""
+
+    token: str = field(repr=False)
+    resp_key: str | None = field(default=None, repr=False)
+    cookies: dict[str, str] = field(default_factory=dict, repr=False)
+    user_agent: str | None = None
+    dropped: tuple[str, ...] = ()
+
+
 def parse_token_solution(reply: Mapping[str, Any]) -> TokenSolution | None:
     """``token`` (Turnstile), ``gRecaptchaResponse`` (reCAPTCHA, hCaptcha) or ``text``,
-    inside ``solution`` or at the top level; ``respKey`` and ``cookies`` when given."""
+    inside ``solution`` or at the top level; ``respKey`` and ``cookies`` when given.
+    ``None`` for a missing, oversized or unprintable token."""
     pick = _picker(reply)
     token = pick("token", "gRecaptchaResponse", "captchaResponse", "text")
     if not isinstance(token, str) or not token.strip():
         return None
-    cookies, _ = parse_solver_cookies(pick("cookies", "cookie"))
+    token = token.strip()
+    if len(token) > MAX_TOKEN or not token.isprintable():
+        return None
+    dropped: list[str] = []
+    raw_cookies, _ = parse_solver_cookies(pick("cookies", "cookie"))
     resp_key = pick("respKey", "resp_key")
+    if resp_key is not None and not (
+        isinstance(resp_key, str) and len(resp_key) <= MAX_TOKEN and resp_key.isprintable()
+    ):
+        dropped.append("respKey")
+        resp_key = None
     user_agent = pick("userAgent", "user_agent", "useragent")
+    if user_agent is not None and not user_agent_ok(user_agent):
+        dropped.append("userAgent")
+        user_agent = None
     return TokenSolution(
-        token=token.strip(),
-        resp_key=str(resp_key) if resp_key else None,
-        cookies=cookies,
-        user_agent=str(user_agent) if user_agent else None,
+        token=token,
+        resp_key=resp_key or None,
+        cookies=clean_cookies(raw_cookies, dropped),
+        user_agent=user_agent or None,
+        dropped=tuple(dropped),
     )
 
 
@@ -157,4 +190,6 @@ def parse_text_solution(reply: Mapping[str, Any]) -> str | None:
     """An image task's answer: ``text`` at most providers, ``gRecaptchaResponse`` in
     1captcha's own example."""
     text = _picker(reply)("text", "gRecaptchaResponse", "answer", "code")
-    return text if isinstance(text, str) and text.strip() else None
+    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+        return None
+    return text if text.isprintable() else None

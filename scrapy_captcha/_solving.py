@@ -197,6 +197,16 @@ class Solving:
             self.ctx.log.warning("Solve for %s failed: %s", where, exc)
         return exc
 
+    def _report_dropped(self, dropped: tuple[str, ...]) -> None:
+        for name in dropped:
+            self.ctx.inc("reply/dropped_field")
+            self.ctx.warn_once(
+                f"dropped|{name}",
+                "Solver reply %s cannot be sent on a request (not an HTTP token, not "
+                "latin-1, or too long): left out",
+                name,
+            )
+
     def _malformed(
         self, provider: Provider, result: TaskResult, what: str, where: str
     ) -> SolverError:
@@ -213,7 +223,8 @@ class Solving:
         )
         solution = provider.parse_cloudflare(result.reply)
         if solution is None:
-            raise self._malformed(provider, result, "cookies", where)
+            raise self._malformed(provider, result, "usable cookies and User-Agent", where)
+        self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
         return solution, result
 
@@ -226,6 +237,7 @@ class Solving:
         solution = provider.parse_token(result.reply)
         if solution is None:
             raise self._malformed(provider, result, "token", where)
+        self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{widget.kind}")
         return solution, result.task_id
 

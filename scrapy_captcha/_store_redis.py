@@ -116,6 +116,8 @@ class RedisStore(ClearanceStore):
         )
         # What happened while Redis was down, to write when it is back.
         self._unsynced_sets: set[str] = set()
+        #: keys whose entry could not be read (warned about once each)
+        self._unreadable: set[str] = set()
         self._unsynced_drops: dict[str, str] = {}
         # Leases held by this process: key -> (owner, ttl, renewal call)
         self._leases: dict[str, tuple[str, float, Any]] = {}
@@ -175,8 +177,13 @@ class RedisStore(ClearanceStore):
             return None
         try:
             clearance = Clearance.from_dict(json.loads(raw))
-        except (TypeError, ValueError):
-            logger.warning("Ignoring an unreadable clearance in Redis for %s", key)
+        except (TypeError, ValueError, RecursionError):
+            if key not in self._unreadable:
+                self._unreadable.add(key)
+                logger.warning(
+                    "Ignoring an unreadable clearance in Redis for %s (solved again)", key
+                )
+            self._inc("store/unreadable")
             return None
         if clearance.expired():
             return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from scrapy import Request
@@ -19,6 +19,7 @@ from scrapy import Request
 from scrapy_captcha._cookies import format_cookie_header, parse_cookie_header
 from scrapy_captcha._solutions import CloudflareSolution
 from scrapy_captcha._state import Undo
+from scrapy_captcha._wire import cookie_ok, header_ok, task_id_ok, user_agent_ok
 
 # Request headers from the solving browser that must not be replayed: HTTP/2 pseudo
 # headers are dropped separately; these are per-connection, per-body or managed by Scrapy.
@@ -120,7 +121,29 @@ class Clearance:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Clearance:
+    def from_dict(cls, data: Any) -> Clearance:
+        """A clearance read back from a store; ValueError unless every field has the
+        type and shape a request can carry (another process, or anyone with access to
+        a shared store, may have written it)."""
+        if not isinstance(data, dict):
+            raise ValueError("a clearance is a JSON object")
+        cookies, headers = data.get("cookies"), data.get("headers")
+        user_agent, task_id = data.get("user_agent"), data.get("task_id")
+        checks = (
+            isinstance(cookies, dict) and all(cookie_ok(k, v) for k, v in cookies.items()),
+            isinstance(headers, dict) and all(header_ok(k, v) for k, v in headers.items()),
+            user_agent is None or user_agent_ok(user_agent),
+            task_id is None or task_id_ok(task_id),
+            isinstance(data.get("id"), str) and 0 < len(data["id"]) <= 64,
+            all(
+                isinstance(data.get(k, 0.0), (int, float)) and not isinstance(data.get(k), bool)
+                for k in ("expires_at", "created_at")
+            )
+            and "expires_at" in data,
+            set(data) <= {f.name for f in fields(cls)},
+        )
+        if not all(checks):
+            raise ValueError("a clearance field has the wrong type or shape")
         return cls(**data)
 
     def apply(self, request: Request, defaults: Mapping[str, bytes] | None = None) -> Undo:

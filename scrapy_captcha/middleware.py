@@ -102,6 +102,11 @@ class ClearanceMiddleware(_Component):
             return None
         return await self.root.cloudflare.before_download(request)
 
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if self.root.ctx.active(request):
+            await self.root.cloudflare.after_download(request, response)
+        return response
+
 
 @spider_argument_compat
 class ChallengeCacheGuard(_Component):

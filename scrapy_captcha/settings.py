@@ -85,8 +85,13 @@ def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
 
 
 def _check_proxy(name: str, url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https", "socks5", "socks5h", "socks4") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        ok = parts.scheme in ("http", "https", "socks5", "socks5h", "socks4")
+        ok = ok and bool(parts.hostname) and (parts.port is None or parts.port > 0)
+    except ValueError:  # (a port that is not a number, a broken IPv6 literal)
+        ok = False
+    if not ok:
         # Say which setting is wrong without echoing the value: it may hold a password.
         raise ConfigurationError(f"{name}: not a proxy URL (scheme://[user:pass@]host:port)")
     return url
@@ -95,9 +100,14 @@ def _check_proxy(name: str, url: str) -> str:
 def _check_api_url(name: str, url: Any) -> str | None:
     if not url:
         return None
-    parts = urlsplit(str(url))
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigurationError(f"{name}: {url!r} is not an http(s) URL")
+    try:
+        parts = urlsplit(str(url))
+        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        ok = False
+    if not ok:
+        # Say which setting is wrong without echoing the value: it may hold a key.
+        raise ConfigurationError(f"{name}: not an http(s) URL (http[s]://host[:port][/path])")
     return str(url)
 
 

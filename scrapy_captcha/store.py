@@ -13,6 +13,7 @@ the lease methods here are trivial.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, ClassVar
 
@@ -100,6 +101,8 @@ class MemoryStore(ClearanceStore):
         return False
 
 
+_IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*")
+
 BACKENDS: dict[str, str] = {
     "memory": "scrapy_captcha.store.MemoryStore",
     "redis": "scrapy_captcha._store_redis.RedisStore",
@@ -115,10 +118,13 @@ def open_store(url: str, crawler: Crawler) -> ClearanceStore:
             f"CAPTCHA_CACHE_URL: unsupported scheme {scheme!r}; use one of "
             f"{sorted(f'{s}://' for s in BACKENDS)} or a ClearanceStore import path"
         )
+    # An import path is echoed in errors; anything else may be a mistyped URL holding a
+    # password, and is not.
+    shown = repr(path) if _IMPORT_PATH.fullmatch(path) else "(value not shown)"
     try:
         cls = load_object(path)
-    except (ValueError, NameError, ImportError, AttributeError) as exc:
-        raise ConfigurationError(f"CAPTCHA_CACHE_URL: cannot load {path!r}") from exc
+    except (ValueError, NameError, ImportError, AttributeError):
+        raise ConfigurationError(f"CAPTCHA_CACHE_URL: cannot load {shown}") from None
     if not (isinstance(cls, type) and issubclass(cls, ClearanceStore)):
-        raise ConfigurationError(f"CAPTCHA_CACHE_URL: {path!r} is not a ClearanceStore")
+        raise ConfigurationError(f"CAPTCHA_CACHE_URL: {shown} is not a ClearanceStore")
     return cls.from_url(url, crawler)
