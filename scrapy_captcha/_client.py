@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import treq
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -277,23 +277,29 @@ class SolverClient:
         return b"".join(chunks)
 
 
+def _percent_tolerant(secret: str) -> re.Pattern[str]:
+    """Matches ``secret`` with any of its characters percent-encoded (either case)."""
+    parts = []
+    for char in secret:
+        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
+        parts.append(f"(?:{re.escape(char)}|{encoded})")
+    return re.compile("".join(parts), re.IGNORECASE)
+
+
 def _redact_proxy(text: str, proxy: Any) -> str:
     """Mask the proxy's credentials in every form a provider may quote them back: as
-    written, percent-decoded or -encoded, and as base64 of ``user:pass``."""
+    written, with any characters percent-encoded, and as base64 of ``user:pass``."""
     if not isinstance(proxy, str):
         return text
     parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    forms: set[str] = set()
     if user or password:
-        for pair in (f"{user}:{password}", f"{parts.username}:{parts.password}"):
-            encoded = base64.b64encode(pair.encode("latin-1", "replace"))
-            forms.update({encoded.decode(), encoded.decode().rstrip("=")})
-    for secret in (parts.password, parts.username):
-        if secret and len(secret) > 2:
-            forms.update({secret, unquote(secret), quote(unquote(secret), safe="")})
-    for form in sorted(forms, key=len, reverse=True):
-        text = text.replace(form, "***")
+        encoded = base64.b64encode(f"{user}:{password}".encode("utf-8", "replace")).decode()
+        for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_")):
+            text = text.replace(form, "***")
+    for secret in (password, user):
+        if len(secret) > 2:
+            text = _percent_tolerant(secret).sub("***", text)
     return text
 
 

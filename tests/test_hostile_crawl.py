@@ -166,7 +166,7 @@ def test_huge_data_url_image_is_refused_before_decoding(
 
 def test_image_download_is_cut_at_the_size_cap(hostile: Hostile, crawl) -> None:
     hostile.site.routes["/form"] = html(image_form("/big.png"))
-    hostile.site.routes["/big.png"] = (200, {"Content-Type": "image/png"}, b"\0" * (3 << 20))
+    hostile.site.routes["/big.png"] = (200, {"Content-Type": "image/png"}, b"\0" * (3 << 19))
     result = crawl(
         requests=[hostile.request("/form", captcha={"image": IMAGE})],
         settings=hostile.settings(),
