@@ -18,6 +18,7 @@ from typing import Final
 
 from scrapy.http import Headers, Response
 
+from scrapy_captcha._encoding import scan_bytes
 from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK
 
 __all__ = [
@@ -181,9 +182,10 @@ _TITLE_SCAN_BYTES: Final = 512
 class _Page:
     """Response facts computed at most once and shared by every detector."""
 
-    __slots__ = ("_text", "body", "headers", "status")
+    __slots__ = ("_text", "body", "headers", "response", "status")
 
     def __init__(self, response: Response) -> None:
+        self.response = response
         self.status: int = response.status
         self.headers: Headers = response.headers
         self.body: bytes = response.body
@@ -191,9 +193,10 @@ class _Page:
 
     @property
     def text(self) -> bytes:
-        """Lower-cased copy of the first :data:`MAX_SCAN_BYTES` of the body."""
+        """Lower-cased copy of the first :data:`MAX_SCAN_BYTES` of the body (a UTF-16/32
+        page re-encoded, so its markers can be found)."""
         if self._text is None:
-            self._text = bytes(self.body[:MAX_SCAN_BYTES]).lower()
+            self._text = scan_bytes(self.response, MAX_SCAN_BYTES).lower()
         return self._text
 
     def is_scannable(self) -> bool:

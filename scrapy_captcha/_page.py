@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import unquote_to_bytes, urljoin
 
+from lxml import etree
 from parsel import Selector, SelectorList
 from scrapy.http import Response, TextResponse
+
+from scrapy_captcha._encoding import scan_bytes, sniff_encoding
 
 _TEXTLIKE: Final = frozenset(
     {"", "text", "email", "password", "search", "tel", "url", "number", "date", "month"}
@@ -25,6 +28,8 @@ _OUTSIDE_TEXT: Final = (
     "//body//text()[not(ancestor::form) and not(ancestor::script) and not(ancestor::style)"
     " and not(ancestor::noscript) and not(ancestor::template)]"
 )
+#: compiled once, plain strings: no Selector object per text node
+_OUTSIDE_TEXT_XPATH: Final = etree.XPath(_OUTSIDE_TEXT, smart_strings=False)
 
 #: Names of fields that hold a captcha answer: never counted as "needs user input".
 ANSWER_FIELD: Final = re.compile(r"captcha|recaptcha|turnstile|respkey|resp-key|resp_key", re.I)
@@ -93,11 +98,7 @@ class Page:
 
     def head(self) -> bytes:
         """The scan window as bytes a byte search can read: UTF-16/32 pages re-encoded."""
-        body = self.response.body[:MAX_PARSE_BYTES]
-        encoding = (self.response.encoding or "").lower().replace("_", "-")
-        if encoding.startswith(("utf-16", "utf-32")):
-            return body.decode(encoding, "replace").encode("utf-8")
-        return body
+        return scan_bytes(self.response, MAX_PARSE_BYTES)
 
     @property
     def selector(self) -> Selector:
@@ -105,7 +106,7 @@ class Page:
             try:
                 if self.truncated:
                     text = self.response.body[:MAX_PARSE_BYTES].decode(
-                        self.response.encoding, "replace"
+                        sniff_encoding(self.response), "replace"
                     )
                     self._selector = Selector(text=text, type="html", base_url=self.url)
                 else:
@@ -133,7 +134,9 @@ class Page:
     def outside_text(self) -> int:
         """Visible characters outside any form (computed once per page)."""
         if self._outside is None:
-            self._outside = sum(len(t.strip()) for t in self.xpath(_OUTSIDE_TEXT).getall())
+            root = self.selector.root
+            texts = _OUTSIDE_TEXT_XPATH(root) if hasattr(root, "xpath") else []
+            self._outside = sum(len(t.strip()) for t in texts if isinstance(t, str))
         return self._outside
 
     def form_ref(self, index: int) -> FormRef:
