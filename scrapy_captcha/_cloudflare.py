@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
     from scrapy_captcha._routes import Route, Routes
-    from scrapy_captcha._solving import Solving
+    from scrapy_captcha._solving import Reservation, Solving
 
 
 class CloudflareFlow:
@@ -175,11 +175,12 @@ class CloudflareFlow:
         if action is Action.REISSUE:
             return reissue(request, state.attempts + 1)
         if action is Action.SOLVE:
-            if not self.solving.reserve():
+            reservation = self.solving.reserve()
+            if reservation is None:
                 action, reason = Action.GIVE_UP, "budget"
             else:
                 assert provider is not None
-                self._start(route, request, challenge, provider, reject_key)
+                self._start(route, request, challenge, provider, reject_key, reservation)
                 action = Action.JOIN
         if action is Action.JOIN:
             return park(request, route.key)
@@ -230,6 +231,7 @@ class CloudflareFlow:
         challenge: Challenge,
         provider: Provider,
         reject_key: str,
+        reservation: Reservation,
     ) -> Flight:
         """The first challenged request of a route decides the solve's provider and
         extra task fields; requests joining the flight share its result."""
@@ -251,19 +253,27 @@ class CloudflareFlow:
         )
 
         async def work(flight: Flight) -> None:
-            await self._fly(flight, route, provider, task, reject_key)
+            try:
+                await self._fly(flight, route, provider, task, reject_key, reservation)
+            finally:
+                reservation.release()  # (no-op once its createTask was sent)
 
         return self.coordination.start(
             route.key, work, variant=challenge.variant, what=f"for {route.describe()}"
         )
 
     async def _fly(
-        self, flight: Flight, route: Route, provider: Provider, task: TaskContext, reject_key: str
+        self,
+        flight: Flight,
+        route: Route,
+        provider: Provider,
+        task: TaskContext,
+        reject_key: str,
+        reservation: Reservation,
     ) -> None:
         shared, lease = await self.coordination.share(route.key, route.describe())
         try:
             if shared is not None:
-                self.solving.refund()  # no task of ours: the budget is not spent
                 flight.task_id = shared.task_id
                 self.ctx.inc("shared/waited")
                 self.ctx.log.info(
@@ -274,7 +284,7 @@ class CloudflareFlow:
                 )
                 return
             solution, result = await self.solving.solve_cloudflare(
-                provider, task, route.describe(), reject_key
+                provider, task, route.describe(), reject_key, reservation
             )
             flight.task_id = result.task_id
             clearance = Clearance.from_solution(

@@ -207,10 +207,9 @@ class GateFlow:
             return None
         task_key = "image" if image is not None else widget.task_key  # type: ignore[union-attr]
         reason = self.solving.unavailable(provider, task_key)
-        if reason is None and not self.solving.reserve():
-            reason = "budget"
-        if reason is not None:
-            self._give_up(request, kind, reason, widget, dont_retry=False)
+        reservation = self.solving.reserve() if reason is None else None
+        if reservation is None:
+            self._give_up(request, kind, reason or "budget", widget, dont_retry=False)
             return None
         job = Job(
             request=request,
@@ -234,7 +233,10 @@ class GateFlow:
         )
 
         async def work(flight: Flight) -> None:
-            await solve_job(self.solving, self.ctx.crawler, flight, job)
+            try:
+                await solve_job(self.solving, self.ctx.crawler, flight, job, reservation)
+            finally:
+                reservation.release()  # (no-op once its createTask was sent)
 
         job.flight = self.coordination.start(job.key, work, variant=kind, what=f"a {kind} captcha")
         carrier = park(request, job.key, state.attempts)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from scrapy_captcha._coordination import Flight
     from scrapy_captcha._page import CaptchaImage, FormRef, Page
     from scrapy_captcha._solutions import TokenSolution
-    from scrapy_captcha._solving import Solving
+    from scrapy_captcha._solving import Reservation, Solving
     from scrapy_captcha._widgets import Widget
     from scrapy_captcha.providers import Provider
 
@@ -96,20 +96,31 @@ def page_cookies(request: Request, response: Response) -> dict[str, str]:
     return apply_set_cookies(cookies, response.headers.getlist(b"Set-Cookie"))
 
 
-async def solve_job(solving: Solving, crawler: Crawler, flight: Flight, job: Job) -> None:
+async def solve_job(
+    solving: Solving, crawler: Crawler, flight: Flight, job: Job, reservation: Reservation
+) -> None:
     """The work of a job's flight: fetch the image if need be, then solve."""
     extra = options(job.request).get("task")
     try:
         if job.image is not None:
             data = job.image.data
             if data is None:
-                data = await fetch_image(crawler, job)
+                try:
+                    data = await fetch_image(crawler, job)
+                except SolverError as exc:
+                    solving.ctx.inc(f"failed/{exc.reason}")
+                    solving.ctx.log.warning(
+                        "Captcha image of %s not fetched: %s", job.response.url, exc
+                    )
+                    raise
             job.text, job.task_id = await solving.solve_text(
-                job.provider, data, job.image_opts.get("image_type"), extra
+                job.provider, data, reservation, job.image_opts.get("image_type"), extra
             )
         else:
             assert job.widget is not None
-            job.token, job.task_id = await solving.solve_token(job.provider, job.widget, extra)
+            job.token, job.task_id = await solving.solve_token(
+                job.provider, job.widget, reservation, extra
+            )
         flight.task_id = job.task_id
     except SolverError as exc:
         job.task_id = exc.task_id

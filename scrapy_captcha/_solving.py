@@ -28,6 +28,27 @@ if TYPE_CHECKING:
 _LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 
 
+class Reservation:
+    """One task of the budget, held for one solve: committed when createTask is sent,
+    released otherwise (both idempotent, whichever comes first wins)."""
+
+    __slots__ = ("_solving", "done")
+
+    def __init__(self, solving: Solving) -> None:
+        self._solving = solving
+        self.done = False
+
+    def commit(self) -> None:
+        if not self.done:
+            self.done = True
+            self._solving.account(sent=True)
+
+    def release(self) -> None:
+        if not self.done:
+            self.done = True
+            self._solving.account(sent=False)
+
+
 class Solving:
     """Providers, clients and accounts of one crawler, and the budget it may spend."""
 
@@ -44,7 +65,8 @@ class Solving:
         # Tasks the provider rejected as malformed, by a caller's key: resending the same
         # task is pointless.
         self._rejected: dict[str, str] = {}
-        self._tasks = 0
+        self._tasks = 0  # createTask calls sent
+        self._held = 0  # reservations of solves in progress, not sent yet
         self._budget_closed = False
 
     # -- providers and accounts ---------------------------------------------------------
@@ -108,22 +130,29 @@ class Solving:
 
     # -- budget -------------------------------------------------------------------------
 
-    def reserve(self) -> bool:
-        """Count one task against CAPTCHA_MAX_SOLVES; False once the budget is spent
-        (then the spider is closed, once)."""
+    def reserve(self) -> Reservation | None:
+        """Hold one task of CAPTCHA_MAX_SOLVES for a solve about to start; None when the
+        budget is spent (then the spider is closed, once) or fully held by solves in
+        progress. A task counts when its createTask is sent (:meth:`Reservation.commit`);
+        a solve that never gets that far (an image fetch failed, another process solved
+        the route) gives its hold back."""
         limit = self.settings.max_solves
         if limit and self._tasks >= limit:
             if not self._budget_closed:
                 self._budget_closed = True
                 self.ctx.log.warning("CAPTCHA_MAX_SOLVES=%d reached: closing the spider", limit)
                 close_spider(self.ctx.crawler, "captcha_budget_exhausted")
-            return False
-        self._tasks += 1
-        return True
+            return None
+        if limit and self._tasks + self._held >= limit:
+            return None
+        self._held += 1
+        return Reservation(self)
 
-    def refund(self) -> None:
-        """A reserved task was not sent (another process solved it)."""
-        self._tasks -= 1
+    def account(self, *, sent: bool) -> None:
+        """A reservation ends: its task was sent, or was not."""
+        self._held -= 1
+        if sent:
+            self._tasks += 1
 
     # -- rejected tasks -----------------------------------------------------------------
 
@@ -167,10 +196,12 @@ class Solving:
         provider: Provider,
         task: Mapping[str, Any],
         where: str,
+        reservation: Reservation,
         *,
         timeout: float | None = None,
         reject_key: str | None = None,
     ) -> TaskResult:
+        reservation.commit()
         try:
             return await self.client(provider).solve(task, timeout=timeout)
         except SolverError as exc:
@@ -216,10 +247,15 @@ class Solving:
         return self.failed(provider, error, where)
 
     async def solve_cloudflare(
-        self, provider: Provider, ctx: TaskContext, where: str, reject_key: str
+        self,
+        provider: Provider,
+        ctx: TaskContext,
+        where: str,
+        reject_key: str,
+        reservation: Reservation,
     ) -> tuple[CloudflareSolution, TaskResult]:
         result = await self._solve(
-            provider, provider.cloudflare_task(ctx), where, reject_key=reject_key
+            provider, provider.cloudflare_task(ctx), where, reservation, reject_key=reject_key
         )
         solution = provider.parse_cloudflare(result.reply)
         if solution is None:
@@ -229,11 +265,11 @@ class Solving:
         return solution, result
 
     async def solve_token(
-        self, provider: Provider, widget: Widget, extra: Any = None
+        self, provider: Provider, widget: Widget, reservation: Reservation, extra: Any = None
     ) -> tuple[TokenSolution, str | int]:
         task = provider.widget_task(widget, extra if isinstance(extra, dict) else None)
         where = f"a {widget.kind} captcha on {widget.page_url}"
-        result = await self._solve(provider, task, where)
+        result = await self._solve(provider, task, where, reservation)
         solution = provider.parse_token(result.reply)
         if solution is None:
             raise self._malformed(provider, result, "token", where)
@@ -242,7 +278,12 @@ class Solving:
         return solution, result.task_id
 
     async def solve_text(
-        self, provider: Provider, image: bytes, image_type: Any = None, extra: Any = None
+        self,
+        provider: Provider,
+        image: bytes,
+        reservation: Reservation,
+        image_type: Any = None,
+        extra: Any = None,
     ) -> tuple[str, str | int]:
         task = provider.image_task(
             image,
@@ -250,7 +291,9 @@ class Solving:
             extra if isinstance(extra, dict) else None,
         )
         where = "an image captcha"
-        result = await self._solve(provider, task, where, timeout=self.settings.image_timeout)
+        result = await self._solve(
+            provider, task, where, reservation, timeout=self.settings.image_timeout
+        )
         text = provider.parse_text(result.reply)
         if text is None:
             raise self._malformed(provider, result, "text", where)

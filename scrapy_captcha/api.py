@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.http import Response
 
-    from scrapy_captcha._solving import Solving
+    from scrapy_captcha._solving import Reservation, Solving
     from scrapy_captcha.providers import Provider
 
 __all__ = ["Token", "solve_image", "solve_widget"]
@@ -70,14 +70,14 @@ def _solving(owner: Spider | Crawler) -> Solving:
     return CaptchaExtension.of(crawler).solving
 
 
-def _provider(solving: Solving, name: str | None, task_key: str) -> Provider:
+def _provider(solving: Solving, name: str | None, task_key: str) -> tuple[Provider, Reservation]:
     provider = solving.provider_named(name)
     reason = solving.unavailable(provider, task_key)
-    if reason is None and not solving.reserve():
-        reason = "budget"
-    if reason is not None:
+    reservation = solving.reserve() if reason is None else None
+    if reservation is None:
+        reason = reason or "budget"
         raise SolvingUnavailable(reason, f"cannot solve a {task_key} captcha: {reason}")
-    return provider
+    return provider, reservation
 
 
 async def solve_widget(
@@ -100,8 +100,11 @@ async def solve_widget(
         widget = widgets[0]
     if action is not None:
         widget = replace(widget, action=action)
-    chosen = _provider(solving, provider, widget.task_key)
-    solution, task_id = await solving.solve_token(chosen, widget, task)
+    chosen, reservation = _provider(solving, provider, widget.task_key)
+    try:
+        solution, task_id = await solving.solve_token(chosen, widget, reservation, task)
+    finally:
+        reservation.release()  # (no-op once its createTask was sent)
     return Token(
         value=solution.token,
         widget=widget,
@@ -128,6 +131,9 @@ async def solve_image(
         raise ValueError("empty image")
     if len(image) > MAX_IMAGE_BYTES:
         raise ImageTooLarge(f"captcha image is over {MAX_IMAGE_BYTES} bytes")
-    chosen = _provider(solving, provider, "image")
-    text, _ = await solving.solve_text(chosen, image, image_type, task)
+    chosen, reservation = _provider(solving, provider, "image")
+    try:
+        text, _ = await solving.solve_text(chosen, image, reservation, image_type, task)
+    finally:
+        reservation.release()
     return text

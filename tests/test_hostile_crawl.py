@@ -174,3 +174,30 @@ def test_image_download_is_cut_at_the_size_cap(hostile: Hostile, crawl) -> None:
     page = one_page(result)
     assert page["result"]["solved"] is False and page["result"]["reason"] == "image_fetch"
     assert hostile.stack.solver.create_task_count == 0
+    assert "Captcha image of http://shop.example/form not fetched" in result.log
+
+
+def test_a_failed_image_fetch_spends_no_budget(hostile: Hostile, crawl) -> None:
+    """The budget used to be spent before the image fetch: a spider closed
+    ``captcha_budget_exhausted`` with no task created."""
+    key = hostile.stack.authority.register("turnstile")
+    hostile.site.routes["/form"] = html(image_form("/missing.png"))
+    hostile.site.routes["/gate"] = html(
+        "<html><head><title>Verify</title>"
+        '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js"></script></head>'
+        '<body><form method="post" action="/ok"><div class="cf-turnstile" '
+        f'data-sitekey="{key}"></div><button>Go</button></form></body></html>'
+    )
+    hostile.site.routes["/ok"] = html("<html><body><p id='content'>past</p></body></html>")
+    result = crawl(
+        batches=[
+            {"requests": [hostile.request("/form", captcha={"image": IMAGE})]},
+            {"requests": [hostile.request("/gate")]},
+        ],
+        settings=hostile.settings(CAPTCHA_MAX_SOLVES=1),
+    )
+    assert result.reason == "finished"
+    by_tag = {p["tag"]: p for p in result.pages}
+    assert by_tag["/form"]["result"]["reason"] == "image_fetch"
+    assert by_tag["/gate"]["content"] == "past" and by_tag["/gate"]["result"]["solved"]
+    assert hostile.stack.solver.create_task_count == 1
