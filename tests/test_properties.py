@@ -1,0 +1,175 @@
+"""Property-based tests: detection and solver-reply parsing over any input, never an
+exception, always a typed answer, and whatever they accept can go on the wire."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scrapy import Request
+from scrapy.http import HtmlResponse, Response
+
+from scrapy_captcha._detection import Challenge, detect
+from scrapy_captcha._solutions import (
+    CloudflareSolution,
+    TokenSolution,
+    classify_error,
+    parse_cloudflare_solution,
+    parse_text_solution,
+    parse_token_solution,
+)
+from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha.clearance import Clearance
+
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+TAGS = [
+    "<html>",
+    "<head>",
+    "<title>Just a moment...</title>",
+    "<body>",
+    "<form method=post action='/v'>",
+    "</form>",
+    "<div class='cf-turnstile' data-sitekey='0x4AAAAAAABkMYinukE8nzYS'>",
+    "<div class=g-recaptcha data-sitekey=6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf>",
+    "<button class='g-recaptcha' data-action='x' data-sitekey=''>",
+    "<script src='https://www.google.com/recaptcha/api.js?render=6LcR_okUAAAAAPYrPe-HK_0RU'>",
+    "<script src='https://challenges.cloudflare.com/turnstile/v0/api.js'></script>",
+    "<script>turnstile.render('#x', {sitekey: '0x4AAAAAAABkMYinukE8nzYS'})</script>",
+    "<script>grecaptcha.execute('k', {action: 'a'})</script>",
+    "<script>window._cf_chl_opt={cType:'managed'}</script>",
+    "/cdn-cgi/challenge-platform/h/b/orchestrate/",
+    "<div id='cf-error-details'>Error 1020</div>",
+    "<input type=hidden name=g-recaptcha-response>",
+    "<input name=user>",
+    "</div>",
+    "<pre>",
+    "captcha",
+    "\x00",
+    "\u2603",
+]
+html_bodies = st.lists(st.one_of(st.sampled_from(TAGS), st.text(max_size=40)), max_size=60).map(
+    "".join
+)
+encodings = st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252", "utf-32", "bogus"])
+headers = st.dictionaries(
+    st.sampled_from(["Server", "cf-mitigated", "Content-Type", "CF-RAY", "Content-Encoding"]),
+    st.sampled_from(["cloudflare", "challenge", "text/html", "text/html; charset=utf-16", "x"]),
+    max_size=4,
+)
+
+
+def _response(body: str, encoding: str, status: int, hdrs: dict[str, str]) -> Response:
+    try:
+        raw = body.encode(encoding, "replace")
+    except LookupError:
+        raw = body.encode("utf-8")
+    return HtmlResponse("https://shop.example/p", status=status, headers=hdrs, body=raw)
+
+
+@PROPERTY
+@given(html_bodies, encodings, st.sampled_from([200, 403, 429, 503]), headers)
+def test_detection_never_raises(body: str, encoding: str, status: int, hdrs: Any) -> None:
+    response = _response(body, encoding, status, hdrs)
+    challenge = detect(response)
+    assert challenge is None or isinstance(challenge, Challenge)
+    widgets = find_widgets(response)
+    assert isinstance(widgets, list) and all(isinstance(w, Widget) for w in widgets)
+
+
+@PROPERTY
+@given(st.binary(max_size=4000), st.sampled_from([200, 403, 503]), headers)
+def test_detection_of_raw_bytes_never_raises(body: bytes, status: int, hdrs: Any) -> None:
+    response = Response("https://shop.example/p", status=status, headers=hdrs, body=body)
+    detect(response)
+    find_widgets(response)
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False)
+    | st.text(max_size=30)
+    | st.sampled_from(["cf_clearance", "Mozilla/5.0", "a=b; c=d", "\u2603", "x\r\ny"]),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "solution",
+                    "cookies",
+                    "cookie",
+                    "userAgent",
+                    "user_agent",
+                    "request_headers",
+                    "headers",
+                    "token",
+                    "gRecaptchaResponse",
+                    "text",
+                    "respKey",
+                    "name",
+                    "value",
+                    "expires",
+                ]
+            )
+            | st.text(max_size=10),
+            children,
+            max_size=5,
+        )
+    ),
+    max_leaves=25,
+)
+
+
+def _sendable(request: Request) -> None:
+    for name, values in request.headers.items():
+        bytes(name)
+        for value in values:
+            assert b"\r" not in value and b"\n" not in value
+
+
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(["solution", "cookies", "userAgent"]), json_values))
+def test_cloudflare_replies_parse_to_a_sendable_clearance_or_none(reply: Any) -> None:
+    solution = parse_cloudflare_solution(reply)
+    if solution is None:
+        return
+    assert isinstance(solution, CloudflareSolution)
+    clearance = Clearance.from_solution(solution, ttl=60)
+    request = Request("https://shop.example/")
+    clearance.apply(request)
+    _sendable(request)
+    assert Clearance.from_dict(json.loads(json.dumps(clearance.to_dict()))) == clearance
+
+
+@PROPERTY
+@given(json_values)
+def test_token_and_text_replies_parse_or_are_none(reply: Any) -> None:
+    if not isinstance(reply, dict):
+        reply = {"solution": reply}
+    token = parse_token_solution(reply)
+    assert token is None or isinstance(token, TokenSolution)
+    text = parse_text_solution(reply)
+    assert text is None or (isinstance(text, str) and text.strip())
+
+
+@PROPERTY
+@given(json_values)
+def test_store_entries_are_a_clearance_or_a_value_error(entry: Any) -> None:
+    try:
+        clearance = Clearance.from_dict(entry)
+    except ValueError:
+        return
+    request = Request("https://shop.example/")
+    clearance.apply(request)
+    _sendable(request)
+
+
+@PROPERTY
+@given(st.text(max_size=80))
+def test_any_error_code_has_a_family(code: str) -> None:
+    reason, family = classify_error(code)
+    assert reason and family in ("fatal", "retry", "input", "proxy")
