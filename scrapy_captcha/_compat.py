@@ -98,6 +98,28 @@ def spawn(coro: Coroutine[Any, Any, Any]) -> defer.Deferred[Any]:
     return d
 
 
+def before_scheduler_close(crawler: Crawler, callback: Callable[[Any], None]) -> bool:
+    """Call ``callback(scheduler)`` when the engine closes its scheduler, just before it
+    does (a JOBDIR scheduler then writes its queues to disk). Scrapy has no signal for
+    that moment: wrap the slot's scheduler's ``close``. False if there is none."""
+    engine = getattr(crawler, "engine", None)
+    slot = getattr(engine, "_slot", None)
+    scheduler = getattr(slot, "scheduler", None)
+    original = getattr(scheduler, "close", None)
+    if original is None:
+        return False
+
+    def close(reason: str) -> Any:
+        try:
+            callback(scheduler)
+        except Exception:  # the scheduler must close whatever happened
+            logger.exception("scrapy-captcha failed before the scheduler closed")
+        return original(reason)
+
+    scheduler.close = close  # type: ignore[union-attr]
+    return True
+
+
 def accepted_encodings() -> bytes:
     """The Accept-Encoding value HttpCompressionMiddleware puts on requests."""
     from scrapy.downloadermiddlewares.httpcompression import ACCEPTED_ENCODINGS

@@ -28,7 +28,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task
 
-from scrapy_captcha._compat import engine_closing, spawn
+from scrapy_captcha._compat import before_scheduler_close, engine_closing, spawn
 from scrapy_captcha._state import RequestState, reissue
 from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
 
@@ -93,11 +93,24 @@ class Coordination:
         self._owner = uuid.uuid4().hex[:16]
         self.flights: dict[str, Flight] = {}
         self.closing = False
+        #: a scheduler that outlives the crawl (JOBDIR): parked requests go back into it
+        #: at close instead of being dropped
+        self._keeper: Any = None
         self._close_watch: task.LoopingCall | None = None
 
     def connect_signals(self) -> None:
         self.crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
         self.crawler.signals.connect(self._on_spider_idle, signal=signals.spider_idle)
+        self.crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
+
+    def _on_spider_opened(self, **kwargs: Any) -> None:
+        if self.crawler.settings.get("JOBDIR"):
+            # A paused job must find its waiting requests in its queue when resumed.
+            before_scheduler_close(self.crawler, self._requeue_at_close)
+
+    def _requeue_at_close(self, scheduler: Any) -> None:
+        self._keeper = scheduler
+        self._cancel_all()
 
     def get(self, key: str) -> Flight | None:
         return self.flights.get(key)
@@ -248,7 +261,13 @@ class Coordination:
             self.land(flight)
 
     def _drop(self, request: Request) -> None:
-        """Like a request still in the scheduler at close: one request_dropped signal."""
+        """Back into a scheduler that persists (JOBDIR): the resumed job sends it (it is
+        ``dont_filter``, so the dupefilter that saw the original lets it through).
+        Otherwise like a request still in the scheduler at close: one request_dropped
+        signal."""
+        if self._keeper is not None and self._keeper.enqueue_request(request):
+            self.ctx.inc("requeued_on_close")
+            return
         self.ctx.inc("dropped_on_close")
         self.crawler.signals.send_catch_log(
             signals.request_dropped, request=request, spider=self.crawler.spider
@@ -269,6 +288,7 @@ class Coordination:
             return
         flight.parked.append(request)
         self.ctx.inc("parked")
+        self.ctx.log.debug("Parked %s until the solve of its route lands", request)
         raise IgnoreRequest("parked until the captcha solve lands")
 
     def _on_spider_idle(self, **kwargs: Any) -> None:
