@@ -127,7 +127,8 @@ class Page:
     def forms(self) -> list[Selector]:
         """The page's forms in document order (the first :data:`MAX_FORMS`)."""
         if self._forms is None:
-            self._forms = list(self.xpath("//form")[:MAX_FORMS])
+            # (A position limit inside the XPath: no Selector for the forms past it.)
+            self._forms = list(self.xpath(f"(//form)[position() <= {MAX_FORMS}]"))
             self._form_index = {form.root: i for i, form in enumerate(self._forms)}
         return self._forms
 

@@ -41,11 +41,23 @@ __all__ = ["Widget", "find_widgets"]
 MAX_WIDGETS: Final = 50
 #: Markup that only a real widget brings (lower case: class names and URL paths are
 #: case-sensitive); the bare words "captcha" / "turnstile" in prose are not enough.
-_MARKUP: Final = re.compile(
-    rb"data-sitekey|g-recaptcha|h-captcha|cf-turnstile|/recaptcha/(?:api|enterprise)\.js"
-    rb"|challenges\.cloudflare\.com/turnstile|hcaptcha\.com/1/api\.js"
-    rb"|(?:turnstile|grecaptcha|hcaptcha)\s*\.\s*(?:render|execute|enterprise)"
+#: Exact byte searches (fast whatever the page), then API calls written with spaces.
+_MARKUP: Final = (
+    b"data-sitekey",
+    b"g-recaptcha",
+    b"h-captcha",
+    b"cf-turnstile",
+    b"/recaptcha/api.js",
+    b"/recaptcha/enterprise.js",
+    b"challenges.cloudflare.com/turnstile",
+    b"hcaptcha.com/1/api.js",
+    b"turnstile.render",
+    b"grecaptcha.",
+    b"hcaptcha.render",
 )
+_CALL: Final = re.compile(rb"(?:turnstile|grecaptcha|hcaptcha)\s*\.\s*(?:render|execute)$")
+#: "render" / "execute" occurrences looked at for a spaced-out API call
+_MAX_CALL_CHECKS: Final = 1000
 #: Inline script text looked at for render/execute calls, per page.
 MAX_SCRIPT_CHARS: Final = 512 * 1024
 
@@ -107,7 +119,19 @@ def _has_markers(body: bytes) -> bool:
     # Two exact byte searches first (most pages hold neither word), then markup only: a
     # widget class, a site key attribute, an API script URL or a render/execute call. The
     # words in prose never cost a parse.
-    return any(m in body for m in _MARKERS) and _MARKUP.search(body) is not None
+    if not any(m in body for m in _MARKERS):
+        return False
+    if any(m in body for m in _MARKUP):
+        return True
+    checks = 0
+    for word in (b"render", b"execute"):
+        at = body.find(word)
+        while at != -1 and checks < _MAX_CALL_CHECKS:
+            checks += 1
+            if _CALL.search(body[max(0, at - 40) : at + len(word)]):
+                return True
+            at = body.find(word, at + 1)
+    return False
 
 
 def _opt(opts: str, *names: str) -> str | None:
@@ -213,7 +237,8 @@ def find_widgets(response: Response | Page) -> list[Widget]:
         add(widget)
 
     # 1. Elements carrying a site key.
-    for el in sel.xpath(f"//*[@data-sitekey][not({_SKIP_ANCESTORS})]")[:MAX_WIDGETS]:
+    elements = f"(//*[@data-sitekey][not({_SKIP_ANCESTORS})])[position() <= {MAX_WIDGETS}]"
+    for el in sel.xpath(elements):
         key = (el.attrib.get("data-sitekey") or "").strip()
         if not key:
             continue
