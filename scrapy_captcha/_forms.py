@@ -84,3 +84,22 @@ def submit_form(
         body=data.body,
         **kwargs,
     )
+
+
+def why_not_submitted(widget: Widget) -> str | None:
+    """Why "submit" mode leaves a widget unsolved (reported only), or None.
+
+    A form with fields to fill, or a content page's form (an add-to-cart guarded by a v3
+    script), is the spider's to submit. A reCAPTCHA v3 script outside any form gates
+    nothing: sites load it on every page, and a token per page would be money thrown
+    away ("token" mode asks for it explicitly)."""
+    form = widget.form
+    if form is not None:
+        if form.needs_input:
+            return "needs_input"
+        if not form.is_gate:
+            return "not_a_gate"
+        return None
+    if widget.version == "v3":
+        return "no_form"
+    return None

@@ -20,7 +20,12 @@ from urllib.parse import urlsplit
 from scrapy.http import Response, TextResponse
 
 from scrapy_captcha._coordination import Flight, park
-from scrapy_captcha._forms import submission_fields, submission_url, submit_form
+from scrapy_captcha._forms import (
+    submission_fields,
+    submission_url,
+    submit_form,
+    why_not_submitted,
+)
 from scrapy_captcha._jobs import Job, page_cookies, solve_job
 from scrapy_captcha._kinds import IMAGE, WIDGET_KINDS
 from scrapy_captcha._outbound import Outbound
@@ -381,22 +386,3 @@ def _where(url: str) -> str:
     """A target for log lines: scheme and host, never a path or credentials."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "(no URL)"
-
-
-def why_not_submitted(widget: Widget) -> str | None:
-    """Why "submit" mode leaves a widget unsolved (reported only), or None.
-
-    A form with fields to fill, or a content page's form (an add-to-cart guarded by a v3
-    script), is the spider's to submit. A reCAPTCHA v3 script outside any form gates
-    nothing: sites load it on every page, and a token per page would be money thrown
-    away ("token" mode asks for it explicitly)."""
-    form = widget.form
-    if form is not None:
-        if form.needs_input:
-            return "needs_input"
-        if not form.is_gate:
-            return "not_a_gate"
-        return None
-    if widget.version == "v3":
-        return "no_form"
-    return None
