@@ -10,7 +10,6 @@ parsed here.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass, field
 from typing import Final
@@ -33,6 +32,14 @@ from scrapy_captcha._page import (
     Page,
     by_target,
     html_page,
+)
+from scrapy_captcha._scripts import (
+    SITEKEY_SHAPES,
+    api_mentioned,
+    configured_action,
+    execute_calls,
+    option,
+    render_calls,
 )
 
 __all__ = ["Widget", "find_widgets"]
@@ -72,18 +79,6 @@ _RECAPTCHA_API: Final = re.compile(
 )
 _TURNSTILE_API: Final = re.compile(r"challenges\.cloudflare\.com/turnstile/", re.I)
 _HCAPTCHA_API: Final = re.compile(r"hcaptcha\.com/1/api\.js", re.I)
-_Q: Final = r"""['"`]"""
-#: grecaptcha[.enterprise].execute(KEY_OR_EXPR, {action: 'x'})
-_EXECUTE: Final = re.compile(
-    r"grecaptcha\s*\.\s*(enterprise\s*\.\s*)?execute\s*\(\s*"
-    rf"(?:{_Q}(?P<key>[\w-]{{20,64}}){_Q}|[\w$.\[\]'\"]+)\s*,\s*\{{(?P<opts>[^{{}}]{{0,400}})\}}",
-)
-_OPT: Final = r"""['"]?{name}['"]?\s*:\s*(['"`])(?P<v>[^'"`]{{0,200}})\1"""
-#: turnstile.render(target, {...}) and grecaptcha[.enterprise].render(target, {...})
-_RENDER: Final = re.compile(
-    r"(?P<api>turnstile|grecaptcha\s*\.\s*enterprise|grecaptcha|hcaptcha)\s*\.\s*render\s*\(\s*"
-    rf"(?:{_Q}(?P<target>[^'\"`]{{1,200}}){_Q}|[\w$.\[\]'\"()]+)\s*,\s*\{{(?P<opts>[^{{}}]{{0,1000}})\}}",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,14 +129,6 @@ def _has_markers(body: bytes) -> bool:
     return False
 
 
-def _opt(opts: str, *names: str) -> str | None:
-    for name in names:
-        m = re.search(_OPT.format(name=re.escape(name)), opts)
-        if m:
-            return m.group("v")
-    return None
-
-
 def _classes(el: Selector) -> set[str]:
     return set((el.attrib.get("class") or "").split())
 
@@ -162,7 +149,7 @@ def _v3_form(page: Page) -> tuple[Selector | None, str]:
 
 def find_widgets(response: Response | Page) -> list[Widget]:
     """Every captcha widget on an HTML page, in document order (element widgets first,
-    then script-rendered ones). Returns ``[]`` quickly for pages without markers."""
+    then script-rendered ones). Returns ``[]`` quickly for pages without widget markup."""
     page = html_page(response)
     if page is None or not _has_markers(page.head()):
         return []
@@ -171,70 +158,16 @@ def find_widgets(response: Response | Page) -> list[Widget]:
     srcs = [s for s in sel.xpath("//script/@src").getall() if s]
     apis = [(s, m.group(1).lower()) for s in srcs if (m := _RECAPTCHA_API.search(s))]
     recaptcha_srcs = [s for s, _ in apis]
-    enterprise_api = any(api == "enterprise" for _, api in apis)
     inline = "\n".join(sel.xpath("//script[not(@src)]/text()").getall())[:MAX_SCRIPT_CHARS]
-    enterprise = enterprise_api or "grecaptcha.enterprise" in inline
-    has_turnstile_api = any(_TURNSTILE_API.search(s) for s in srcs)
-    has_hcaptcha_api = any(_HCAPTCHA_API.search(s) for s in srcs)
-
-    found: list[Widget] = []
-    seen: set[tuple[str, str, int | None]] = set()
-
-    def add(widget: Widget) -> None:
-        ident = (widget.kind, widget.sitekey, widget.form.index if widget.form else None)
-        if ident not in seen:
-            seen.add(ident)
-            found.append(widget)
-
-    def build(
-        family: str,
-        key: str,
-        form: FormRef | None,
-        *,
-        field: str | None = None,
-        action: str | None = None,
-        cdata: str | None = None,
-        invisible: bool = False,
-        is_enterprise: bool = False,
-    ) -> None:
-        """One widget of a family, whether declared by an element or a render call."""
-        if family == TURNSTILE:
-            widget = Widget(
-                kind=TURNSTILE,
-                sitekey=key,
-                page_url=page.url,
-                response_field=field or "cf-turnstile-response",
-                action=action,
-                cdata=cdata,
-                form=form,
-                page_title=title,
-            )
-        elif family == HCAPTCHA:
-            widget = Widget(
-                kind=HCAPTCHA,
-                sitekey=key,
-                page_url=page.url,
-                response_field="h-captcha-response",
-                invisible=invisible,
-                form=form,
-                page_title=title,
-            )
-        else:
-            widget = Widget(
-                kind=RECAPTCHA_ENTERPRISE
-                if is_enterprise
-                else (RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2),
-                sitekey=key,
-                page_url=page.url,
-                response_field="g-recaptcha-response",
-                action=action,
-                version="v2",
-                invisible=invisible,
-                enterprise=is_enterprise,
-                form=form,
-                page_title=title,
-            )
-        add(widget)
+    loaded = api_mentioned(inline)  # (APIs loaded by script injection)
+    if recaptcha_srcs:
+        loaded.add("grecaptcha")
+    if any(_TURNSTILE_API.search(s) for s in srcs):
+        loaded.add("turnstile")
+    if any(_HCAPTCHA_API.search(s) for s in srcs):
+        loaded.add("hcaptcha")
+    enterprise = any(api == "enterprise" for _, api in apis) or "grecaptcha.enterprise" in inline
+    found = _Found(page, title)
 
     # 1. Elements carrying a site key.
     elements = f"(//*[@data-sitekey][not({_SKIP_ANCESTORS})])[position() <= {MAX_WIDGETS}]"
@@ -246,71 +179,79 @@ def find_widgets(response: Response | Page) -> list[Widget]:
         classes = _classes(el)
         form = page.enclosing_form(el)
         invisible = (attr("data-size") or "").lower() == "invisible"
-        if "cf-turnstile" in classes or (key.startswith("0x") and has_turnstile_api):
-            build(
-                TURNSTILE,
+        if "cf-turnstile" in classes or (key.startswith("0x") and "turnstile" in loaded):
+            found.turnstile(
                 key,
                 form,
                 field=attr("data-response-field-name"),
                 action=attr("data-action") or None,
                 cdata=attr("data-cdata") or None,
             )
-        elif "g-recaptcha" in classes or (recaptcha_srcs and key.startswith("6L")):
-            build(
-                "recaptcha",
+        elif "g-recaptcha" in classes or ("grecaptcha" in loaded and key.startswith("6L")):
+            action = attr("data-action") or None
+            # Google's "bind to a button": invisible v2, or v3 when it names an action.
+            button = _is_button(el)
+            found.recaptcha(
                 key,
                 form,
-                action=attr("data-action") or None,
-                invisible=invisible,
-                is_enterprise=enterprise,
+                action=action,
+                invisible=invisible or button,
+                version="v3" if button and action else "v2",
+                enterprise=enterprise,
             )
-        elif "h-captcha" in classes or has_hcaptcha_api:
-            build(HCAPTCHA, key, form, invisible=invisible)
+        elif "h-captcha" in classes or "hcaptcha" in loaded:
+            found.hcaptcha(key, form, invisible=invisible)
 
-    # 2. Widgets rendered from script: only with the matching API script on the page.
-    for m in itertools.islice(_RENDER.finditer(inline), MAX_WIDGETS):
-        api = re.sub(r"\s", "", m.group("api"))
-        opts = m.group("opts")
-        rendered_key = _opt(opts, "sitekey")
-        if not rendered_key:
+    # 2. Widgets rendered from script: a call whose target exists on the page, with the
+    # API loaded (a tag, an injection) or, from a bundle, a site key of the API's shape.
+    for call in render_calls(inline, MAX_WIDGETS):
+        family = "grecaptcha" if call.api.startswith("grecaptcha") else call.api
+        rendered = option(call.options, "sitekey")
+        if not rendered or not (family in loaded or SITEKEY_SHAPES[family].fullmatch(rendered)):
             continue
-        form = page.enclosing_form(by_target(page, m.group("target")))
-        if api == "turnstile" and has_turnstile_api:
-            build(
-                TURNSTILE,
-                rendered_key,
+        target = by_target(page, call.literal or call.looked_up)
+        if target is None:
+            continue  # guarded by a missing element, or a loop over none: nothing renders
+        form = page.enclosing_form(target)
+        opts = call.options
+        if family == "turnstile":
+            found.turnstile(
+                rendered,
                 form,
-                field=_opt(opts, "response-field-name", "responseFieldName"),
-                action=_opt(opts, "action"),
-                cdata=_opt(opts, "cData", "cdata"),
+                field=option(opts, "response-field-name", "responseFieldName"),
+                action=option(opts, "action"),
+                cdata=option(opts, "cData", "cdata"),
             )
-        elif api.startswith("grecaptcha") and recaptcha_srcs:
-            build(
-                "recaptcha",
-                rendered_key,
+        elif family == "grecaptcha":
+            found.recaptcha(
+                rendered,
                 form,
-                action=_opt(opts, "action"),
-                invisible=(_opt(opts, "size") or "").lower() == "invisible",
-                is_enterprise=enterprise or api.endswith("enterprise"),
+                action=option(opts, "action"),
+                invisible=(option(opts, "size") or "").lower() == "invisible",
+                enterprise=enterprise or call.api.endswith("enterprise"),
             )
-        elif api == "hcaptcha" and has_hcaptcha_api:
-            build(HCAPTCHA, rendered_key, form)
+        else:
+            found.hcaptcha(rendered, form)
 
-    # 3. reCAPTCHA v3: api.js?render=KEY (a key, not "explicit"), executed with an action.
-    element_keys = {w.sitekey for w in found}
+    # 3. reCAPTCHA v3: api.js?render=KEY (a key, not "explicit"), executed with an action
+    # (literal, or kept in configuration).
+    element_keys = {w.sitekey for w in found.widgets}
+    executes = execute_calls(inline, MAX_WIDGETS)
     for src in recaptcha_srcs:
         render = parse_qs(urlsplit(src).query).get("render", [""])[0]
         if len(render) < 20 or render in element_keys:  # "explicit", "onload" or a widget's
             continue
-        action = None
-        for m in _EXECUTE.finditer(inline):
-            if m.group("key") in (None, render):
-                action = _opt(m.group("opts"), "action")
-                if action:
-                    break
+        action = next(
+            (
+                a
+                for c in executes
+                if c.literal in (None, render) and (a := option(c.options, "action"))
+            ),
+            None,
+        ) or configured_action(inline, render, contact_form=_has_contact_form(page))
         is_enterprise = "enterprise" in src.lower()
         field_el, field_name = _v3_form(page)
-        add(
+        found.add(
             Widget(
                 kind=RECAPTCHA_ENTERPRISE if is_enterprise else RECAPTCHA_V3,
                 sitekey=render,
@@ -324,4 +265,95 @@ def find_widgets(response: Response | Page) -> list[Widget]:
                 page_title=title,
             )
         )
-    return found
+    return found.widgets
+
+
+def _is_button(el: Selector) -> bool:
+    tag = getattr(el.root, "tag", "")
+    kind = (el.attrib.get("type") or "").lower()
+    return tag == "button" or (tag == "input" and kind in ("submit", "image", "button"))
+
+
+def _has_contact_form(page: Page) -> bool:
+    return bool(page.xpath("(//form[contains(@class, 'wpcf7-form')])[1]"))
+
+
+class _Found:
+    """The widgets of one page, without duplicates, built alike whatever declared them."""
+
+    def __init__(self, page: Page, title: str | None) -> None:
+        self.page, self.title = page, title
+        self.widgets: list[Widget] = []
+        self._seen: set[tuple[str, str, int | None]] = set()
+
+    def add(self, widget: Widget) -> None:
+        ident = (widget.kind, widget.sitekey, widget.form.index if widget.form else None)
+        if ident not in self._seen:
+            self._seen.add(ident)
+            self.widgets.append(widget)
+
+    def turnstile(
+        self,
+        key: str,
+        form: FormRef | None,
+        *,
+        field: str | None,
+        action: str | None,
+        cdata: str | None,
+    ) -> None:
+        self.add(
+            Widget(
+                kind=TURNSTILE,
+                sitekey=key,
+                page_url=self.page.url,
+                response_field=field or "cf-turnstile-response",
+                action=action,
+                cdata=cdata,
+                form=form,
+                page_title=self.title,
+            )
+        )
+
+    def hcaptcha(self, key: str, form: FormRef | None, *, invisible: bool = False) -> None:
+        self.add(
+            Widget(
+                kind=HCAPTCHA,
+                sitekey=key,
+                page_url=self.page.url,
+                response_field="h-captcha-response",
+                invisible=invisible,
+                form=form,
+                page_title=self.title,
+            )
+        )
+
+    def recaptcha(
+        self,
+        key: str,
+        form: FormRef | None,
+        *,
+        action: str | None,
+        invisible: bool,
+        enterprise: bool,
+        version: str = "v2",
+    ) -> None:
+        if enterprise:
+            kind = RECAPTCHA_ENTERPRISE
+        elif version == "v3":
+            kind = RECAPTCHA_V3
+        else:
+            kind = RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2
+        self.add(
+            Widget(
+                kind=kind,
+                sitekey=key,
+                page_url=self.page.url,
+                response_field="g-recaptcha-response",
+                action=action,
+                version=version,
+                invisible=invisible or version == "v3",
+                enterprise=enterprise,
+                form=form,
+                page_title=self.title,
+            )
+        )

@@ -113,6 +113,8 @@ class Provider:
                 task["websiteTitle"] = widget.page_title
         elif widget.kind.startswith("recaptcha"):
             task["isInvisible"] = widget.invisible
+            if widget.enterprise and widget.action:
+                task["pageAction"] = widget.action  # (an Enterprise checkbox's action)
         elif widget.invisible:
             task["isInvisible"] = True
         task.update(extra or {})
