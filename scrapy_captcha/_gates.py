@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
+    from scrapy_captcha._fill import FormFiller
     from scrapy_captcha._solving import Solving
 
 #: landed jobs whose carrier never came back are forgotten after this many seconds
@@ -50,12 +51,18 @@ class GateFlow:
     """Widgets and images on pages, for one crawler."""
 
     def __init__(
-        self, ctx: Context, solving: Solving, coordination: Coordination, outbound: Outbound
+        self,
+        ctx: Context,
+        solving: Solving,
+        coordination: Coordination,
+        outbound: Outbound,
+        filler: FormFiller,
     ) -> None:
         self.ctx = ctx
         self.solving = solving
         self.coordination = coordination
         self.outbound = outbound
+        self.filler = filler
         self.jobs: dict[str, Job] = {}
 
     # -- modes --------------------------------------------------------------------------
@@ -103,6 +110,8 @@ class GateFlow:
                 continue
             if mode == "submit":
                 why = why_not_submitted(widget)
+                if why == "needs_input":
+                    self.filler.remember(widget)  # solved when the spider submits it
                 if why is not None:
                     reported = reported or (widget, why)
                     continue

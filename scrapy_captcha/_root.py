@@ -18,6 +18,7 @@ from scrapy_captcha._cloudflare import CloudflareFlow
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._context import Context
 from scrapy_captcha._coordination import Coordination
+from scrapy_captcha._fill import FormFiller
 from scrapy_captcha._gates import GateFlow
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._routes import Routes, default_headers
@@ -45,7 +46,10 @@ class Root:
         self.coordination = Coordination(self.ctx, store)
         self.cloudflare = CloudflareFlow(self.ctx, self.solving, self.routes, self.coordination)
         self.outbound = Outbound(settings.allow_offsite)
-        self.gates = GateFlow(self.ctx, self.solving, self.coordination, self.outbound)
+        self.filler = FormFiller(self.ctx, self.solving, self.coordination)
+        self.gates = GateFlow(
+            self.ctx, self.solving, self.coordination, self.outbound, self.filler
+        )
         self.coordination.connect_signals()
         crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)
@@ -104,6 +108,7 @@ class Root:
     async def _on_spider_closed(self, **kwargs: Any) -> None:
         self.coordination.close()
         self.gates.close()
+        self.filler.close()
         dropped = self.ctx.stats.get_value("captcha/dropped_on_close", 0)
         if dropped:
             self.ctx.log.info(

@@ -54,6 +54,10 @@ class RequestState:
     rerouted: bool = False
     #: a carrier: id of the widget/image job it waits for
     job: str | None = None
+    #: a form submission waiting for the token to fill in: id of its fill job
+    fill: str | None = None
+    #: a form submission whose token the add-on filled in (never filled twice)
+    filled: bool = False
     #: a gate response replayed to its request
     replay: bool = False
     #: a gate submission: {"kind", "task_id"}

@@ -71,6 +71,11 @@ class CaptchaMiddleware(_Component):
         state = RequestState.peek(request)
         if state is not None and state.job is not None:
             return await root.gates.on_request(request, state)
+        if state is not None and state.fill is not None:
+            return await root.filler.on_carrier(request, state)
+        carrier = root.filler.on_request(request, state)
+        if carrier is not None:
+            return carrier
         root.routes.assign_proxy(request)
         return None
 

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_WIDGETS": {},
     "CAPTCHA_IMAGE_TIMEOUT": 300.0,
     "CAPTCHA_ALLOW_OFFSITE": False,
+    "CAPTCHA_FILL_ON_SUBMIT": True,
 }
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
@@ -139,6 +140,7 @@ class CaptchaSettings:
     widget_modes: dict[str, str] = field(default_factory=dict)
     image_timeout: float = 300.0
     allow_offsite: bool = False
+    fill_on_submit: bool = True
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -198,6 +200,7 @@ class CaptchaSettings:
             widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),
             image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
             allow_offsite=settings.getbool("CAPTCHA_ALLOW_OFFSITE", False),
+            fill_on_submit=settings.getbool("CAPTCHA_FILL_ON_SUBMIT", True),
         )
 
     def widget_mode(self, kind: str) -> str:

@@ -156,6 +156,59 @@ def _serve_signup(
     respond(200, _simple_page("Sign up", page, ray), "gate", no_store)
 
 
+#: the one account the login pages accept
+ACCOUNT = {"username": "demo", "password": "s3cret-login"}
+
+
+def _serve_account_login(
+    site: _SiteState,
+    respond: _Respond,
+    host: str,
+    kind_path: str,
+    name: str,
+    post: bool,
+    form: dict[str, list[str]],
+    ray: str,
+) -> None:
+    """A login form with a widget (``turnstile`` or ``recaptcha-v2``) and credentials to
+    fill: the spider submits it as if there were no captcha; the token must be valid and
+    the credentials right (``ACCOUNT``)."""
+    no_store = list(NO_STORE)
+    key = site.sitekey(host, kind_path)
+    field = "cf-turnstile-response" if kind_path == "turnstile" else "g-recaptcha-response"
+    if post:
+        action = "login" if kind_path == "turnstile" else None
+        verdict = site.authority.verify(_field(form, field), key, action=action)
+        creds = all(_field(form, k) == v for k, v in ACCOUNT.items())
+        reason = verdict.reason if not verdict.ok else ("ok" if creds else "bad_credentials")
+        ok = reason == "ok"
+        body_html = (
+            f'<h1 id="content">Welcome {html.escape(name)}</h1>'
+            if ok
+            else f'<p class="error" id="login-error">{reason}</p>'
+        )
+        respond(
+            200,
+            _simple_page("Account", body_html, ray),
+            "gate_ok" if ok else "gate_fail",
+            no_store,
+            detail={"gate": f"account-{kind_path}", "name": name, "reason": reason},
+        )
+        return
+    if kind_path == "turnstile":
+        api = _TURNSTILE_API
+        widget = f'<div class="cf-turnstile" data-sitekey="{key}" data-action="login"></div>'
+    else:
+        api = '<script src="https://www.google.com/recaptcha/api.js" async defer></script>'
+        widget = f'<div class="g-recaptcha" data-sitekey="{key}"></div>'
+    page = (
+        f'{api}<form id="login" method="post" action="/account/{kind_path}/{name}">'
+        '<input name="username"><input type="password" name="password">'
+        f'{widget}<button type="submit">Log in</button></form>'
+    )
+    respond(200, _simple_page("Log in", page, ray), "gate", no_store)
+
+
 def _image_form_page(flavour: str, name: str, csrf: str, src: str, error: str, ray: str) -> str:
     ename = html.escape(name)
     error_html = f'<p class="error" id="captcha-error">{html.escape(error)}</p>' if error else ""

@@ -37,6 +37,7 @@ from ._site_cloudflare import (
 )
 from ._site_forms import (
     _article_html,
+    _serve_account_login,
     _serve_captcha_image,
     _serve_image_gate,
     _serve_signup,
@@ -317,6 +318,11 @@ class CloudflareSiteEmulator(_SiteState):
         if v3page:
             flavour, name = v3page.groups()
             _serve_v3_page(self, respond, host, flavour, name, post, ray)
+            return True
+        account = re.fullmatch(r"/account/(turnstile|recaptcha-v2)/([A-Za-z0-9_-]+)", path)
+        if account:
+            kind_path, name = account.groups()
+            _serve_account_login(self, respond, host, kind_path, name, post, form, ray)
             return True
         signup = re.fullmatch(r"/signup/([A-Za-z0-9_-]+)", path)
         if signup:
