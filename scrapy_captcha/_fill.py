@@ -191,5 +191,6 @@ def _with_fields(request: Request, fields: dict[str, str]) -> Request:
     encoded = urlencode(data)
     if request.method.upper() == "GET":
         parts = urlsplit(request.url)
-        return request.replace(url=urlunsplit(parts._replace(query=encoded)), dont_filter=True)
+        url = urlunsplit((parts.scheme, parts.netloc, parts.path, encoded, parts.fragment))
+        return request.replace(url=url, dont_filter=True)
     return request.replace(body=encoded.encode(), dont_filter=True)
