@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from scrapy.utils.test import get_crawler
 
 from scrapy_captcha.manager import CaptchaManager
 
 
 def test_reactorless_scrapy_disables_solving_up_front() -> None:
-    crawler = get_crawler(settings_dict={"TWISTED_REACTOR_ENABLED": False})
-    assert CaptchaManager(crawler).disabled_reason == "no_reactor"
+    """Scrapy without a reactor is a mode of the whole process, and this test session has
+    one installed for its crawls: checked in a fresh interpreter."""
+    code = (
+        "from scrapy.utils.test import get_crawler\n"
+        "from scrapy_captcha.manager import CaptchaManager\n"
+        "crawler = get_crawler(settings_dict={'TWISTED_REACTOR_ENABLED': False})\n"
+        "print(CaptchaManager(crawler).disabled_reason)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == "no_reactor"
 
 
 def test_route_secret_depends_on_every_configured_key() -> None:
