@@ -198,6 +198,7 @@ class _Session:
             offline_public_suffixes()
             reactor.startRunning(installSignalHandlers=False)
             cls.started = True
+            gc.freeze()  # what is loaded by now is not garbage: keep gc.collect() quick
         loop = getattr(reactor, "_asyncioEventloop", None)
         if loop is not None:  # asyncio.run() in a test leaves no current loop behind
             asyncio.set_event_loop(loop)
@@ -285,8 +286,7 @@ def _clean_up_after(reactor: Any, before: set[Any]) -> None:
             thing.abortConnection()
         elif hasattr(thing, "loseConnection"):
             thing.loseConnection()
-    drive(lambda: False, 0.05)
-    gc.collect()
+    drive(lambda: False, 0.02)
 
 
 def _run_in_process(
@@ -298,7 +298,6 @@ def _run_in_process(
     from recording import RecordingSpider, crawl_settings, new_out, record_reason, record_stats
 
     reactor = _Session.reactor()
-    gc.collect()  # a previous test's garbage is not this crawl's
     before = _leftovers(reactor)
     out = new_out()
     outcome: list[Any] = []
@@ -332,6 +331,19 @@ def _run_in_process(
     if failure is not None:
         raise AssertionError(f"crawl failed: {failure!r}\n{log[-6000:]}")
     return CrawlResult(log=log, returncode=0, **out)
+
+
+_matrix_summaries: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":  # on the xdist controller too: user_properties travel
+        _matrix_summaries.extend(v for k, v in report.user_properties if k == "reactor_matrix")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for line in _matrix_summaries:
+        terminalreporter.write_line(f"reactor matrix: {line}")
 
 
 @pytest.fixture(scope="session", autouse=True)
