@@ -20,6 +20,7 @@ import pytest
 from conftest import HERE, MATRIX_MARKER, REACTORS, session_reactor
 
 SUB_SESSION_TIMEOUT = 420
+SHARDS = 2
 
 
 def matrix_ids(items: list[pytest.Item], reactor: str) -> list[str]:
@@ -33,13 +34,20 @@ def matrix_ids(items: list[pytest.Item], reactor: str) -> list[str]:
 
 
 @pytest.mark.timeout(SUB_SESSION_TIMEOUT + 30)
+@pytest.mark.parametrize("shard", range(SHARDS))
 def test_crawls_on_the_other_reactor(
-    request: pytest.FixtureRequest, tmp_path: Path, record_property
+    request: pytest.FixtureRequest, tmp_path: Path, record_property, shard: int
 ) -> None:
+    """Shard ``shard`` of the tests this session skipped (shards run side by side under
+    pytest-xdist), or all of them when only this file was selected."""
     [other] = [r for r in REACTORS if r != session_reactor()]
-    # The tests this session skipped, or (when only this file was selected) all of them.
-    wanted = matrix_ids(request.session.items, other)
-    selection = wanted or ["-m", MATRIX_MARKER, "-k", other, str(HERE)]
+    wanted = matrix_ids(request.session.items, other)[shard::SHARDS]
+    if wanted:
+        selection = wanted
+    elif shard == 0:
+        selection = ["-m", MATRIX_MARKER, "-k", other, str(HERE)]
+    else:
+        pytest.skip("shard 0 runs them all")
     started = time.monotonic()
     proc = subprocess.run(
         [
@@ -65,9 +73,10 @@ def test_crawls_on_the_other_reactor(
     output = proc.stdout + proc.stderr
     (tmp_path / "sub-session.log").write_text(output)
     summary = output.strip().splitlines()[-1] if output.strip() else ""
+    wall = time.monotonic() - started
     record_property(
         "reactor_matrix",
-        f"--reactor={other} sub-session: {summary} (wall {time.monotonic() - started:.1f} s)",
+        f"--reactor={other} sub-session {shard + 1}/{SHARDS}: {summary} (wall {wall:.1f} s)",
     )
     assert proc.returncode == 0, output[-8000:]
     passed = re.findall(r"^PASSED (\S+)", output, re.MULTILINE)
