@@ -23,6 +23,7 @@ import logging.config
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -266,14 +267,17 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _captured_log() -> Iterator[io.StringIO]:
-    """Everything logged (DEBUG and up, tracebacks included) while the block runs, in
-    the format of Scrapy's own root handler."""
+    """Everything the crawl logs (DEBUG and up, tracebacks included) while the block runs,
+    in the format of Scrapy's own root handler. Only this thread's records: the crawl runs
+    on it, the emulators (which a crawl subprocess never logged for) on their own threads."""
     from scrapy.utils.log import TopLevelFormatter
 
+    crawl_thread = threading.get_ident()
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
     handler.setLevel(logging.DEBUG)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(lambda record: record.thread == crawl_thread)
     handler.addFilter(TopLevelFormatter(["scrapy"]))
     root = logging.getLogger()
     level = root.level
