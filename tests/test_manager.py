@@ -14,6 +14,10 @@ def test_reactorless_scrapy_disables_solving_up_front() -> None:
     """Scrapy without a reactor is a mode of the whole process, and this test session has
     one installed for its crawls: checked in a fresh interpreter."""
     code = (
+        "import scrapy\n"
+        "if scrapy.version_info < (2, 14):  # 2.13's get_crawler() wants a reactor\n"
+        "    from scrapy.utils.reactor import install_reactor\n"
+        "    install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
         "from scrapy_captcha.manager import CaptchaManager\n"
         "crawler = get_crawler(settings_dict={'TWISTED_REACTOR_ENABLED': False})\n"
