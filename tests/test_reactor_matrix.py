@@ -55,11 +55,16 @@ def test_crawls_on_the_other_reactor(
             "-m",
             "pytest",
             f"--reactor={other}",
+            # One process, not the main session's workers and coverage reports (coverage
+            # measures this process as a subprocess: pyproject's coverage "patch").
+            "-o",
+            "addopts=",
+            "-p",
+            "no:xdist",
+            "-p",
+            "no:cov",
             "-p",
             "no:cacheprovider",
-            "--no-cov",  # this process is measured as a subprocess (coverage's patch)
-            "-n",
-            "0",
             "-q",
             "-rA",
             f"--basetemp={tmp_path / 'sub'}",
