@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -36,7 +37,10 @@ def matrix_ids(items: list[pytest.Item], reactor: str) -> list[str]:
 @pytest.mark.timeout(SUB_SESSION_TIMEOUT + 30)
 @pytest.mark.parametrize("shard", range(SHARDS))
 def test_crawls_on_the_other_reactor(
-    request: pytest.FixtureRequest, tmp_path: Path, record_property, shard: int
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    record_property: Callable[[str, object], None],
+    shard: int,
 ) -> None:
     """Shard ``shard`` of the tests this session skipped (shards run side by side under
     pytest-xdist), or all of them when only this file was selected."""
