@@ -77,26 +77,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The longest tests start first, so that with pytest-xdist they overlap the many short ones
-# instead of ending the run alone.
-# (pyproject: --maxschedchunk=1 hands them out one by one.)
+# instead of ending the run alone (pyproject: --maxschedchunk=1 hands tests out one by one).
+# The rest take turns between modules, so that crawls that mostly wait for the emulators
+# run beside tests that mostly compute or start processes.
 SLOW_FIRST = (
     "tests/test_reactor_matrix.py::",
     "tests/test_crawl_shared.py::",
     "tests/test_crawl_faults.py::test_no_slot_",
     "tests/test_lint.py::test_mypy",
-    "tests/test_store_redis.py::",
 )
 
 
-def _slow_first(item: pytest.Item) -> int:
-    for rank, prefix in enumerate(SLOW_FIRST):
-        if item.nodeid.startswith(prefix):
-            return rank
-    return len(SLOW_FIRST)
+def _run_order(items: list[pytest.Item]) -> list[pytest.Item]:
+    def slow_rank(item: pytest.Item) -> int:
+        for rank, prefix in enumerate(SLOW_FIRST):
+            if item.nodeid.startswith(prefix):
+                return rank
+        return len(SLOW_FIRST)
+
+    turn: dict[Path, int] = {}
+    keys: dict[str, tuple[int, int]] = {}
+    for item in items:
+        rank = slow_rank(item)
+        turn[item.path] = turn.get(item.path, -1) + 1
+        keys[item.nodeid] = (rank, turn[item.path] if rank == len(SLOW_FIRST) else 0)
+    # Stable, and a function of the collection only: the same order in every xdist worker.
+    return sorted(items, key=lambda item: keys[item.nodeid])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    items.sort(key=_slow_first)  # stable: the same order in every xdist worker
+    items[:] = _run_order(items)
     for item in items:
         callspec = getattr(item, "callspec", None)
         reactor = callspec.params.get("reactor") if callspec else None
@@ -165,6 +175,19 @@ def run_crawl(
     if in_subprocess or reactor != _session_reactor:
         return _run_subprocess(tmp_path, env, timeout)
     return _run_in_process(spec, tmp_path, env, timeout)
+
+
+def python_command() -> list[str]:
+    """How to start a Python subprocess: under ``coverage run`` when this session measures
+    coverage (its data is combined into the session's report), else plain. For the short
+    subprocesses only: measuring every crawl subprocess costs a fifth of the suite's CPU."""
+    try:
+        import coverage
+    except ImportError:
+        return [sys.executable]
+    if coverage.Coverage.current() is None:
+        return [sys.executable]
+    return [sys.executable, "-m", "coverage", "run", "--parallel-mode", "--source=scrapy_captcha"]
 
 
 def _crawl_environment(env: dict[str, str] | None) -> dict[str, str]:

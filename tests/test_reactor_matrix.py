@@ -59,8 +59,7 @@ def test_crawls_on_the_other_reactor(
             "-m",
             "pytest",
             f"--reactor={other}",
-            # One process, not the main session's workers and coverage reports (coverage
-            # measures this process as a subprocess: pyproject's coverage "patch").
+            # One process, not the main session's workers and coverage report.
             "-o",
             "addopts=",
             "-p",
