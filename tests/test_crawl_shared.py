@@ -154,9 +154,8 @@ def test_dead_solver_process_lease_expires_and_another_takes_over(
         )
         procs.append(first)
         wait_until(lambda: stack.solver.create_task_count == 1 and bool(keys(redis, "lease")))
-        first.kill()
-        stack.solver.release()
-        assert keys(redis, "lease")  # the dead process's lease is still there
+        # The second process meets the challenge while the lease is held (its flight is
+        # logged before it tries the lease), however long its start-up takes.
         second = CrawlProcess(
             tmp_path / "p2",
             reactor=reactor,
@@ -164,6 +163,10 @@ def test_dead_solver_process_lease_expires_and_another_takes_over(
             settings=conf,
         )
         procs.append(second)
+        wait_until(lambda: "solving with" in second.log_text())
+        first.kill()
+        stack.solver.release()
+        assert keys(redis, "lease")  # the dead process's lease is still there
         r = second.result()
         assert [p["status"] for p in r.pages] == [200] * 3, r.log[-3000:]
         assert r.stat("captcha/shared/lease_taken_over") == 1

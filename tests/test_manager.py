@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from scrapy.settings import Settings
 from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
@@ -11,9 +14,21 @@ from scrapy_captcha._routes import route_secret
 
 
 def test_reactorless_scrapy_disables_solving_up_front() -> None:
-    crawler = get_crawler(settings_dict={"TWISTED_REACTOR_ENABLED": False})
-    root = CaptchaExtension.from_crawler(crawler)
-    assert root.solving.disabled_reason == "no_reactor"
+    """Scrapy without a reactor is a mode of the whole process, and this test session has
+    one installed for its crawls: checked in a fresh interpreter."""
+    code = (
+        "import scrapy\n"
+        "if scrapy.version_info < (2, 14):  # 2.13's get_crawler() wants a reactor\n"
+        "    from scrapy.utils.reactor import install_reactor\n"
+        "    install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
+        "from scrapy.utils.test import get_crawler\n"
+        "from scrapy_captcha import CaptchaExtension\n"
+        "crawler = get_crawler(settings_dict={'TWISTED_REACTOR_ENABLED': False})\n"
+        "print(CaptchaExtension.from_crawler(crawler).solving.disabled_reason)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == "no_reactor"
 
 
 def test_route_secret_depends_on_every_configured_key() -> None:

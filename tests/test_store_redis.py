@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 from scrapy.utils.test import get_crawler
 
-from conftest import HERE, REACTORS
+from conftest import HERE, REACTORS, python_command
 from scrapy_captcha._store_redis import RedisStore
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.store import open_store
@@ -22,7 +21,7 @@ from scrapy_captcha.store import open_store
 
 def run_scenario(name: str, reactor: str) -> dict[str, Any]:
     proc = subprocess.run(
-        [sys.executable, str(HERE / "redis_scenarios.py"), reactor, name],
+        [*python_command(), str(HERE / "redis_scenarios.py"), reactor, name],
         capture_output=True,
         text=True,
         timeout=90,
