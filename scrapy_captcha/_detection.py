@@ -285,7 +285,8 @@ def _cf_block_code(text: bytes, status: int) -> str | None:
     """The block's error code, ``"block"`` for an uncoded block page, None if not a block."""
     stripped = text.lstrip()
     if stripped.startswith(CF_PLAIN_ERROR_PREFIX):
-        return _code_at(stripped, len(CF_PLAIN_ERROR_PREFIX)) or BLOCK
+        # "error code: 1020" is a block; "error code: 502" is an edge or origin failure.
+        return _code_at(stripped, len(CF_PLAIN_ERROR_PREFIX))
     if _is_cf_access_refusal(text, status):
         return BLOCK
     if not _has_any(text, CF_ERROR_PAGE_MARKERS):
