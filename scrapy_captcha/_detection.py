@@ -1,29 +1,58 @@
 """Spot anti-bot challenge and block pages in Scrapy responses.
 
-Everything here is a pure function of one response: no I/O, no decoding of the whole body.
-Cheap checks (status, headers) run first; the body is only scanned as bytes, and only its first
-:data:`MAX_SCAN_BYTES`, so a huge download costs a bounded amount of work.
+Everything here is a pure function of one response: no I/O, no decoding of the whole body,
+no regular expressions. Cheap checks (status, headers) run first; the body is only searched
+as bytes, and only a bounded slice of it, so a huge download costs a bounded amount of work:
+:data:`MAX_SCAN_BYTES` in general, :data:`MAX_CHALLENGE_SCAN_BYTES` on a response Cloudflare
+marked as a challenge or sent as 403/429/503, where markers can follow hundreds of KB of
+inline images or fonts.
 
 Detection is split per provider (``_detect_cloudflare`` today); :func:`detect` asks each
 detector in :data:`_DETECTORS` in turn, so Turnstile or reCAPTCHA detectors can be added later
-without touching the Cloudflare rules. Marker lists are module-level tuples for the same reason.
+without touching the Cloudflare rules. Marker lists live in
+:mod:`scrapy_captcha._cloudflare_markers` as plain tuples for the same reason.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from scrapy.http import Headers, Response
 
-from scrapy_captcha._encoding import scan_bytes
+from scrapy_captcha._cloudflare_markers import (
+    CF_ACCESS_MARKERS,
+    CF_ACCESS_REFUSALS,
+    CF_BLOCK_PHRASES,
+    CF_CHALLENGE_FORM_MARKERS,
+    CF_CHALLENGE_MARKERS,
+    CF_CHALLENGE_TITLES,
+    CF_CHALLENGE_TYPE_KEYS,
+    CF_ERROR_BOX,
+    CF_ERROR_BOX_SPAN,
+    CF_ERROR_CODE_MARKERS,
+    CF_ERROR_CODE_RANGE,
+    CF_ERROR_PAGE_MARKERS,
+    CF_INTERACTIVE_MARKERS,
+    CF_LEGACY_503_MARKERS,
+    CF_LEGACY_MARKERS,
+    CF_PLAIN_ERROR_PREFIX,
+    COMPRESSED_MAGIC,
+)
+from scrapy_captcha._encoding import is_wide, scan_bytes, sniff_encoding
 from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK
 
 __all__ = [
+    "CF_BLOCK_PHRASES",
+    "CF_CHALLENGE_MARKERS",
+    "CF_CHALLENGE_TITLES",
+    "CF_ERROR_PAGE_MARKERS",
+    "CF_INTERACTIVE_MARKERS",
+    "CF_LEGACY_MARKERS",
     "CLOUDFLARE",
     "CLOUDFLARE_BLOCK",
+    "MAX_CHALLENGE_SCAN_BYTES",
     "MAX_SCAN_BYTES",
     "Challenge",
     "detect",
@@ -31,9 +60,13 @@ __all__ = [
 ]
 
 
-#: Only this many leading body bytes are ever scanned: challenge and block pages are small
-#: and put their markers early, while a real page may be many megabytes.
+#: Leading body bytes scanned on an ordinary response: challenge and block pages are small and
+#: put their markers early, while a real page may be many megabytes.
 MAX_SCAN_BYTES: Final = 256 * 1024
+#: Leading body bytes scanned on a Cloudflare 403/429/503 or a ``cf-mitigated`` response:
+#: custom challenge and error pages put inline images and fonts (hundreds of KB) before the
+#: markers. Still a hard cap: a 100 MB body costs what a 2 MiB one does.
+MAX_CHALLENGE_SCAN_BYTES: Final = 2 * 1024 * 1024
 
 # Variants of a solvable Cloudflare challenge.
 MANAGED: Final = "managed"
@@ -46,6 +79,18 @@ BLOCK: Final = "block"
 CHALLENGE_STATUSES: Final = frozenset({403, 429, 503})
 #: Statuses on which a localised challenge title alone counts as a (weak) challenge signal.
 TITLE_ONLY_STATUSES: Final = frozenset({403, 503})
+
+#: At most this many occurrences of one marker are examined: bounded work on pages that
+#: repeat a word ("error") thousands of times.
+_MAX_HITS: Final = 64
+#: Bytes after a marker in which its value (a code, a challenge type) must start.
+_VALUE_SPAN: Final = 96
+#: Tags skipped between a marker and its value (``Error reference number: <b>1020</b>``).
+_MAX_TAGS: Final = 4
+_SEPARATORS: Final = b" \t\r\n:=#'\">"
+_TITLE_SCAN_BYTES: Final = 512
+#: Bytes sniffed for NULs: a NUL in a body that is not UTF-16/32 means binary data.
+_BINARY_SNIFF_BYTES: Final = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,156 +108,45 @@ class Challenge:
     solvable: bool
 
 
-# --- Cloudflare markers (lower-case bytes; the scanned slice is lower-cased) ----------------
-
-#: Challenge-only markers: any one is unmistakable evidence of a Cloudflare challenge page.
-#: ``/cdn-cgi/challenge-platform/.../scripts/jsd/`` is deliberately absent: Cloudflare injects
-#: it (JavaScript detections) into ordinary pages.
-CF_CHALLENGE_MARKERS: Final[tuple[bytes, ...]] = (
-    b"window._cf_chl_opt",
-    b"/cdn-cgi/challenge-platform/h/b/orchestrate/",
-    b"/cdn-cgi/challenge-platform/h/g/orchestrate/",
-    b"cf-browser-verification",
-    b"cf_chl_prog",
-    b"cf-challenge-running",
-    b"cf_captcha_kind",
-    b"__cf_chl_captcha_tk__",
-    b"__cf_chl_managed_tk__",
-    b"__cf_chl_f_tk=",
-)
-
-#: Markers of the legacy "I'm Under Attack" JavaScript (jschl) challenge.
-CF_LEGACY_MARKERS: Final[tuple[bytes, ...]] = (
-    b"jschl_vc",
-    b"jschl-answer",
-    b"jschl_answer",
-    b"__cf_chl_jschl_tk__",
-)
-
-#: On a 503 these mean the legacy IUAM page even without jschl fields.
-CF_LEGACY_503_MARKERS: Final[tuple[bytes, ...]] = (b"cf-browser-verification",)
-
-#: The challenge form id: a challenge only when a Cloudflare signal accompanies it, since any
-#: site may name a form that way.
-CF_CHALLENGE_FORM_MARKERS: Final[tuple[bytes, ...]] = (
-    b'id="challenge-form"',
-    b"id='challenge-form'",
-)
-
-#: Markers of a challenge that needs a human-style interaction (captcha kind, captcha token).
-CF_INTERACTIVE_MARKERS: Final[tuple[bytes, ...]] = (
-    b"cf_captcha_kind",
-    b"__cf_chl_captcha_tk__",
-)
-
-#: ``cType: 'interactive'`` in ``window._cf_chl_opt`` (quotes and spacing vary). Anchored on the
-#: quote so that ``'non-interactive'`` (the JS challenge) does not match.
-_CF_INTERACTIVE_CTYPE: Final = re.compile(rb"""ctype['"]?\s*:\s*['"]interactive['"]""")
-
-#: Leading words of the localised challenge title ("Just a moment..." and its translations).
-#: Only ASCII is lower-cased in bytes, so non-ASCII stems are kept as Cloudflare writes them.
-CF_CHALLENGE_TITLES: Final[tuple[bytes, ...]] = tuple(
-    title.encode("utf-8").lower()
-    for title in (
-        "Just a moment",
-        "Un instant",
-        "Un moment",
-        "Einen Moment",
-        "Un momento",
-        "Solo un momento",
-        "Um momento",
-        "Só um momento",
-        "Bir dakika",
-        "Один момент",
-        "Одну минуту",
-        "Chwileczkę",
-        "Even geduld",
-        "请稍候",
-        "請稍候",
-        "しばらくお待ちください",
-        "잠시만 기다리",
-    )
-)
-
-#: Structure of Cloudflare's own error pages (old ``cf.errors.css`` and newer templates).
-CF_ERROR_PAGE_MARKERS: Final[tuple[bytes, ...]] = (
-    b"cf-error-details",
-    b"cf-error-code",
-    b'id="cf-wrapper"',
-    b"cloudflare ray id",
-    b"used cloudflare to restrict access",
-    b"/cdn-cgi/styles/cf.errors.css",
-)
-
-#: Cloudflare's terse body for non-browser clients, e.g. ``error code: 1020``.
-CF_PLAIN_ERROR_PREFIX: Final = b"error code:"
-_CF_PLAIN_ERROR_CODE: Final = re.compile(rb"error code:\s{0,8}(1\d{3})\b")
-
-#: Where the 1xxx error code sits on a block page, most specific first. Every pattern is
-#: anchored on a literal and has no nested or adjacent unbounded repeats (no backtracking
-#: blow-up on hostile bodies).
-CF_ERROR_CODE_PATTERNS: Final[tuple[re.Pattern[bytes], ...]] = (
-    # <span class="cf-error-code">1020</span>
-    re.compile(rb"cf-error-code[^>]{0,40}>\s*(1\d{3})\s*<"),
-    # <span data-translate="error">Error</span> <span>1015</span>
-    re.compile(rb'data-translate="error">\s*error\s*</span>\s*<span[^>]{0,80}>\s*(1\d{3})\s*<'),
-    # feedback script: properties:{errorCode:1015,...}
-    re.compile(rb"errorcode['\"]?\s*:\s*['\"]?(1\d{3})\b"),
-    # "error code: 1020"
-    re.compile(rb"error\s*code[\s:]*(1\d{3})\b"),
-    # "Error 1020"
-    re.compile(rb"error\s+(1\d{3})\b"),
-)
-
-#: Block-page phrases, with the error code each implies (``"block"`` when it implies none).
-CF_BLOCK_PHRASES: Final[tuple[tuple[bytes, str], ...]] = (
-    (b"has banned your access based on your", "1010"),
-    (b"you are being rate limited", "1015"),
-    (b"sorry, you have been blocked", BLOCK),
-    (b"you have been banned", BLOCK),
-    (b"used cloudflare to restrict access", BLOCK),
-)
-
-_TITLE_SCAN_BYTES: Final = 512
-
-
 # --- shared response view ----------------------------------------------------------------
 
 
 class _Page:
     """Response facts computed at most once and shared by every detector."""
 
-    __slots__ = ("_text", "body", "headers", "response", "status")
+    __slots__ = ("_texts", "body", "headers", "response", "status")
 
     def __init__(self, response: Response) -> None:
         self.response = response
         self.status: int = response.status
         self.headers: Headers = response.headers
         self.body: bytes = response.body
-        self._text: bytes | None = None
+        self._texts: dict[int, bytes] = {}
 
-    @property
-    def text(self) -> bytes:
-        """Lower-cased copy of the first :data:`MAX_SCAN_BYTES` of the body (a UTF-16/32
-        page re-encoded, so its markers can be found)."""
-        if self._text is None:
-            self._text = scan_bytes(self.response, MAX_SCAN_BYTES).lower()
-        return self._text
+    def scan(self, limit: int) -> bytes:
+        """Lower-cased copy of the first ``limit`` bytes of the body (a UTF-16/32 page
+        re-encoded, so its markers can be found), computed once per limit."""
+        text = self._texts.get(limit)
+        if text is None:
+            text = self._texts[limit] = scan_bytes(self.response, limit).lower()
+        return text
 
     def is_scannable(self) -> bool:
-        """True for bodies that may hold a page: not empty, and text/HTML-like (or untyped).
-
-        Images, JSON and other binary or API payloads are never challenge pages of their own.
-        """
+        """True for bodies that may hold a page: not empty, text/HTML-like (or untyped), and
+        not compressed or binary data that merely claims to be text."""
         if not self.body:
             return False
         content_type = self.headers.get(b"Content-Type")
-        if not content_type:
-            return True
-        media = bytes(content_type).split(b";", 1)[0].strip().lower()
-        if not media:
-            return True
-        return media.startswith(b"text/") or b"html" in media or media.endswith(b"/xml")
+        media = bytes(content_type).split(b";", 1)[0].strip().lower() if content_type else b""
+        if media and not (
+            media.startswith(b"text/") or b"html" in media or media.endswith(b"/xml")
+        ):
+            return False
+        if self.body.startswith(COMPRESSED_MAGIC):
+            return False
+        return b"\x00" not in self.body[:_BINARY_SNIFF_BYTES] or is_wide(
+            sniff_encoding(self.response)
+        )
 
 
 def _has_any(text: bytes, markers: tuple[bytes, ...]) -> bool:
@@ -231,6 +165,46 @@ def _title(text: bytes) -> bytes:
     if end < 0:
         return b""
     return text[start + 1 : end].strip()
+
+
+def _value_at(text: bytes, at: int, skip_tag: bool = False) -> bytes:
+    """The bytes a marker ending at ``at`` introduces: separators, quotes and up to
+    :data:`_MAX_TAGS` tags skipped, within :data:`_VALUE_SPAN` bytes (constant work)."""
+    window = text[at : at + _VALUE_SPAN]
+    if skip_tag:
+        end = window.find(b">")
+        window = window[end + 1 :] if end >= 0 else b""
+    for _ in range(_MAX_TAGS):
+        window = window.lstrip(_SEPARATORS)
+        if not window.startswith(b"<"):
+            break
+        end = window.find(b">")
+        window = window[end + 1 :] if end >= 0 else b""
+    return window
+
+
+def _code_at(text: bytes, at: int, skip_tag: bool = False) -> str | None:
+    """A Cloudflare 1xxx error code right after position ``at``, if there is one."""
+    value = _value_at(text, at, skip_tag)
+    digits = value[:4]
+    if len(digits) < 4 or not digits.isdigit() or value[4:5].isdigit():
+        return None
+    return digits.decode("ascii") if int(digits) in CF_ERROR_CODE_RANGE else None
+
+
+def _find_code(text: bytes, start: int, end: int) -> str | None:
+    """The first error code in ``text[start:end]``, asking the most specific markers first."""
+    for marker, skip_tag in CF_ERROR_CODE_MARKERS:
+        pos = start
+        for _ in range(_MAX_HITS):
+            hit = text.find(marker, pos, end)
+            if hit < 0:
+                break
+            code = _code_at(text, hit + len(marker), skip_tag)
+            if code is not None:
+                return code
+            pos = hit + len(marker)
+    return None
 
 
 # --- Cloudflare ----------------------------------------------------------------------------
@@ -261,65 +235,89 @@ def is_challenge_candidate(status: int, headers: Headers) -> bool:
 
 
 def _is_cf_interactive(text: bytes) -> bool:
-    return _has_any(text, CF_INTERACTIVE_MARKERS) or bool(_CF_INTERACTIVE_CTYPE.search(text))
+    """Captcha kind/token or an embedded challenge widget, or ``cType: 'interactive'``
+    (quotes and spacing vary; ``'non-interactive'`` is the JS challenge, not this)."""
+    if _has_any(text, CF_INTERACTIVE_MARKERS):
+        return True
+    for key in CF_CHALLENGE_TYPE_KEYS:
+        pos = 0
+        for _ in range(_MAX_HITS):
+            hit = text.find(key, pos)
+            if hit < 0:
+                break
+            pos = hit + len(key)
+            if _value_at(text, pos).startswith(b"interactive"):
+                return True
+    return False
 
 
-def _cf_challenge_variant(page: _Page) -> str:
-    text = page.text
+def _cf_challenge_variant(text: bytes, status: int) -> str:
+    """Interactive beats legacy beats managed: the page says what a solver must do."""
     if _is_cf_interactive(text):
         return INTERACTIVE
     if _has_any(text, CF_LEGACY_MARKERS) or (
-        page.status == 503 and _has_any(text, CF_LEGACY_503_MARKERS)
+        status == 503 and _has_any(text, CF_LEGACY_503_MARKERS)
     ):
         return LEGACY
     return MANAGED
 
 
-def _is_cf_challenge_page(page: _Page, from_cf: bool) -> bool:
-    text = page.text
+def _is_cf_challenge_page(text: bytes, status: int, from_cf: bool) -> bool:
     if _has_any(text, CF_CHALLENGE_MARKERS) or _has_any(text, CF_LEGACY_MARKERS):
         return True
     if _has_any(text, CF_CHALLENGE_FORM_MARKERS) and (from_cf or b"/cdn-cgi/" in text):
         return True
     # Weak signal: a localised "Just a moment..." title on a Cloudflare 403/503.
-    if from_cf and page.status in TITLE_ONLY_STATUSES:
+    if from_cf and status in TITLE_ONLY_STATUSES:
         title = _title(text)
         return bool(title) and title.startswith(CF_CHALLENGE_TITLES)
     return False
 
 
-def _cf_block_code(page: _Page) -> str | None:
+def _is_cf_access_refusal(text: bytes, status: int) -> bool:
+    """Cloudflare Access (Zero Trust) refusing a signed-in or anonymous visitor."""
+    return (
+        status == 403 and _has_any(text, CF_ACCESS_MARKERS) and _has_any(text, CF_ACCESS_REFUSALS)
+    )
+
+
+def _cf_block_code(text: bytes, status: int) -> str | None:
     """The block's error code, ``"block"`` for an uncoded block page, None if not a block."""
-    text = page.text
     stripped = text.lstrip()
     if stripped.startswith(CF_PLAIN_ERROR_PREFIX):
-        match = _CF_PLAIN_ERROR_CODE.search(stripped, 0, 64)
-        return match.group(1).decode("ascii") if match else BLOCK
+        # "error code: 1020" is a block; "error code: 502" is an edge or origin failure.
+        return _code_at(stripped, len(CF_PLAIN_ERROR_PREFIX))
+    if _is_cf_access_refusal(text, status):
+        return BLOCK
     if not _has_any(text, CF_ERROR_PAGE_MARKERS):
         return None
-    for pattern in CF_ERROR_CODE_PATTERNS:
-        match = pattern.search(text)
-        if match:
-            return match.group(1).decode("ascii")
-    for phrase, code in CF_BLOCK_PHRASES:
+    # The code inside Cloudflare's box beats one the site's own text quotes elsewhere.
+    box = text.find(CF_ERROR_BOX)
+    code = _find_code(text, box, box + CF_ERROR_BOX_SPAN) if box >= 0 else None
+    code = code or _find_code(text, 0, len(text))
+    if code is not None:
+        return code
+    for phrase, implied in CF_BLOCK_PHRASES:
         if phrase in text:
-            return code
+            return implied
     return None
 
 
 def _detect_cloudflare(page: _Page) -> Challenge | None:
     """Cloudflare challenge (solvable) or block page (reported only), else None."""
     if _is_cf_mitigated(page.headers):
-        # Cloudflare marks every challenge response, whatever its status or content type.
-        variant = INTERACTIVE if _is_cf_interactive(page.text) else MANAGED
-        return Challenge(CLOUDFLARE, variant, True)
+        # Cloudflare marks every challenge response, whatever its status or content type;
+        # which challenge it is only the page can say.
+        text = page.scan(MAX_CHALLENGE_SCAN_BYTES)
+        return Challenge(CLOUDFLARE, _cf_challenge_variant(text, page.status), True)
     if page.status not in CHALLENGE_STATUSES or not page.is_scannable():
         return None
     from_cf = _is_from_cloudflare(page.headers)
-    if _is_cf_challenge_page(page, from_cf):
-        return Challenge(CLOUDFLARE, _cf_challenge_variant(page), True)
+    text = page.scan(MAX_CHALLENGE_SCAN_BYTES if from_cf else MAX_SCAN_BYTES)
+    if _is_cf_challenge_page(text, page.status, from_cf):
+        return Challenge(CLOUDFLARE, _cf_challenge_variant(text, page.status), True)
     if from_cf:
-        code = _cf_block_code(page)
+        code = _cf_block_code(text, page.status)
         if code is not None:
             return Challenge(CLOUDFLARE_BLOCK, code, False)
     return None

@@ -18,6 +18,7 @@ from scrapy_captcha import _detection as detection
 from scrapy_captcha._detection import (
     CLOUDFLARE,
     CLOUDFLARE_BLOCK,
+    MAX_CHALLENGE_SCAN_BYTES,
     MAX_SCAN_BYTES,
     Challenge,
     detect,
@@ -839,9 +840,14 @@ def _huge_page(marker_at: int, size: int) -> bytes:
 
 
 def test_huge_body_with_markers_past_scan_limit_is_not_scanned() -> None:
-    body = _huge_page(MAX_SCAN_BYTES + 1, 20 * 1024 * 1024)
+    # On a Cloudflare 503 the scan reaches MAX_CHALLENGE_SCAN_BYTES (custom pages put
+    # hundreds of KB of inline images before the markers), and not one byte further.
+    body = _huge_page(MAX_CHALLENGE_SCAN_BYTES + 1, 20 * 1024 * 1024)
     assert len(body) == 20 * 1024 * 1024
     assert detect(html(503, body, CF)) is None
+    assert detect(html(503, _huge_page(MAX_SCAN_BYTES + 1, 20 * 1024 * 1024), CF)) == LEGACY
+    # Without Cloudflare headers only the first MAX_SCAN_BYTES are read.
+    assert detect(html(503, _huge_page(MAX_SCAN_BYTES + 1, 20 * 1024 * 1024), HTML)) is None
 
 
 def test_huge_body_with_markers_inside_scan_limit_is_detected() -> None:
@@ -850,7 +856,7 @@ def test_huge_body_with_markers_inside_scan_limit_is_detected() -> None:
 
 
 def test_huge_block_page_past_scan_limit_is_not_scanned() -> None:
-    body = b"<html><body>" + b"x" * (MAX_SCAN_BYTES + 10) + WAF_BLOCKED.encode()
+    body = b"<html><body>" + b"x" * (MAX_CHALLENGE_SCAN_BYTES + 10) + WAF_BLOCKED.encode()
     assert detect(html(403, body, CF)) is None
     assert detect(html(403, WAF_BLOCKED.encode() + b"x" * (20 * 1024 * 1024), CF)) == block(
         "block"
