@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any
 
 import scrapy
+from form2request import form2request
 from scrapy import signals
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
@@ -104,8 +105,11 @@ class RecordingSpider(scrapy.Spider):
 
         record: dict[str, Any] = {"tag": tag, "url": response.url}
         self.out["api"].append(record)
+        formdata: dict[str, str] = {}
         try:
-            if api["what"] == "widget":
+            if api["what"] == "none":  # the spider fills the form as if there were no captcha
+                pass
+            elif api["what"] == "widget":
                 token = await solve_widget(self, response, action=api.get("action"))
                 record.update(
                     kind=token.kind, task_id=token.task_id, fields=sorted(token.formdata)
@@ -123,15 +127,16 @@ class RecordingSpider(scrapy.Spider):
             return
         times = api.get("submit", 1)
         self.pending[batch] += times - 1
+        captcha = api.get("captcha", {"widgets": "ignore"})
         for i in range(times):
-            yield scrapy.FormRequest.from_response(
-                response,
-                formxpath=api["form"],
-                formdata={**api.get("formdata", {}), **formdata},
+            form = form2request(
+                response.xpath(api["form"]), {**api.get("formdata", {}), **formdata}
+            )
+            yield form.to_scrapy(
                 callback=self.parse,
                 errback=self.failed,
                 cb_kwargs={"tag": f"{tag}#{i}", "batch": batch},
-                meta={**response.meta, "captcha": {"widgets": "ignore"}},
+                meta={**response.meta, "captcha": captcha},
                 dont_filter=True,
             )
 
