@@ -201,3 +201,41 @@ def test_a_failed_image_fetch_spends_no_budget(hostile: Hostile, crawl) -> None:
     assert by_tag["/form"]["result"]["reason"] == "image_fetch"
     assert by_tag["/gate"]["content"] == "past" and by_tag["/gate"]["result"]["solved"]
     assert hostile.stack.solver.create_task_count == 1
+
+
+def test_cloudflare_cookies_a_site_sets_stay_with_their_route(hostile: Hostile, crawl) -> None:
+    """A ``cf_clearance`` / ``__cf_bm`` set by a page used to enter Scrapy's cookie jar,
+    shared by every proxy, and leave through the others."""
+    hostile.site.routes["/set"] = html(
+        "<html><body>set</body></html>",
+        **{"Set-Cookie": "cf_clearance=CLR; Path=/; Max-Age=600"},
+    )
+    hostile.site.routes["/again"] = html("<html><body>again</body></html>")
+    other = ForwardProxy("H2", upstream=("127.0.0.1", hostile.site.port)).start()
+    try:
+        result = crawl(
+            batches=[
+                {"requests": [hostile.request("/set")]},
+                {
+                    "requests": [
+                        {**hostile.request("/again"), "tag": "same"},
+                        {
+                            "url": "http://shop.example/again?via=other",
+                            "tag": "other",
+                            "meta": {"proxy": other.url},
+                        },
+                    ]
+                },
+            ],
+            settings=hostile.settings(),
+        )
+    finally:
+        other.stop()
+    assert len(result.pages) == 3
+    cookies = {r["path"]: r["headers"].get("cookie", "") for r in hostile.site.hits("/again")} | {
+        r["path"]: r["headers"].get("cookie", "")
+        for r in hostile.site.requests
+        if r["path"].startswith("/again?via=other")
+    }
+    assert "cf_clearance=CLR" in cookies["/again"]  # the same route: kept and sent
+    assert "cf_clearance" not in cookies["/again?via=other"]  # another proxy: never

@@ -168,3 +168,27 @@ def test_a_poisoned_shared_store_entry_is_solved_again(
     assert stack.solver.create_task_count == 1
     assert result.log.count("Ignoring an unreadable clearance") == 1
     assert_clean_log(result, "test-key")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"CAPTCHA_API_URL": "htps://key-Pa55@solver.example"},
+        {"CAPTCHA_API_URLS": {"ez-captcha": "ftp://u:Pa55@solver.example"}},
+        {"CAPTCHA_CACHE_URL": "redis:/:Pa55@redis.example:6379"},  # a slash short
+        {"CAPTCHA_CACHE_URL": "redis://:Pa55@redis.example:port/0"},
+        {"CAPTCHA_PROXY": "http://user:Pa55@[::1"},
+        {"CAPTCHA_DOMAIN_PROXIES": {"a.example": "http://user:Pa55@host:99999"}},
+    ],
+)
+def test_a_mistyped_setting_never_echoes_its_password(settings: dict[str, Any]) -> None:
+    from scrapy.utils.test import get_crawler
+
+    from scrapy_captcha import CaptchaExtension, ConfigurationError
+
+    crawler = get_crawler(settings_dict={"CAPTCHA_API_KEY": "k", **settings})
+    with pytest.raises(ConfigurationError) as caught:
+        CaptchaExtension.from_crawler(crawler)
+    text = "".join(str(e) for e in (caught.value, caught.value.__cause__) if e)
+    assert "Pa55" not in text and "Pa55" not in repr(caught.value)
+    assert caught.value.__cause__ is None or "Pa55" not in repr(caught.value.__cause__)
