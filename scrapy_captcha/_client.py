@@ -169,6 +169,11 @@ class SolverClient:
         except (KeyError, TypeError, ValueError):
             raise SolverError("malformed_reply", "getBalance reply has no balance") from None
 
+    async def report(self, method: str, payload: Mapping[str, Any]) -> None:
+        """One reporting call (e.g. ``reportIncorrectRecaptcha``); raises SolverError."""
+        deadline = time.monotonic() + self.request_timeout
+        self._raise_for_error(await self._call(method, payload, deadline))
+
     async def close(self) -> None:
         await maybe_deferred_to_future(self._pool.closeCachedConnections())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._decide import Action, Facts, decide, decide_after_store
 from scrapy_captcha._detection import Challenge, detect, is_challenge_candidate
@@ -94,6 +95,7 @@ class CloudflareFlow:
                     "solved": True,
                     "from_cache": state.attempts == 0,
                     "task_id": state.applied[1],
+                    "provider": state.solver,
                     "attempts": state.attempts,
                 }
             return None
@@ -101,6 +103,14 @@ class CloudflareFlow:
         route = self.routes.route(request)
         cached = "cached" in response.flags
         applied = state.applied
+        if (
+            challenge.solvable
+            and applied is not None
+            and state.attempts
+            and state.last_task == applied[1]
+        ):
+            # The clearance this request waited for was challenged at once: refused.
+            spawn(self.solving.accounts.report_incorrect(state.solver, CLOUDFLARE, applied[1]))
         if (
             challenge.solvable
             and not cached
@@ -114,9 +124,9 @@ class CloudflareFlow:
         reject_key = ""
         if challenge.solvable and not cached:
             try:
-                provider = self.solving.provider_for(request)
-                unavailable = self.solving.unavailable(provider)
-                reject_key = self.solving.reject_key(route.key, provider, request)
+                provider, unavailable = self.solving.choose(request, CLOUDFLARE)
+                if provider is not None:
+                    reject_key = self.solving.reject_key(route.key, provider, request)
             except ConfigurationError as exc:
                 self.ctx.warn_once(f"provider|{exc}", "%s", exc, level=logging.ERROR)
                 unavailable = "bad_provider"
@@ -175,7 +185,8 @@ class CloudflareFlow:
         if action is Action.REISSUE:
             return reissue(request, state.attempts + 1)
         if action is Action.SOLVE:
-            reservation = self.solving.reserve()
+            assert provider is not None
+            reservation = self.solving.reserve(provider, CLOUDFLARE)
             if reservation is None:
                 action, reason = Action.GIVE_UP, "budget"
             else:
@@ -254,7 +265,7 @@ class CloudflareFlow:
 
         async def work(flight: Flight) -> None:
             try:
-                await self._fly(flight, route, provider, task, reject_key, reservation)
+                await self._fly(flight, route, provider, task, reject_key, reservation, request)
             finally:
                 reservation.release()  # (no-op once its createTask was sent)
 
@@ -270,6 +281,7 @@ class CloudflareFlow:
         task: TaskContext,
         reject_key: str,
         reservation: Reservation,
+        request: Request,
     ) -> None:
         shared, lease = await self.coordination.share(route.key, route.describe())
         try:
@@ -284,11 +296,15 @@ class CloudflareFlow:
                 )
                 return
             solution, result = await self.solving.solve_cloudflare(
-                provider, task, route.describe(), reject_key, reservation
+                provider, task, route.describe(), reject_key, reservation, request
             )
             flight.task_id = result.task_id
             clearance = Clearance.from_solution(
-                solution, ttl=self.ctx.settings.clearance_ttl, task_id=result.task_id
+                solution,
+                ttl=self.ctx.settings.clearance_ttl,
+                task_id=result.task_id,
+                provider=result.provider,
+                cost=result.cost,
             )
             await self.routes.store.set(route.key, clearance)
             self.ctx.log.info(

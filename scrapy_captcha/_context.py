@@ -51,6 +51,11 @@ class Context:
     def inc(self, key: str, count: int = 1) -> None:
         self.stats.inc_value(f"captcha/{key}", count)
 
+    def add(self, key: str, amount: float) -> None:
+        """A float total (money, seconds), kept rounded in the stats."""
+        name = f"captcha/{key}"
+        self.stats.set_value(name, round(float(self.stats.get_value(name, 0.0)) + amount, 6))
+
     def set_stat(self, key: str, value: Any) -> None:
         self.stats.set_value(f"captcha/{key}", value)
 

@@ -52,6 +52,8 @@ class _FillJob:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     token: TokenSolution | None = None
     task_id: str | int | None = None
+    solver: str | None = None
+    cost: float | None = None
     flight: Flight | None = None
 
 
@@ -105,12 +107,11 @@ class FormFiller:
         self, request: Request, widget: Widget, state: RequestState | None
     ) -> Request | None:
         try:
-            provider = self.solving.provider_for(request)
+            provider, reason = self.solving.choose(request, widget.task_key)
         except ConfigurationError:
             return None
-        reason = self.solving.unavailable(provider, widget.task_key)
-        reservation = self.solving.reserve() if reason is None else None
-        if reservation is None:
+        reservation = self.solving.reserve(provider, widget.task_key) if provider else None
+        if provider is None or reservation is None:
             self.ctx.give_up(request, widget.kind, reason or "budget", dont_retry=False)
             return None
         job = _FillJob(widget)
@@ -125,10 +126,11 @@ class FormFiller:
 
         async def work(flight: Flight) -> None:
             try:
-                job.token, job.task_id = await self.solving.solve_token(
-                    provider, widget, reservation, extra
+                job.token, outcome = await self.solving.solve_token(
+                    provider, widget, reservation, extra, request
                 )
-                flight.task_id = job.task_id
+                flight.task_id = job.task_id = outcome.task_id
+                job.solver, job.cost = outcome.provider, outcome.cost
             except SolverError as exc:
                 job.task_id = exc.task_id
                 raise
@@ -164,6 +166,8 @@ class FormFiller:
             "solved": True,
             "filled": True,
             "task_id": job.task_id,
+            "provider": job.solver,
+            "cost": job.cost,
             "attempts": state.attempts,
         }
         self.ctx.inc(f"filled/{job.widget.kind}")

@@ -19,10 +19,10 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response, TextResponse
 
+from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._forms import (
     submission_fields,
-    submission_url,
     submit_form,
     why_not_submitted,
 )
@@ -98,6 +98,8 @@ class GateFlow:
         modes = self._modes(request)
         enabled = any(self._mode(modes, kind) != "ignore" for kind in WIDGET_KINDS)
         widgets = find_widgets(page) if enabled and page is not None else []
+        if widgets and state.submitted is not None:
+            self._refused(state.submitted)
         if not widgets or page is None:
             self._after_submission(request, state)
             return None
@@ -153,6 +155,8 @@ class GateFlow:
         if image is None:
             self._after_submission(request, state)
             return None
+        if state.submitted is not None:
+            self._refused(state.submitted)
         self.ctx.inc(f"detected/{IMAGE}")
         if image.form is None:
             self._give_up(request, IMAGE, "no_form", dont_retry=False)
@@ -161,6 +165,11 @@ class GateFlow:
         return self._start(
             request, response, page, state, "submit", image=image, image_opts=image_opts
         )
+
+    def _refused(self, sent: dict[str, Any]) -> None:
+        """The site answered our submission with its captcha again: refused."""
+        report = self.solving.accounts.report_incorrect
+        spawn(report(sent.get("provider"), sent.get("kind", ""), sent.get("task_id")))
 
     def _after_submission(self, request: Request, state: RequestState) -> None:
         """The page after a gate submission shows no gate: the submission worked."""
@@ -213,16 +222,15 @@ class GateFlow:
         if refusal is not None:
             self._give_up(request, kind, refusal, widget, dont_retry=False)
             return None
+        task_key = "image" if image is not None else widget.task_key  # type: ignore[union-attr]
         try:
-            provider = self.solving.provider_for(request)
+            provider, reason = self.solving.choose(request, task_key)
         except ConfigurationError as exc:
             self.ctx.warn_once(f"provider|{exc}", "%s", exc, level=logging.ERROR)
             self._give_up(request, kind, "bad_provider", widget, dont_retry=False)
             return None
-        task_key = "image" if image is not None else widget.task_key  # type: ignore[union-attr]
-        reason = self.solving.unavailable(provider, task_key)
-        reservation = self.solving.reserve() if reason is None else None
-        if reservation is None:
+        reservation = self.solving.reserve(provider, task_key) if provider else None
+        if provider is None or reservation is None:
             self._give_up(request, kind, reason or "budget", widget, dont_retry=False)
             return None
         job = Job(
@@ -258,32 +266,28 @@ class GateFlow:
         return carrier
 
     def _refusal(
-        self,
-        page: Page,
-        mode: str,
-        widget: Widget | None,
-        image: CaptchaImage | None,
+        self, page: Page, mode: str, widget: Widget | None, image: CaptchaImage | None
     ) -> str | None:
-        """Why the outbound policy forbids what solving this gate would send (its image
-        fetch, its form submission), checked before anything is paid for."""
-        targets = []
-        if image is not None and image.url is not None:
-            targets.append(("image", image.url))
+        """Why the outbound policy forbids what solving this gate would send, checked
+        before anything is paid for (one warning naming the target's host)."""
         form = image.form if image is not None else widget.form if widget else None
-        if mode == "submit" and form is not None:
-            targets.append(("form", submission_url(page, form.index)))
-        for what, url in targets:
-            refusal = self.outbound.refusal(page.url, url, self.ctx.crawler.spider)
-            if refusal is not None:
-                self.ctx.log.warning(
-                    "Captcha on %s not solved: its %s goes to %s (%s); see CAPTCHA_ALLOW_OFFSITE",
-                    page.url,
-                    what,
-                    _where(url),
-                    refusal,
-                )
-                return refusal
-        return None
+        refused = self.outbound.gate_refusal(
+            page,
+            image.url if image is not None else None,
+            form.index if mode == "submit" and form is not None else None,
+            self.ctx.crawler.spider,
+        )
+        if refused is None:
+            return None
+        what, where, reason = refused
+        self.ctx.log.warning(
+            "Captcha on %s not solved: its %s goes to %s (%s); see CAPTCHA_ALLOW_OFFSITE",
+            page.url,
+            what,
+            where,
+            reason,
+        )
+        return reason
 
     # -- 585 process_request: the carrier comes back ------------------------------------
 
@@ -321,6 +325,8 @@ class GateFlow:
             "cookies": dict(job.token.cookies),
             "user_agent": job.token.user_agent,
             "task_id": job.task_id,
+            "provider": job.solver,
+            "cost": job.cost,
             "attempts": RequestState.of(request).attempts,
             "solved_at": time.time(),
         }
@@ -357,7 +363,7 @@ class GateFlow:
         meta = dict(carrier.meta)
         meta.pop(META_RESULT, None)
         state = RequestState.of(carrier).for_new_request()
-        state.submitted = {"kind": job.kind, "task_id": job.task_id}
+        state.submitted = {"kind": job.kind, "task_id": job.task_id, "provider": job.solver}
         state.session = job.session(extra)
         meta[STATE] = state
         page = urlsplit(job.response.url)
@@ -389,9 +395,3 @@ class GateFlow:
 
     def close(self) -> None:
         self.jobs.clear()
-
-
-def _where(url: str) -> str:
-    """A target for log lines: scheme and host, never a path or credentials."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "(no URL)"

@@ -58,6 +58,9 @@ class Job:
     token: TokenSolution | None = None
     text: str | None = None
     task_id: str | int | None = None
+    #: the service that solved it (failover may pick another than ``provider``), its price
+    solver: str | None = None
+    cost: float | None = None
     flight: Flight | None = None
     landed_at: float | None = None
 
@@ -113,15 +116,21 @@ async def solve_job(
                         "Captcha image of %s not fetched: %s", job.response.url, exc
                     )
                     raise
-            job.text, job.task_id = await solving.solve_text(
-                job.provider, data, reservation, job.image_opts.get("image_type"), extra
+            job.text, outcome = await solving.solve_text(
+                job.provider,
+                data,
+                reservation,
+                job.image_opts.get("image_type"),
+                extra,
+                job.request,
             )
         else:
             assert job.widget is not None
-            job.token, job.task_id = await solving.solve_token(
-                job.provider, job.widget, reservation, extra
+            job.token, outcome = await solving.solve_token(
+                job.provider, job.widget, reservation, extra, job.request
             )
-        flight.task_id = job.task_id
+        flight.task_id = job.task_id = outcome.task_id
+        job.solver, job.cost = outcome.provider, outcome.cost
     except SolverError as exc:
         job.task_id = exc.task_id
         raise

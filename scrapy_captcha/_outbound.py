@@ -19,8 +19,12 @@ from urllib.parse import urlsplit
 from scrapy.utils.url import url_is_from_any_domain
 from tldextract import TLDExtract
 
+from scrapy_captcha._forms import submission_url
+
 if TYPE_CHECKING:
     from scrapy import Request
+
+    from scrapy_captcha._page import Page
 
 #: what a request keeps on a change of host: the proxy's own credentials. Everything else
 #: (``Authorization``, ``Cookie``, the spider's own headers) belonged to the page's host;
@@ -85,6 +89,22 @@ class Outbound:
         allowed = getattr(spider, "allowed_domains", None)
         if allowed and not url_is_from_any_domain(target_url, allowed):
             return "offsite"
+        return None
+
+    def gate_refusal(
+        self, page: Page, image_url: str | None, form_index: int | None, spider: Any = None
+    ) -> tuple[str, str, str] | None:
+        """What a gate's solve would send that the policy refuses, as (what, scheme and
+        host of the target, why): its image fetch, its form submission; or None."""
+        targets = [("image", image_url)] if image_url else []
+        if form_index is not None:
+            targets.append(("form", submission_url(page, form_index)))
+        for what, url in targets:
+            reason = self.refusal(page.url, url, spider)
+            if reason is not None:
+                parts = urlsplit(url)
+                where = f"{parts.scheme}://{parts.hostname or ''}" if parts.scheme else "(no URL)"
+                return what, where, reason
         return None
 
     @staticmethod

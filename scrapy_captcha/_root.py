@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from scrapy_captcha._accounts import Accounts
 from scrapy_captcha._cloudflare import CloudflareFlow
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._context import Context
@@ -40,7 +41,8 @@ class Root:
         self.settings = settings
         self.ctx = Context(crawler, settings)
         reactor = crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True)
-        self.solving = Solving(self.ctx, reactor_enabled=reactor)
+        self.accounts = Accounts(self.ctx)
+        self.solving = Solving(self.ctx, self.accounts, reactor_enabled=reactor)
         store = open_store(settings.cache_url, crawler)
         self.routes = Routes(self.ctx, store, default_headers(crawler.settings))
         self.coordination = Coordination(self.ctx, store)
@@ -76,7 +78,7 @@ class Root:
 
     def __repr__(self) -> str:
         flights = len(self.coordination.flights)
-        return f"<{type(self).__name__} {self.solving.provider.name} flights={flights}>"
+        return f"<{type(self).__name__} {self.accounts.default.name} flights={flights}>"
 
     # -- signals ------------------------------------------------------------------------
 
@@ -89,8 +91,9 @@ class Root:
             )
             self.ctx.set_stat("disabled", "no_reactor")
             return
-        if self.solving.check_default_key() and self.settings.check_balance:
-            spawn(self.solving.check_balance())
+        if self.accounts.check_default_key() and self.settings.check_balance:
+            spawn(self.accounts.check_balance())
+            self.accounts.watch_balances()
 
     def missing_components(self) -> list[str]:
         """Names of the add-on's downloader middlewares the crawler lacks."""
@@ -114,5 +117,5 @@ class Root:
             self.ctx.log.info(
                 "%d requests waiting for a captcha solve were dropped at close", dropped
             )
-        await self.solving.close()
+        await self.accounts.close()
         await self.routes.store.close()

@@ -218,6 +218,7 @@ class Routes:
     def apply(self, request: Request, state: RequestState, clearance: Clearance) -> None:
         state.undo = clearance.apply(request, self.defaults)
         state.applied = (clearance.id, clearance.task_id)
+        state.solver = clearance.provider
         self.ctx.inc("cache/hit")
 
     # -- Cloudflare's exit-bound cookies --------------------------------------------------

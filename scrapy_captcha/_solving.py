@@ -7,109 +7,117 @@ the same whichever path met it; the budget counter changes here and nowhere else
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from scrapy_captcha._client import SolverClient, TaskResult
-from scrapy_captcha._compat import close_spider
+from scrapy_captcha._budget import Budget, Reservation
+from scrapy_captcha._client import TaskResult
 from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
 from scrapy_captcha._solutions import CloudflareSolution, TokenSolution
 from scrapy_captcha._state import options
-from scrapy_captcha.errors import INPUT, ConfigurationError, SolverError
-from scrapy_captcha.providers import Provider, TaskContext, load_provider
+from scrapy_captcha.errors import INPUT, PROXY, RETRY, ConfigurationError, SolverError
+from scrapy_captcha.providers import Provider, TaskContext
 
 if TYPE_CHECKING:
     from scrapy import Request
 
+    from scrapy_captcha._accounts import Accounts
     from scrapy_captcha._context import Context
     from scrapy_captcha._widgets import Widget
 
-_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+_T = TypeVar("_T")
 
 
-class Reservation:
-    """One task of the budget, held for one solve: committed when createTask is sent,
-    released otherwise (both idempotent, whichever comes first wins)."""
+@dataclass(frozen=True)
+class Outcome:
+    """Which service solved a task, its id, what it cost and how long it took."""
 
-    __slots__ = ("_solving", "done")
+    task_id: str | int
+    provider: str
+    cost: float | None = None
+    seconds: float = 0.0
 
-    def __init__(self, solving: Solving) -> None:
-        self._solving = solving
-        self.done = False
 
-    def commit(self) -> None:
-        if not self.done:
-            self.done = True
-            self._solving.account(sent=True)
-
-    def release(self) -> None:
-        if not self.done:
-            self.done = True
-            self._solving.account(sent=False)
+#: a service failing this many solves in a row (unsolvable, timeouts) rests this long
+COOL_DOWN = 600.0
 
 
 class Solving:
     """Providers, clients and accounts of one crawler, and the budget it may spend."""
 
-    def __init__(self, ctx: Context, *, reactor_enabled: bool = True) -> None:
+    def __init__(self, ctx: Context, accounts: Accounts, *, reactor_enabled: bool = True) -> None:
         self.ctx = ctx
-        self.settings = s = ctx.settings
-        self.provider = load_provider(s.provider, s.task_types)
-        self._providers: dict[str, Provider] = {}
-        self._clients: dict[str, SolverClient] = {}
+        self.settings = ctx.settings
+        self.accounts = accounts
         #: why solving is off for the whole crawl (treq needs a reactor), if it is
         self.disabled_reason: str | None = None if reactor_enabled else "no_reactor"
-        #: provider name -> why that account is unusable (bad key, zero balance, no key)
-        self.disabled: dict[str, str] = {}
         # Tasks the provider rejected as malformed, by a caller's key: resending the same
         # task is pointless.
         self._rejected: dict[str, str] = {}
-        self._tasks = 0  # createTask calls sent
-        self._held = 0  # reservations of solves in progress, not sent yet
-        self._budget_closed = False
+        self.budget = Budget(ctx)
+        #: service -> failed solves in a row; service -> monotonic end of its rest
+        self._failures: dict[str, int] = {}
+        self._resting: dict[str, float] = {}
 
-    # -- providers and accounts ---------------------------------------------------------
-
-    def key_for(self, provider: Provider) -> str:
-        return self.settings.api_keys.get(provider.name, self.settings.api_key)
+    # -- providers ------------------------------------------------------------------------
 
     def provider_named(self, name: str | None) -> Provider:
-        """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once.
-        Raises ConfigurationError for an unknown one."""
-        if not name or name == self.provider.name:
-            return self.provider
-        provider = self._providers.get(name)
-        if provider is None:
-            provider = self._providers[name] = load_provider(name, self.settings.task_types)
-            if not self.key_for(provider):
-                self.disable(provider, "no_api_key", "set CAPTCHA_API_KEYS")
-        return provider
+        return self.accounts.provider_named(name)
 
-    def provider_for(self, request: Request) -> Provider:
-        """``meta["captcha"]["provider"]`` or CAPTCHA_PROVIDER."""
-        return self.provider_named(options(request).get("provider"))
+    def chain(self, request: Request | None = None) -> list[Provider]:
+        """The services a request may be solved by, in order: ``meta["captcha"]
+        ["provider"]`` alone, else CAPTCHA_PROVIDERS (or CAPTCHA_PROVIDER). Raises
+        ConfigurationError for an unknown one."""
+        name = options(request).get("provider") if request is not None else None
+        if name:
+            return [self.provider_named(name)]
+        return [self.provider_named(n) for n in self.settings.providers]
 
-    def disable(self, provider: Provider, reason: str, detail: object = "") -> None:
-        """Stop using one provider account for the rest of the crawl (other providers
-        configured through CAPTCHA_API_KEYS keep working)."""
-        if provider.name in self.disabled:
-            return
-        self.disabled[provider.name] = reason
-        self.ctx.set_stat("disabled", reason)
-        self.ctx.log.error(
-            "Captcha solving with %s disabled for the rest of the crawl: %s%s",
-            provider.name,
-            reason,
-            f" ({detail})" if detail else "",
-        )
-        if self.settings.close_on_fatal:
-            close_spider(self.ctx.crawler, f"captcha_{reason}")
+    def choose(
+        self, request: Request | None, task_key: str, name: str | None = None
+    ) -> tuple[Provider | None, str | None]:
+        """The first service of the chain that can take a ``task_key`` task now (one
+        resting after repeated failures only if no other can), or why none can."""
+        chain = [self.provider_named(name)] if name else self.chain(request)
+        reason: str | None = None
+        resting: Provider | None = None
+        for provider in chain:
+            why = self.unavailable(provider, task_key)
+            if why is not None:
+                reason = reason or why
+            elif self._is_resting(provider) and len(chain) > 1:
+                resting = resting or provider
+            else:
+                return provider, None
+        return (resting, None) if resting is not None else (None, reason)
+
+    def _next(self, provider: Provider, task_key: str, request: Request | None) -> Provider | None:
+        chain = self.chain(request)
+        if provider not in chain:
+            return None
+        for candidate in chain[chain.index(provider) + 1 :]:
+            if self.unavailable(candidate, task_key) is None:
+                return candidate
+        return None
+
+    def _is_resting(self, provider: Provider) -> bool:
+        until = self._resting.get(provider.name)
+        return until is not None and until > time.monotonic()
+
+    def price(self, provider: Provider, task_key: str) -> float | None:
+        """USD per solved task: CAPTCHA_PRICES, else the profile's public price list."""
+        own = self.settings.prices.get(provider.name, {})
+        if task_key in own:
+            return own[task_key]
+        value = getattr(provider, "prices", {}).get(task_key)
+        return float(value) if isinstance(value, (int, float)) else None
 
     def unavailable(self, provider: Provider, task_key: str | None = None) -> str | None:
         """Why no task for ``task_key`` can be sent to ``provider`` now (the whole add-on
         or the account is off, or the provider has no such task), or None."""
-        disabled = self.disabled_reason or self.disabled.get(provider.name)
+        disabled = self.disabled_reason or self.accounts.disabled.get(provider.name)
         if disabled is not None:
             return disabled
         if task_key is None:
@@ -130,29 +138,10 @@ class Solving:
 
     # -- budget -------------------------------------------------------------------------
 
-    def reserve(self) -> Reservation | None:
-        """Hold one task of CAPTCHA_MAX_SOLVES for a solve about to start; None when the
-        budget is spent (then the spider is closed, once) or fully held by solves in
-        progress. A task counts when its createTask is sent (:meth:`Reservation.commit`);
-        a solve that never gets that far (an image fetch failed, another process solved
-        the route) gives its hold back."""
-        limit = self.settings.max_solves
-        if limit and self._tasks >= limit:
-            if not self._budget_closed:
-                self._budget_closed = True
-                self.ctx.log.warning("CAPTCHA_MAX_SOLVES=%d reached: closing the spider", limit)
-                close_spider(self.ctx.crawler, "captcha_budget_exhausted")
-            return None
-        if limit and self._tasks + self._held >= limit:
-            return None
-        self._held += 1
-        return Reservation(self)
-
-    def account(self, *, sent: bool) -> None:
-        """A reservation ends: its task was sent, or was not."""
-        self._held -= 1
-        if sent:
-            self._tasks += 1
+    def reserve(self, provider: Provider, task_key: str) -> Reservation | None:
+        """Hold one task (and its expected price) of the budget for a solve about to
+        start; see ``_budget.py``."""
+        return self.budget.reserve(self.price(provider, task_key))
 
     # -- rejected tasks -----------------------------------------------------------------
 
@@ -165,47 +154,71 @@ class Solving:
 
     # -- solving ------------------------------------------------------------------------
 
-    def client(self, provider: Provider) -> SolverClient:
-        name = provider.name
-        client = self._clients.get(name)
-        if client is None:
-            s = self.settings
-            default = name == self.provider.name
-            client = SolverClient(
-                provider,
-                self.key_for(provider),
-                base_url=s.api_urls.get(name) or (s.api_url if default else None),
-                request_timeout=s.request_timeout,
-                poll_interval=s.poll_interval,
-                solve_timeout=s.solve_timeout,
-                max_reply_size=s.max_reply_size,
-                on_call=lambda method: self.ctx.inc(f"solver/{method}"),
-            )
-            self._clients[name] = client
-            if s.poll_interval < 2 and not urlsplit(client.base_url).netloc.startswith(_LOOPBACK):
-                self.ctx.warn_once(
-                    "poll",
-                    "CAPTCHA_POLL_INTERVAL=%.1f s: providers ban clients polling faster than "
-                    "once every 2 s",
-                    s.poll_interval,
-                )
-        return client
-
     async def _solve(
         self,
         provider: Provider,
-        task: Mapping[str, Any],
+        task_key: str,
+        build: Callable[[Provider], Mapping[str, Any]],
+        parse: Callable[[Provider, TaskResult], _T | None],
+        what: str,
         where: str,
         reservation: Reservation,
         *,
+        request: Request | None = None,
         timeout: float | None = None,
         reject_key: str | None = None,
-    ) -> TaskResult:
-        reservation.commit()
-        try:
-            return await self.client(provider).solve(task, timeout=timeout)
-        except SolverError as exc:
-            raise self.failed(provider, exc, where, reject_key=reject_key) from None
+    ) -> tuple[_T, Outcome]:
+        """Solve with ``provider``, failing over along the request's chain when the
+        account is dead or the service keeps failing; count the cost."""
+        while True:
+            reservation.commit()
+            try:
+                result = await self.accounts.client(provider).solve(
+                    build(provider), timeout=timeout
+                )
+            except SolverError as exc:
+                self.failed(provider, exc, where, reject_key=reject_key)
+                self._note(provider, exc)
+                following = None
+                if exc.fatal or self._is_resting(provider):
+                    following = self._next(provider, task_key, request)
+                if following is None:
+                    raise
+                self.ctx.inc("failover")
+                self.ctx.log.warning(
+                    "Failing over from %s to %s for %s (%s)",
+                    provider.name,
+                    following.name,
+                    where,
+                    exc.reason,
+                )
+                provider = following
+                continue
+            value = parse(provider, result)
+            if value is None:
+                raise self._malformed(provider, result, what, where)
+            self._note(provider, None)
+            cost = self.price(provider, task_key)
+            self.budget.spend(provider.name, cost)
+            self.ctx.inc(f"solved_by/{provider.name}")
+            return value, Outcome(result.task_id, provider.name, cost, result.seconds)
+
+    def _note(self, provider: Provider, exc: SolverError | None) -> None:
+        """Count failures in a row; a service failing CAPTCHA_FAILOVER_AFTER times rests
+        (the next service of the chain takes its solves) for COOL_DOWN seconds."""
+        if exc is None or exc.family not in (RETRY, PROXY):
+            self._failures.pop(provider.name, None)
+            return
+        count = self._failures[provider.name] = self._failures.get(provider.name, 0) + 1
+        if count >= self.settings.failover_after and not self._is_resting(provider):
+            self._resting[provider.name] = time.monotonic() + COOL_DOWN
+            self._failures.pop(provider.name, None)
+            self.ctx.log.warning(
+                "%s failed %d solves in a row: the next service takes its solves for %d s",
+                provider.name,
+                count,
+                COOL_DOWN,
+            )
 
     def failed(
         self,
@@ -219,7 +232,7 @@ class Solving:
         task (never resent), log the rest. Returns ``exc`` for raising."""
         self.ctx.inc(f"failed/{exc.reason}")
         if exc.fatal:
-            self.disable(provider, exc.reason, exc)
+            self.accounts.disable(provider, exc.reason, exc)
         elif exc.family == INPUT:
             if reject_key is not None:
                 self._rejected[reject_key] = exc.reason
@@ -249,33 +262,49 @@ class Solving:
     async def solve_cloudflare(
         self,
         provider: Provider,
-        ctx: TaskContext,
+        task: TaskContext,
         where: str,
         reject_key: str,
         reservation: Reservation,
-    ) -> tuple[CloudflareSolution, TaskResult]:
-        result = await self._solve(
-            provider, provider.cloudflare_task(ctx), where, reservation, reject_key=reject_key
+        request: Request | None = None,
+    ) -> tuple[CloudflareSolution, Outcome]:
+        solution, outcome = await self._solve(
+            provider,
+            CLOUDFLARE,
+            lambda p: p.cloudflare_task(task),
+            lambda p, result: p.parse_cloudflare(result.reply),
+            "usable cookies and User-Agent",
+            where,
+            reservation,
+            request=request,
+            reject_key=reject_key,
         )
-        solution = provider.parse_cloudflare(result.reply)
-        if solution is None:
-            raise self._malformed(provider, result, "usable cookies and User-Agent", where)
         self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
-        return solution, result
+        return solution, outcome
 
     async def solve_token(
-        self, provider: Provider, widget: Widget, reservation: Reservation, extra: Any = None
-    ) -> tuple[TokenSolution, str | int]:
-        task = provider.widget_task(widget, extra if isinstance(extra, dict) else None)
-        where = f"a {widget.kind} captcha on {widget.page_url}"
-        result = await self._solve(provider, task, where, reservation)
-        solution = provider.parse_token(result.reply)
-        if solution is None:
-            raise self._malformed(provider, result, "token", where)
+        self,
+        provider: Provider,
+        widget: Widget,
+        reservation: Reservation,
+        extra: Any = None,
+        request: Request | None = None,
+    ) -> tuple[TokenSolution, Outcome]:
+        fields = extra if isinstance(extra, dict) else None
+        solution, outcome = await self._solve(
+            provider,
+            widget.task_key,
+            lambda p: p.widget_task(widget, fields),
+            lambda p, result: p.parse_token(result.reply),
+            "token",
+            f"a {widget.kind} captcha on {widget.page_url}",
+            reservation,
+            request=request,
+        )
         self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{widget.kind}")
-        return solution, result.task_id
+        return solution, outcome
 
     async def solve_text(
         self,
@@ -284,44 +313,20 @@ class Solving:
         reservation: Reservation,
         image_type: Any = None,
         extra: Any = None,
-    ) -> tuple[str, str | int]:
-        task = provider.image_task(
-            image,
-            str(image_type) if image_type else None,
-            extra if isinstance(extra, dict) else None,
+        request: Request | None = None,
+    ) -> tuple[str, Outcome]:
+        fields = extra if isinstance(extra, dict) else None
+        hint = str(image_type) if image_type else None
+        text, outcome = await self._solve(
+            provider,
+            "image",
+            lambda p: p.image_task(image, hint, fields),
+            lambda p, result: p.parse_text(result.reply),
+            "text",
+            "an image captcha",
+            reservation,
+            request=request,
+            timeout=self.settings.image_timeout,
         )
-        where = "an image captcha"
-        result = await self._solve(
-            provider, task, where, reservation, timeout=self.settings.image_timeout
-        )
-        text = provider.parse_text(result.reply)
-        if text is None:
-            raise self._malformed(provider, result, "text", where)
         self.ctx.inc(f"solved/{IMAGE}")
-        return text.strip(), result.task_id
-
-    # -- account checks -----------------------------------------------------------------
-
-    def check_default_key(self) -> bool:
-        """False (and the default account disabled) when CAPTCHA_API_KEY is not set."""
-        if self.key_for(self.provider):
-            return True
-        self.disable(self.provider, "no_api_key", "CAPTCHA_API_KEY is not set")
-        return False
-
-    async def check_balance(self) -> None:
-        try:
-            balance = await self.client(self.provider).get_balance()
-        except SolverError as exc:
-            if exc.fatal:
-                self.ctx.inc(f"failed/{exc.reason}")
-                self.disable(self.provider, exc.reason, exc)
-            else:
-                self.ctx.log.warning("Could not read the %s balance: %s", self.provider.name, exc)
-            return
-        self.ctx.set_stat("balance", balance)
-        self.ctx.log.info("%s balance: %.4f", self.provider.name, balance)
-
-    async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
+        return text.strip(), outcome

@@ -46,6 +46,8 @@ class RequestState:
     route: Route | None = None
     #: (clearance id, task id) of the clearance it carries
     applied: tuple[str, str | int | None] | None = None
+    #: the service that solved that clearance
+    solver: str | None = None
     #: how to take that clearance off again (a retry or redirect may change route)
     undo: Undo | None = None
     #: the add-on set ``dont_cache`` (a challenge page): not the spider's choice

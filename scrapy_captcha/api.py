@@ -71,10 +71,9 @@ def _solving(owner: Spider | Crawler) -> Solving:
 
 
 def _provider(solving: Solving, name: str | None, task_key: str) -> tuple[Provider, Reservation]:
-    provider = solving.provider_named(name)
-    reason = solving.unavailable(provider, task_key)
-    reservation = solving.reserve() if reason is None else None
-    if reservation is None:
+    provider, reason = solving.choose(None, task_key, name)
+    reservation = solving.reserve(provider, task_key) if provider else None
+    if provider is None or reservation is None:
         reason = reason or "budget"
         raise SolvingUnavailable(reason, f"cannot solve a {task_key} captcha: {reason}")
     return provider, reservation
@@ -102,13 +101,13 @@ async def solve_widget(
         widget = replace(widget, action=action)
     chosen, reservation = _provider(solving, provider, widget.task_key)
     try:
-        solution, task_id = await solving.solve_token(chosen, widget, reservation, task)
+        solution, outcome = await solving.solve_token(chosen, widget, reservation, task)
     finally:
         reservation.release()  # (no-op once its createTask was sent)
     return Token(
         value=solution.token,
         widget=widget,
-        task_id=task_id,
+        task_id=outcome.task_id,
         resp_key=solution.resp_key,
         cookies=dict(solution.cookies),
         user_agent=solution.user_agent,

@@ -88,6 +88,9 @@ class Clearance:
     task_id: str | int | None = None
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: float = field(default_factory=time.time)
+    #: the service that solved it, and what it cost (USD), when known
+    provider: str | None = None
+    cost: float | None = None
 
     @classmethod
     def from_solution(
@@ -97,6 +100,8 @@ class Clearance:
         ttl: float,
         task_id: str | int | None = None,
         now: float | None = None,
+        provider: str | None = None,
+        cost: float | None = None,
     ) -> Clearance:
         now = time.time() if now is None else now
         expires = now + ttl
@@ -112,6 +117,8 @@ class Clearance:
             expires_at=expires,
             task_id=task_id,
             created_at=now,
+            provider=provider,
+            cost=cost,
         )
 
     def expired(self, now: float | None = None) -> bool:
@@ -133,6 +140,9 @@ class Clearance:
             isinstance(cookies, dict) and all(cookie_ok(k, v) for k, v in cookies.items()),
             isinstance(headers, dict) and all(header_ok(k, v) for k, v in headers.items()),
             user_agent is None or user_agent_ok(user_agent),
+            data.get("provider") is None or isinstance(data.get("provider"), str),
+            data.get("cost") is None
+            or (isinstance(data.get("cost"), (int, float)) and not isinstance(data["cost"], bool)),
             task_id is None or task_id_ok(task_id),
             isinstance(data.get("id"), str) and 0 < len(data["id"]) <= 64,
             all(

@@ -44,6 +44,13 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_IMAGE_TIMEOUT": 300.0,
     "CAPTCHA_ALLOW_OFFSITE": False,
     "CAPTCHA_FILL_ON_SUBMIT": True,
+    "CAPTCHA_PROVIDERS": [],
+    "CAPTCHA_FAILOVER_AFTER": 3,
+    "CAPTCHA_PRICES": {},
+    "CAPTCHA_MAX_COST": 0.0,
+    "CAPTCHA_BALANCE_INTERVAL": 600.0,
+    "CAPTCHA_BALANCE_WARN": 1.0,
+    "CAPTCHA_REPORT_INCORRECT": True,
 }
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
@@ -141,6 +148,14 @@ class CaptchaSettings:
     image_timeout: float = 300.0
     allow_offsite: bool = False
     fill_on_submit: bool = True
+    #: the failover order (CAPTCHA_PROVIDERS, else just CAPTCHA_PROVIDER)
+    providers: tuple[str, ...] = ()
+    failover_after: int = 3
+    prices: dict[str, dict[str, float]] = field(default_factory=dict)
+    max_cost: float = 0.0
+    balance_interval: float = 600.0
+    balance_warn: float = 1.0
+    report_incorrect: bool = True
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -167,12 +182,26 @@ class CaptchaSettings:
         proxy = get("CAPTCHA_PROXY") or None
         if proxy:
             _check_proxy("CAPTCHA_PROXY", str(proxy))
+        chain = get("CAPTCHA_PROVIDERS") or []
+        if isinstance(chain, str):
+            chain = [p.strip() for p in chain.split(",") if p.strip()]
+        if not isinstance(chain, (list, tuple)) or not all(isinstance(p, str) for p in chain):
+            raise ConfigurationError("CAPTCHA_PROVIDERS must be a list of provider names")
+        providers = tuple(dict.fromkeys(chain)) or (str(get("CAPTCHA_PROVIDER")),)
+        prices: dict[str, dict[str, float]] = {}
+        for service, table in mapping("CAPTCHA_PRICES").items():
+            try:
+                prices[str(service)] = {str(k): float(v) for k, v in dict(table).items()}
+            except (TypeError, ValueError):
+                raise ConfigurationError(
+                    "CAPTCHA_PRICES must be {service: {kind: USD per task}}"
+                ) from None
         max_attempts = int(number("CAPTCHA_MAX_ATTEMPTS"))
         if max_attempts < 1:
             raise ConfigurationError(f"CAPTCHA_MAX_ATTEMPTS must be >= 1, got {max_attempts}")
         return cls(
             enabled=settings.getbool("CAPTCHA_ENABLED", True),
-            provider=str(get("CAPTCHA_PROVIDER")),
+            provider=providers[0],
             api_key=str(get("CAPTCHA_API_KEY") or ""),
             api_url=_check_api_url("CAPTCHA_API_URL", get("CAPTCHA_API_URL")),
             api_keys={str(k): str(v) for k, v in mapping("CAPTCHA_API_KEYS").items()},
@@ -201,6 +230,13 @@ class CaptchaSettings:
             image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
             allow_offsite=settings.getbool("CAPTCHA_ALLOW_OFFSITE", False),
             fill_on_submit=settings.getbool("CAPTCHA_FILL_ON_SUBMIT", True),
+            providers=providers,
+            failover_after=max(1, int(number("CAPTCHA_FAILOVER_AFTER"))),
+            prices=prices,
+            max_cost=number("CAPTCHA_MAX_COST", allow_zero=True),
+            balance_interval=number("CAPTCHA_BALANCE_INTERVAL", allow_zero=True),
+            balance_warn=number("CAPTCHA_BALANCE_WARN", allow_zero=True),
+            report_incorrect=settings.getbool("CAPTCHA_REPORT_INCORRECT", True),
         )
 
     def widget_mode(self, kind: str) -> str:

@@ -1,0 +1,192 @@
+"""Accounts: one per solver service the crawl uses — its key, its client, whether it is
+still usable, its balance, and reports of results a site refused.
+
+Why apart from solving: these are facts about a service account that every solve reads
+(and the crawl's signals refresh), not part of any one solve.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from twisted.internet import task
+
+from scrapy_captcha._client import SolverClient
+from scrapy_captcha._compat import close_spider, spawn
+from scrapy_captcha.errors import ConfigurationError, SolverError
+from scrapy_captcha.providers import Provider, load_provider
+
+if TYPE_CHECKING:
+    from scrapy_captcha._context import Context
+
+_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
+#: task ids remembered as reported (a bounded set)
+MAX_REPORTED = 100_000
+
+
+class Accounts:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.settings = s = ctx.settings
+        self.default = load_provider(s.provider, s.task_types)
+        self._providers: dict[str, Provider] = {self.default.name: self.default}
+        self._clients: dict[str, SolverClient] = {}
+        #: provider name -> why that account is unusable (bad key, zero balance, no key)
+        self.disabled: dict[str, str] = {}
+        self._reported: set[str] = set()
+        self._low: set[str] = set()
+        self._watch: task.LoopingCall | None = None
+
+    def provider_named(self, name: str | None) -> Provider:
+        """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once.
+        Raises ConfigurationError for an unknown one."""
+        if not name:
+            return self.default
+        provider = self._providers.get(name)
+        if provider is None:
+            provider = self._providers[name] = load_provider(name, self.settings.task_types)
+            if not self.key_for(provider):
+                self.disable(provider, "no_api_key", "set CAPTCHA_API_KEYS")
+        return provider
+
+    def key_for(self, provider: Provider) -> str:
+        return self.settings.api_keys.get(provider.name, self.settings.api_key)
+
+    def disable(self, provider: Provider, reason: str, detail: object = "") -> None:
+        """Stop using one provider account for the rest of the crawl (other providers
+        configured through CAPTCHA_API_KEYS keep working)."""
+        if provider.name in self.disabled:
+            return
+        self.disabled[provider.name] = reason
+        self.ctx.set_stat("disabled", reason)
+        self.ctx.log.error(
+            "Captcha solving with %s disabled for the rest of the crawl: %s%s",
+            provider.name,
+            reason,
+            f" ({detail})" if detail else "",
+        )
+        if self.settings.close_on_fatal:
+            close_spider(self.ctx.crawler, f"captcha_{reason}")
+
+    def client(self, provider: Provider) -> SolverClient:
+        name = provider.name
+        client = self._clients.get(name)
+        if client is None:
+            s = self.settings
+            default = name == self.default.name
+            client = SolverClient(
+                provider,
+                self.key_for(provider),
+                base_url=s.api_urls.get(name) or (s.api_url if default else None),
+                request_timeout=s.request_timeout,
+                poll_interval=s.poll_interval,
+                solve_timeout=s.solve_timeout,
+                max_reply_size=s.max_reply_size,
+                on_call=lambda method: self.ctx.inc(f"solver/{method}"),
+            )
+            self._clients[name] = client
+            if s.poll_interval < 2 and not urlsplit(client.base_url).netloc.startswith(_LOOPBACK):
+                self.ctx.warn_once(
+                    "poll",
+                    "CAPTCHA_POLL_INTERVAL=%.1f s: providers ban clients polling faster than "
+                    "once every 2 s",
+                    s.poll_interval,
+                )
+        return client
+
+    async def report_incorrect(self, service: str | None, kind: str, task_id: Any) -> None:
+        """The site refused what the service returned: report it through the service's
+        report endpoint (a refund, and better workers), once per task."""
+        if not self.settings.report_incorrect or service is None or task_id is None:
+            return
+        ident = f"{service}|{task_id}"
+        if ident in self._reported or len(self._reported) > MAX_REPORTED:
+            return
+        self._reported.add(ident)
+        try:
+            provider = self.provider_named(service)
+        except ConfigurationError:
+            return
+        methods = getattr(provider, "report_methods", {})
+        family = "recaptcha" if kind.startswith("recaptcha") else kind
+        method = methods.get(kind) or methods.get(family) or methods.get("token")
+        if not method:
+            return
+        build = getattr(provider, "report_payload", None)
+        payload = build(task_id) if callable(build) else {"taskId": task_id}
+        try:
+            await self.client(provider).report(method, payload)
+        except SolverError as exc:
+            self.ctx.log.warning("Could not report task %s to %s: %s", task_id, service, exc)
+            return
+        self.ctx.inc(f"reported/{service}")
+        self.ctx.log.info("Reported task %s to %s as incorrect (%s)", task_id, service, method)
+
+    # -- balances -------------------------------------------------------------------------
+
+    def check_default_key(self) -> bool:
+        """False (and the default account disabled) when CAPTCHA_API_KEY is not set."""
+        if self.key_for(self.default):
+            return True
+        self.disable(self.default, "no_api_key", "CAPTCHA_API_KEY is not set")
+        return False
+
+    async def check_balance(self, provider: Provider | None = None) -> None:
+        """Read one account's balance (the default one's at start): a bad key or an empty
+        account is found before the first challenge; a balance under
+        CAPTCHA_BALANCE_WARN is logged once each time it falls below."""
+        provider = provider or self.default
+        name = provider.name
+        if name in self.disabled:
+            return
+        try:
+            balance = await self.client(provider).get_balance()
+        except SolverError as exc:
+            if exc.fatal:
+                self.ctx.inc(f"failed/{exc.reason}")
+                self.disable(provider, exc.reason, exc)
+            else:
+                self.ctx.log.warning("Could not read the %s balance: %s", name, exc)
+            return
+        if provider is self.default:
+            self.ctx.set_stat("balance", balance)
+        self.ctx.set_stat(f"balance/{name}", balance)
+        self.ctx.log.info("%s balance: %.4f", name, balance)
+        if balance < self.settings.balance_warn:
+            if name not in self._low:
+                self._low.add(name)
+                self.ctx.log.warning(
+                    "%s balance is low: %.4f (CAPTCHA_BALANCE_WARN=%.2f)",
+                    name,
+                    balance,
+                    self.settings.balance_warn,
+                )
+        else:
+            self._low.discard(name)
+
+    def watch_balances(self) -> None:
+        """Re-read every configured account's balance each CAPTCHA_BALANCE_INTERVAL."""
+        interval = self.settings.balance_interval
+        if not interval or self._watch is not None:
+            return
+
+        def check_all() -> None:
+            for name in self.settings.providers:
+                try:
+                    provider = self.provider_named(name)
+                except ConfigurationError:
+                    continue
+                if self.key_for(provider):
+                    spawn(self.check_balance(provider))
+
+        self._watch = task.LoopingCall(check_all)
+        self._watch.start(interval, now=False).addErrback(
+            lambda f: self.ctx.log.error("balance watcher failed", exc_info=f.value)
+        )
+
+    async def close(self) -> None:
+        if self._watch is not None and self._watch.running:
+            self._watch.stop()
+        for client in self._clients.values():
+            await client.close()
