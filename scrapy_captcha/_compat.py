@@ -60,6 +60,7 @@ async def download(crawler: Crawler, request: Request) -> Response:
     """Fetch ``request`` through the whole downloader (middlewares, cookies, proxy),
     without passing it to the spider."""
     engine = crawler.engine
+    assert engine is not None
     if hasattr(engine, "download_async"):
         return await engine.download_async(request)
     return await maybe_deferred_to_future(engine.download(request))  # pragma: no cover

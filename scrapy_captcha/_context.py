@@ -43,7 +43,9 @@ class Context:
     def __init__(self, crawler: Crawler, settings: CaptchaSettings) -> None:
         self.crawler = crawler
         self.settings = settings
-        self.stats = crawler.stats
+        stats = crawler.stats
+        assert stats is not None  # (set when the crawler is built; Optional in 2.13's hints)
+        self.stats = stats
         self.log = CrawlerLogger(crawler)
         self._warned: set[str] = set()
         self._solve_seconds = 0.0
