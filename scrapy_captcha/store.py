@@ -13,9 +13,11 @@ the lease methods here are trivial.
 
 from __future__ import annotations
 
+import heapq
 import re
 import time
-from typing import TYPE_CHECKING, ClassVar
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from scrapy.utils.misc import load_object
 
@@ -24,6 +26,10 @@ from scrapy_captcha.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+
+#: clearances a memory store keeps (about 1 KB each): a million routes
+DEFAULT_MAX_ENTRIES = 1_000_000
 
 
 class ClearanceStore:
@@ -67,15 +73,30 @@ class ClearanceStore:
 
 
 class MemoryStore(ClearanceStore):
-    """Per-process store; expiry is checked on read, and dead entries are pruned."""
+    """Per-process store with constant cost per call whatever the number of routes:
+    expiries are kept in a heap (pruning is amortised O(log n) per set, never a scan of
+    every entry) and at most ``max_entries`` clearances are kept, the least recently used
+    evicted first (``captcha/store/evicted``)."""
 
     scheme = "memory"
 
-    def __init__(self) -> None:
-        self._data: dict[str, Clearance] = {}
+    def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES, stats: Any = None) -> None:
+        self.max_entries = max(1, int(max_entries))
+        self._stats = stats
+        self._data: OrderedDict[str, Clearance] = OrderedDict()
+        #: (expires_at, key, clearance id); stale items are skipped when popped
+        self._expiry: list[tuple[float, str, str]] = []
+
+    @classmethod
+    def from_url(cls, url: str, crawler: Crawler) -> MemoryStore:
+        limit = crawler.settings.getint("CAPTCHA_CACHE_MAX_ENTRIES", DEFAULT_MAX_ENTRIES)
+        return cls(max_entries=limit, stats=crawler.stats)
 
     def __repr__(self) -> str:
         return f"<MemoryStore {len(self._data)} clearances>"
+
+    def __len__(self) -> int:
+        return len(self._data)
 
     async def get(self, key: str) -> Clearance | None:
         clearance = self._data.get(key)
@@ -84,14 +105,29 @@ class MemoryStore(ClearanceStore):
         if clearance.expired():
             del self._data[key]
             return None
+        self._data.move_to_end(key)
         return clearance
 
     async def set(self, key: str, clearance: Clearance) -> None:
-        now = time.time()
-        if len(self._data) > 1024:  # prune lazily so long crawls do not accumulate
-            for k in [k for k, c in self._data.items() if c.expired(now)]:
-                del self._data[k]
+        self._prune(time.time())
         self._data[key] = clearance
+        self._data.move_to_end(key)
+        heapq.heappush(self._expiry, (clearance.expires_at, key, clearance.id))
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+            if self._stats is not None:
+                self._stats.inc_value("captcha/store/evicted")
+        if len(self._expiry) > 2 * len(self._data) + 1024:  # mostly stale: rebuild
+            self._expiry = [(c.expires_at, k, c.id) for k, c in self._data.items()]
+            heapq.heapify(self._expiry)
+
+    def _prune(self, now: float) -> None:
+        expiry = self._expiry
+        while expiry and expiry[0][0] <= now:
+            _, key, clearance_id = heapq.heappop(expiry)
+            current = self._data.get(key)
+            if current is not None and current.id == clearance_id:
+                del self._data[key]
 
     async def invalidate(self, key: str, clearance_id: str) -> bool:
         current = self._data.get(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import time
 
 import pytest
 from scrapy import Request
@@ -204,9 +205,13 @@ async def _memory_store_checks() -> None:
 
 
 def test_open_store_errors() -> None:
+    from scrapy.utils.test import get_crawler
+
+    crawler = get_crawler(settings_dict={"CAPTCHA_CACHE_MAX_ENTRIES": 5})
     with pytest.raises(ConfigurationError, match="unsupported scheme"):
-        open_store("nosuch://x", None)  # type: ignore[arg-type]
-    assert isinstance(open_store("memory://", None), MemoryStore)  # type: ignore[arg-type]
+        open_store("nosuch://x", crawler)
+    store = open_store("memory://", crawler)
+    assert isinstance(store, MemoryStore) and store.max_entries == 5
 
 
 @pytest.mark.parametrize(
@@ -222,3 +227,43 @@ def test_open_store_errors() -> None:
 def test_invalid_settings_raise_configuration_error(settings: dict, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         CaptchaSettings.from_settings(Settings(settings))
+
+
+def _clearance(expires_at: float) -> Clearance:
+    return Clearance(
+        cookies={"cf_clearance": "x"}, user_agent="UA", headers={}, expires_at=expires_at
+    )
+
+
+def test_memory_store_is_capped_least_recently_used_first() -> None:
+    from scrapy.statscollectors import MemoryStatsCollector
+    from scrapy.utils.test import get_crawler
+
+    stats = MemoryStatsCollector(get_crawler())
+    store = MemoryStore(max_entries=3, stats=stats)
+
+    async def scenario() -> list[str]:
+        for key in "abc":
+            await store.set(key, _clearance(9e9))
+        await store.get("a")  # "b" is now the least recently used
+        await store.set("d", _clearance(9e9))
+        return [k for k in "abcd" if await store.get(k) is not None]
+
+    assert asyncio.run(scenario()) == ["a", "c", "d"]
+    assert stats.get_value("captcha/store/evicted") == 1
+
+
+def test_memory_store_prunes_expired_entries_without_scanning() -> None:
+    """Expiries come off a heap: a set never walks every entry (it used to, once the
+    store held more than 1 024)."""
+    store = MemoryStore()
+    now = time.time()
+
+    async def scenario() -> None:
+        for i in range(5000):
+            await store.set(f"old{i}", _clearance(now - 1 if i % 2 else now + 3600))
+        await store.set("new", _clearance(now + 3600))
+
+    asyncio.run(scenario())
+    assert len(store) == 2501  # the expired half pruned as it went
+    assert len(store._expiry) <= 2 * len(store) + 1024
