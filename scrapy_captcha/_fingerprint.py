@@ -94,7 +94,7 @@ class Browser:
     os: str = ""
 
 
-_NAME = re.compile(r"(chrome|edge|safari|firefox)(\d{2,4})a?(?:_(android|ios|macos))?")
+_NAME = re.compile(r"(chrome|edge|safari|firefox)(\d{2,4})a?(?:_(android|ios|macos))?", re.ASCII)
 
 
 def parse_target(name: str) -> Target | None:
@@ -149,17 +149,21 @@ def available_targets() -> tuple[Target, ...]:
     return tuple(found)
 
 
-_IOS_DEVICE = re.compile(r"\b(?:iPhone|iPad|iPod)\b")
-_IOS_VERSION = re.compile(r"\bOS (\d{1,3})_(\d{1,3})(?:_(\d{1,3}))?")
-_SAFARI_VERSION = re.compile(r"\bVersion/(\d{1,3})(?:\.(\d{1,3}))?(?:\.(\d{1,3}))?")
-_EDGE = re.compile(r"\bEdg(?:e|A)?/(\d{1,4})\b")
-_CHROME = re.compile(r"Chrome/(\d{1,4})\b")  # HeadlessChrome/ too
-_FIREFOX = re.compile(r"\bFirefox/(\d{1,4})\b")
-_ANDROID = re.compile(r"\bAndroid\b")
+# ASCII: int() would take any Unicode digit; (?!\d): a longer number is no version.
+_A = re.ASCII
+_IOS_DEVICE = re.compile(r"\b(?:iPhone|iPad|iPod)\b", _A)
+_IOS_VERSION = re.compile(r"\bOS (\d{1,3})_(\d{1,3})(?!\d)(?:_(\d{1,3})(?!\d))?", _A)
+_SAFARI_VERSION = re.compile(
+    r"\bVersion/(\d{1,3})(?!\d)(?:\.(\d{1,3})(?!\d))?(?:\.(\d{1,3})(?!\d))?", _A
+)
+_EDGE = re.compile(r"\bEdg(?:e|A)?/(\d{1,4})\b", _A)
+_CHROME = re.compile(r"Chrome/(\d{1,4})\b", _A)  # HeadlessChrome/ too
+_FIREFOX = re.compile(r"\bFirefox/(\d{1,4})\b", _A)
+_ANDROID = re.compile(r"\bAndroid\b", _A)
 _OS = (
-    ("windows", re.compile(r"\bWindows NT\b")),
-    ("macos", re.compile(r"\bMac OS X\b")),
-    ("linux", re.compile(r"\b(?:X11|Linux)\b")),
+    ("windows", re.compile(r"\bWindows NT\b", _A)),
+    ("macos", re.compile(r"\bMac OS X\b", _A)),
+    ("linux", re.compile(r"\b(?:X11|Linux)\b", _A)),
 )
 
 
