@@ -29,6 +29,12 @@ from scrapy_captcha._cookies import (
     format_cookie_header,
     parse_cookie_header,
 )
+from scrapy_captcha._fingerprint import (
+    META_KEY,
+    apply_target,
+    impersonating_schemes,
+    uses_impersonation,
+)
 from scrapy_captcha._state import RequestState, options
 from scrapy_captcha._wire import cookie_ok
 from scrapy_captcha.clearance import Clearance, undo_clearance
@@ -161,7 +167,13 @@ def default_headers(settings: BaseSettings) -> dict[str, bytes]:
 class Routes:
     """Routes, the clearance store, and what goes on a request at 760."""
 
-    def __init__(self, ctx: Context, store: ClearanceStore, defaults: dict[str, bytes]) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        store: ClearanceStore,
+        defaults: dict[str, bytes],
+        impersonate_schemes: frozenset[str] | None = None,
+    ) -> None:
         self.ctx = ctx
         self.store = store
         self.secret = route_secret(ctx.settings.api_key, ctx.settings.api_keys)
@@ -171,6 +183,8 @@ class Routes:
         #: route key -> (Cloudflare cookies a site set on a route without a clearance,
         #: their expiry); least recently used first
         self._route_cookies: OrderedDict[str, tuple[dict[str, str], float]] = OrderedDict()
+        #: URL schemes scrapy-impersonate downloads (None: read DOWNLOAD_HANDLERS once)
+        self.impersonate_schemes = impersonate_schemes
 
     def route(self, request: Request) -> Route:
         state = RequestState.peek(request)
@@ -216,7 +230,15 @@ class Routes:
         return state, route
 
     def apply(self, request: Request, state: RequestState, clearance: Clearance) -> None:
-        state.undo = clearance.apply(request, self.defaults)
+        undo = clearance.apply(request, self.defaults)
+        if self.impersonate_schemes is None:
+            self.impersonate_schemes = impersonating_schemes(self.ctx.crawler.settings)
+        if uses_impersonation(request, self.impersonate_schemes):
+            # curl_cffi's TLS fingerprint must be the browser the clearance is bound to
+            change = apply_target(request, clearance.user_agent)
+            if change is not None:
+                undo[META_KEY] = change
+        state.undo = undo
         state.applied = (clearance.id, clearance.task_id)
         state.solver = clearance.provider
         self.ctx.inc("cache/hit")
