@@ -33,6 +33,7 @@ from scrapy_captcha._fingerprint import (
     META_KEY,
     apply_target,
     impersonating_schemes,
+    undo_target,
     uses_impersonation,
 )
 from scrapy_captcha._state import RequestState, options
@@ -220,6 +221,7 @@ class Routes:
         the route it really goes through."""
         state = RequestState.of(request)
         if state.undo is not None:
+            undo_target(request, state.undo.get(META_KEY))  # (the spider's own target)
             undo_clearance(request, state.undo)
             state.undo = None
         state.applied = None
