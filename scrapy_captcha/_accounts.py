@@ -51,7 +51,10 @@ class Accounts:
         return provider
 
     def key_for(self, provider: Provider) -> str:
-        return self.settings.api_keys.get(provider.name, self.settings.api_key)
+        # CAPTCHA_API_KEY belongs to CAPTCHA_PROVIDER only: another service never gets it.
+        if provider.name in self.settings.api_keys:
+            return self.settings.api_keys[provider.name]
+        return self.settings.api_key if provider.name == self.default.name else ""
 
     def disable(self, provider: Provider, reason: str, detail: object = "") -> None:
         """Stop using one provider account for the rest of the crawl (other providers
@@ -66,7 +69,8 @@ class Accounts:
             reason,
             f" ({detail})" if detail else "",
         )
-        if self.settings.close_on_fatal:
+        others = [n for n in self.settings.providers if n not in self.disabled]
+        if self.settings.close_on_fatal and not others:  # (no service left to fail over to)
             close_spider(self.ctx.crawler, f"captcha_{reason}")
 
     def client(self, provider: Provider) -> SolverClient:

@@ -154,9 +154,10 @@ class SolverClient:
             if status == "ready":
                 return TaskResult(task_id, reply, time.monotonic() - started)
             if status not in _WAITING:
+                shown = self._redact(status[:40])
                 raise SolverError(
                     "malformed_reply",
-                    f"getTaskResult answered an unknown status {status[:40]!r}",
+                    f"getTaskResult answered an unknown status {shown!r}",
                     task_id=task_id,
                 )
 
@@ -180,14 +181,15 @@ class SolverClient:
     # -- internals ----------------------------------------------------------------------
 
     def _redact(self, text: str) -> str:
-        """Provider error texts may echo the key or the task's proxy URL: mask both."""
+        """Provider texts may echo the key (in any case, percent-encoded or in base64)
+        or a proxy URL's credentials: mask them all."""
         if self._key:
-            text = text.replace(self._key, "***")
+            text = _redact_secret(text, self._key)
         return _URL_CREDENTIALS.sub(r"\1***@", text)
 
     def _raise_for_error(self, reply: Mapping[str, Any], task_id: Any = None) -> None:
         error_id = reply.get("errorId")
-        code = str(reply.get("errorCode") or "")[:64]
+        code = self._redact(str(reply.get("errorCode") or "")[:64])
         is_error = error_id not in (None, 0, "0", False) or (error_id is None and code)
         if not is_error:
             return
@@ -291,6 +293,17 @@ def _percent_tolerant(secret: str) -> re.Pattern[str]:
     return re.compile("".join(parts), re.IGNORECASE)
 
 
+def _redact_secret(text: str, secret: str) -> str:
+    """``text`` without ``secret``: as written in any letter case, with any characters
+    percent-encoded, or in base64."""
+    if len(secret) < 3:
+        return text
+    encoded = base64.b64encode(secret.encode("utf-8", "replace")).decode()
+    for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_")):
+        text = text.replace(form, "***")
+    return _percent_tolerant(secret).sub("***", text)
+
+
 def _redact_proxy(text: str, proxy: Any) -> str:
     """Mask the proxy's credentials in every form a provider may quote them back: as
     written, with any characters percent-encoded, and as base64 of ``user:pass``."""
@@ -303,8 +316,7 @@ def _redact_proxy(text: str, proxy: Any) -> str:
         for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_")):
             text = text.replace(form, "***")
     for secret in (password, user):
-        if len(secret) > 2:
-            text = _percent_tolerant(secret).sub("***", text)
+        text = _redact_secret(text, secret)
     return text
 
 

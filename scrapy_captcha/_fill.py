@@ -14,13 +14,15 @@ from __future__ import annotations
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._forms import token_fields
+from scrapy_captcha._page import FormRef
 from scrapy_captcha._state import META_RESULT, RequestState, options
+from scrapy_captcha._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError, SolverError
 
 if TYPE_CHECKING:
@@ -30,7 +32,6 @@ if TYPE_CHECKING:
     from scrapy_captcha._coordination import Coordination
     from scrapy_captcha._solutions import TokenSolution
     from scrapy_captcha._solving import Solving
-    from scrapy_captcha._widgets import Widget
 
 #: forms remembered (least recently seen dropped first), and for how long
 MAX_FORMS = 10_000
@@ -99,6 +100,9 @@ class FormFiller:
         data = _form_data(request)
         if data is None or any(v for k, v in data if k == widget.response_field):
             return None  # not a form body we can fill, or filled by the spider
+        sent = {k for k, v in data if v}
+        if widget.form is not None and not sent & set(widget.form.needs_input):
+            return None  # the action URL fetched, not the form submitted (no field filled)
         if not self.enabled(request):
             return None
         return self._start(request, widget, state)
@@ -140,7 +144,9 @@ class FormFiller:
         key = f"fill:{job.id}"
         job.flight = self.coordination.start(key, work, variant=widget.kind, what="a form fill")
         carrier = park(request, key, state.attempts if state else 0)
-        RequestState.of(carrier).fill = job.id
+        carried = RequestState.of(carrier)
+        carried.fill = job.id
+        carried.fill_widget = asdict(widget)  # (a resumed JOBDIR job solves it again)
         return carrier
 
     async def on_carrier(self, request: Request, state: RequestState) -> Request | None:
@@ -150,6 +156,9 @@ class FormFiller:
         if state.park is not None:
             await self.coordination.wait_inline(request, state)
         job = self._jobs.pop(job_id or "", None)
+        if job is None and state.fill_widget is not None:
+            # Its job belonged to another process (a paused and resumed JOBDIR job).
+            return self._start(request, _widget(state.fill_widget), state)
         state.filled = True
         if job is None or job.token is None:
             error = job.flight.error if job and job.flight else None
@@ -175,6 +184,16 @@ class FormFiller:
 
     def close(self) -> None:
         self._jobs.clear()
+
+
+def _widget(data: dict[str, Any]) -> Widget:
+    from_form = data.get("form")
+    form = (
+        FormRef(**{**from_form, "needs_input": tuple(from_form["needs_input"])})
+        if from_form
+        else None
+    )
+    return Widget(**{**data, "form": form})
 
 
 def _form_data(request: Request) -> list[tuple[str, str]] | None:

@@ -98,8 +98,9 @@ class GateFlow:
         modes = self._modes(request)
         enabled = any(self._mode(modes, kind) != "ignore" for kind in WIDGET_KINDS)
         widgets = find_widgets(page) if enabled and page is not None else []
-        if widgets and state.submitted is not None:
-            self._refused(state.submitted)
+        submitted = state.submitted
+        if submitted is not None and any(w.kind == submitted.get("kind") for w in widgets):
+            self._refused(submitted)  # (the same captcha again, not another one behind it)
         if not widgets or page is None:
             self._after_submission(request, state)
             return None

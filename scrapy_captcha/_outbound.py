@@ -12,6 +12,8 @@ A refusal is decided before any solve is paid for.
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,15 +33,26 @@ if TYPE_CHECKING:
 #: the downloader middlewares add Scrapy's defaults again on the way out.
 _KEEP_ON_HOST_CHANGE = (b"Proxy-Authorization",)
 
+#: hosts made only of digits, hex digits, ``x`` and dots are address literals
+_NUMERIC_HOST = re.compile(r"(?:0x[0-9a-f]+|[0-9]+)(?:\.(?:0x[0-9a-f]+|[0-9]+)){0,3}", re.I)
+
 # The public-suffix snapshot tldextract ships (Scrapy depends on it): no network fetch.
 _EXTRACT = TLDExtract(suffix_list_urls=(), cache_dir=None, include_psl_private_domains=True)
 
 
 def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host literal names, shorthand IPv4 forms included (``127.1``,
+    ``2130706433``, ``0x7f000001``, ``0177.0.0.1``: resolvers accept them all)."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:
-        return None
+        pass
+    if _NUMERIC_HOST.fullmatch(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return ipaddress.IPv4Address("0.0.0.0")  # numeric but unreadable: not public
+    return None
 
 
 @lru_cache(maxsize=4096)

@@ -180,10 +180,16 @@ class Solving:
                 self.failed(provider, exc, where, reject_key=reject_key)
                 self._note(provider, exc)
                 following = None
+                held: Reservation | None = None
                 if exc.fatal or self._is_resting(provider):
                     following = self._next(provider, task_key, request)
-                if following is None:
+                # The next service's task is another task: it needs its own place in
+                # the budget (at its own price), or the failover stops here.
+                if following is not None:
+                    held = self.budget.reserve(self.price(following, task_key))
+                if following is None or held is None:
                     raise
+                reservation = held
                 self.ctx.inc("failover")
                 self.ctx.log.warning(
                     "Failing over from %s to %s for %s (%s)",

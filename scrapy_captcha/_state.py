@@ -58,6 +58,8 @@ class RequestState:
     job: str | None = None
     #: a form submission waiting for the token to fill in: id of its fill job
     fill: str | None = None
+    #: the widget of that form (a plain dict: it must pickle for JOBDIR)
+    fill_widget: dict[str, Any] | None = field(default=None, repr=False)
     #: a form submission whose token the add-on filled in (never filled twice)
     filled: bool = False
     #: a gate response replayed to its request
@@ -69,19 +71,33 @@ class RequestState:
     #: cookies sent on a page's behalf, on the Cookie header at 760, never into the jar:
     #: {"host": page host, "cookies": {...} (same host only), "extra": {...} (always)}
     session: dict[str, Any] | None = field(default=None, repr=False)
+    #: ``id()`` of the request this state belongs to (0: not claimed yet; not pickled)
+    owner: int = field(default=0, repr=False, compare=False)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "owner": 0}
 
     @staticmethod
     def of(request: Request) -> RequestState:
         """The request's state, created on first use."""
-        state = request.meta.get(STATE)
-        if not isinstance(state, RequestState):
-            state = request.meta[STATE] = RequestState()
+        state = RequestState.peek(request)
+        if state is None:
+            state = request.meta[STATE] = RequestState(owner=id(request))
         return state
 
     @staticmethod
     def peek(request: Request) -> RequestState | None:
+        """The request's own state, if it has one. A state met on another request's meta
+        (a retry or redirect copy, or a spider's ``meta=response.meta``) is copied as for
+        a re-issue, so requests in flight together never share one."""
         state = request.meta.get(STATE)
-        return state if isinstance(state, RequestState) else None
+        if not isinstance(state, RequestState):
+            return None
+        if state.owner != id(request):
+            if state.owner:
+                state = request.meta[STATE] = state.for_reissue()
+            state.owner = id(request)
+        return state
 
     def for_reissue(self) -> RequestState:
         """For the same request sent again: its history (attempts, the clearance to take

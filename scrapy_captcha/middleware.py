@@ -71,13 +71,10 @@ class CaptchaMiddleware(_Component):
         state = RequestState.peek(request)
         if state is not None and state.job is not None:
             return await root.gates.on_request(request, state)
+        root.routes.assign_proxy(request)  # (kept by a fill carrier, whatever its fate)
         if state is not None and state.fill is not None:
             return await root.filler.on_carrier(request, state)
-        carrier = root.filler.on_request(request, state)
-        if carrier is not None:
-            return carrier
-        root.routes.assign_proxy(request)
-        return None
+        return root.filler.on_request(request, state)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         root = self.root

@@ -74,11 +74,26 @@ def test_per_request_provider_override(stack: EmulatorStack, crawl) -> None:
         settings={
             **stack.scrapy_settings("1captcha"),
             "CAPTCHA_API_URLS": {"ez-captcha": stack.solver.url_for("ez-captcha")},
+            "CAPTCHA_API_KEYS": {"ez-captcha": "test-key"},
         },
     )
     assert [p["status"] for p in result.pages] == [200] * 3
     [task] = stack.solver.tasks
     assert task.dialect == "ez-captcha" and task.type == "CloudFlare5STask"
+
+
+def test_the_default_key_never_goes_to_another_service(stack: EmulatorStack, crawl) -> None:
+    """CAPTCHA_API_KEY belongs to CAPTCHA_PROVIDER: a service picked per request without
+    its own key in CAPTCHA_API_KEYS is not used (its host never sees that key)."""
+    result = crawl(
+        requests=reqs(stack, 1, captcha={"provider": "ez-captcha"}),
+        settings={
+            **stack.scrapy_settings("1captcha"),
+            "CAPTCHA_API_URLS": {"ez-captcha": stack.solver.url_for("ez-captcha")},
+        },
+    )
+    assert [p["result"]["reason"] for p in result.pages] == ["no_api_key"]
+    assert stack.solver.create_task_count == 0
 
 
 def test_task_type_override_setting(stack: EmulatorStack, crawl) -> None:
