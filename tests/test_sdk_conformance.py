@@ -14,7 +14,6 @@ use http). Every SDK sleeps between polls: ``time.sleep`` / ``asyncio.sleep`` ar
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import threading
 import time
@@ -27,7 +26,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scrapy_captcha._widgets import Widget
-from scrapy_captcha.providers import PROVIDERS, TaskContext, load_provider
+from scrapy_captcha.providers import TaskContext, load_provider
 
 URL = "https://shop.example/login"
 TS_KEY = "0x4AAAAAAAB1cdefghijklmn"
@@ -56,7 +55,7 @@ WIDGETS = {
         version="v2",
         enterprise=True,
         s="S-PAYLOAD",
-    ),  # fmt: skip
+    ),
     "recaptcha_v3": Widget(
         "recaptcha_v3",
         RC_KEY,
@@ -65,7 +64,7 @@ WIDGETS = {
         "submit",
         version="v3",
         invisible=True,
-    ),  # fmt: skip
+    ),
     "recaptcha_v3_enterprise": Widget(
         "recaptcha_enterprise",
         RC_KEY,
@@ -75,7 +74,7 @@ WIDGETS = {
         version="v3",
         invisible=True,
         enterprise=True,
-    ),  # fmt: skip
+    ),
     "hcaptcha": Widget("hcaptcha", HC_KEY, URL, "h-captcha-response"),
 }
 
