@@ -330,7 +330,7 @@ class YesCaptcha(Provider):
         "image": "ImageToTextTask",
     }
     turnstile_cdata = None  # yescaptcha documents no cData field
-    v3_min_score = 0.3
+    v3_min_score = 0.3  # (its RecaptchaV3EnterpriseTask takes none)
     envelope_fields = ("softId", "callbackUrl")
     # estimates from the points price list: reCAPTCHA v2 $1/1000, v3 $1.5/1000,
     # Enterprise $2/1000, Turnstile $1.5/1000, hCaptcha $1/1000, image $0.5/1000
@@ -343,3 +343,11 @@ class YesCaptcha(Provider):
         "hcaptcha": 0.001,
         "image": 0.0005,
     }
+
+    def widget_task(
+        self, widget: Widget, extra: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        task = super().widget_task(widget, extra)
+        if widget.version == "v3" and widget.enterprise and "minScore" not in (extra or {}):
+            task.pop("minScore", None)
+        return task

@@ -14,6 +14,7 @@ use http). Every SDK sleeps between polls: ``time.sleep`` / ``asyncio.sleep`` ar
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import threading
 import time
@@ -26,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from scrapy_captcha._widgets import Widget
+from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.providers import TaskContext, load_provider
 
 URL = "https://shop.example/login"
@@ -304,3 +306,145 @@ def test_anticaptcha_min_score_and_reports() -> None:
     assert {"report_incorrect_image_captcha", "report_incorrect_recaptcha"} <= methods
     assert provider.report_methods["recaptcha_v3"] == "reportIncorrectRecaptcha"
     assert provider.report_methods["image"] == "reportIncorrectImageCaptcha"
+
+
+# CapMonster Cloud (capmonstercloudclient) ---------------------------------------------------
+
+
+def _capmonster_request(kind: str) -> Any:
+    req = pytest.importorskip("capmonstercloudclient.requests")
+    proxy_info = pytest.importorskip("capmonstercloudclient.requests.proxy_info")
+    w = WIDGETS.get(kind)
+    if kind == "turnstile":
+        return req.TurnstileRequest(
+            websiteURL=URL, websiteKey=TS_KEY, pageAction=w.action, data=w.cdata
+        )
+    if kind == "cloudflare":
+        profile = load_provider("capmonster")
+        return req.TurnstileRequest(
+            websiteURL=URL,
+            websiteKey=profile.cloudflare_website_key,
+            cloudflareTaskType="cf_clearance",
+            userAgent=profile.cloudflare_user_agent,
+            htmlPageBase64=base64.b64encode(b"<html></html>").decode(),
+            proxy=proxy_info.ProxyInfo(
+                proxyType="http",
+                proxyAddress="10.1.2.3",
+                proxyPort=8080,
+                proxyLogin="user",
+                proxyPassword="pa55",
+            ),
+        )
+    if kind == "image":
+        return req.ImageToTextRequest(image_bytes=PNG)
+    assert w is not None
+    common = {"websiteUrl": URL, "websiteKey": w.sitekey}
+    return {
+        "recaptcha_v2": lambda: req.RecaptchaV2Request(**common),
+        "recaptcha_v2_enterprise": lambda: req.RecaptchaV2EnterpriseRequest(
+            **common, enterprisePayload=w.s
+        ),
+        "recaptcha_v3": lambda: req.RecaptchaV3ProxylessRequest(**common, pageAction=w.action),
+        "recaptcha_v3_enterprise": lambda: req.RecaptchaV3EnterpriseRequest(
+            **common, pageAction=w.action
+        ),
+        "hcaptcha": lambda: req.HcaptchaRequest(**common),
+    }[kind]()
+
+
+@pytest.mark.parametrize("kind", ANTI_KINDS)
+def test_capmonster(capture: Capture, kind: str) -> None:
+    cm = pytest.importorskip("capmonstercloudclient")
+    client = cm.CapMonsterClient(cm.ClientOptions(api_key="k", service_url=capture.url))
+    asyncio.run(client.solve_captcha(_capmonster_request(kind)))
+    body = capture.created()
+    compare(body["task"], ours("capmonster", kind))
+    assert set(body) == {"clientKey", "task", "softId"}
+    assert "softId" in load_provider("capmonster").envelope_fields
+    # the SDK names itself; so does our profile (for the client's User-Agent header)
+    sdk_headers = next(h for p, h, _ in capture.records if p.endswith("/createTask"))
+    assert sdk_headers["User-Agent"].startswith("Zennolab.CapMonsterCloud")
+    assert load_provider("capmonster").headers["User-Agent"].startswith("scrapy-captcha/")
+
+
+def test_capmonster_cf_clearance_reply() -> None:
+    """CapMonster answers cf_clearance alone: the cookie, bound to the UA the task named."""
+    profile = load_provider("capmonster")
+    reply = {"errorId": 0, "status": "ready", "solution": {"cf_clearance": "CLR"}}
+    solution = profile.parse_cloudflare(reply)
+    assert solution is not None and solution.cookies == {"cf_clearance": "CLR"}
+    assert solution.user_agent == profile.cloudflare_user_agent
+    top = profile.parse_cloudflare({"errorId": 0, "status": "ready", "cf_clearance": "CLR"})
+    assert top is not None and top.cookies == {"cf_clearance": "CLR"}
+
+
+# capsolver -------------------------------------------------------------------------------
+# The SDK passes the task dict through; what it adds is the envelope, and it must take our
+# task (``Capsolver.solve``) and read capsolver's ready-at-createTask answer.
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "turnstile",
+        "recaptcha_v2",
+        "recaptcha_v2_enterprise",
+        "recaptcha_v3",
+        "recaptcha_v3_enterprise",
+        "image",
+        "cloudflare",
+    ],
+)
+def test_capsolver(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    capsolver = pytest.importorskip("capsolver")
+    with Capture(ready_on_create=True) as capture:
+        monkeypatch.setattr(capsolver, "api_base", capture.url)
+        monkeypatch.setattr(capsolver, "api_key", "k")
+        task = ours("capsolver", kind)
+        assert capsolver.solve(task) == SOLUTION
+        body = capture.created()
+    assert body == {"clientKey": "k", "task": task}
+    if kind == "turnstile":
+        assert task["metadata"] == {"action": "login", "cdata": "cd-1"}
+    if kind == "cloudflare":
+        assert task["proxy"] == "10.1.2.3:8080:user:pa55"
+
+
+# yescaptcha -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [k for k in ANTI_KINDS if k not in ("turnstile", "cloudflare")],
+)
+def test_yescaptcha(capture: Capture, kind: str) -> None:
+    yc = pytest.importorskip("yescaptcha.client")
+    tasks = pytest.importorskip("yescaptcha.task")
+    w = WIDGETS.get(kind)
+    client = yc.Client("k", soft_id=99)
+    client.base_url = capture.url
+    if kind == "image":
+        task = tasks.ImageToTextTask(base64.b64encode(PNG).decode())
+    else:
+        assert w is not None
+        task = {
+            "recaptcha_v2": lambda: tasks.NoCaptchaTaskProxyless(URL, w.sitekey),
+            "recaptcha_v2_enterprise": lambda: tasks.RecaptchaV2EnterpriseTaskProxyless(
+                URL, w.sitekey, {"s": w.s}
+            ),
+            "recaptcha_v3": lambda: tasks.RecaptchaV3TaskProxyless(URL, w.sitekey, w.action),
+            "recaptcha_v3_enterprise": lambda: tasks.RecaptchaV3EnterpriseTask(
+                URL, w.sitekey, w.action
+            ),
+            "hcaptcha": lambda: tasks.HCaptchaTaskProxyless(URL, w.sitekey),
+        }[kind]()
+    client.create_task(task)
+    body = capture.created()
+    compare(body["task"], ours("yescaptcha", kind))
+    assert set(body) == {"clientKey", "task", "softId"}
+
+
+def test_yescaptcha_has_no_cloudflare_task() -> None:
+    for name in ("yescaptcha", "2captcha"):
+        with pytest.raises(ConfigurationError, match=f"{name} has no task for cloudflare"):
+            ours(name, "cloudflare")
