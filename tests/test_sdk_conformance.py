@@ -122,7 +122,7 @@ class Capture:
         if parts.path.endswith("/in.php"):
             return b"OK|4242"
         if parts.path.endswith("/res.php"):
-            return {"status": 1, "request": "TOKEN"}
+            return b"OK|TOKEN"
         ready = {"errorId": 0, "status": "ready", "solution": SOLUTION}
         if parts.path.endswith("/createTask"):
             return (
@@ -448,3 +448,107 @@ def test_yescaptcha_has_no_cloudflare_task() -> None:
     for name in ("yescaptcha", "2captcha"):
         with pytest.raises(ConfigurationError, match=f"{name} has no task for cloudflare"):
             ours(name, "cloudflare")
+
+
+# ez-captcha (ezcaptcha) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3", "recaptcha_v3_enterprise"]
+    + ["hcaptcha"],
+)
+def test_ezcaptcha_sdk_takes_our_tasks(capture: Capture, kind: str) -> None:
+    """The SDK checks task names against its list and passes the task through."""
+    ez = pytest.importorskip("ezcaptcha")
+    client = ez.EzCaptcha("k")
+    client._api_host = capture.url  # (hard-coded in the SDK)
+    task = ours("ez-captcha", kind)
+    assert client._task_validator(dict(task)) is None
+    assert task["type"] in {t.value for t in client.AllTaskType}
+    client.create_task(dict(task), False)
+    assert capture.created() == {"clientKey": "k", "task": task}
+    if kind == "recaptcha_v2_enterprise":  # data-s: the ...V2S... type with an ``s`` field
+        assert task["type"] == "RecaptchaV2SEnterpriseTaskProxyless"
+        assert task["s"] == "S-PAYLOAD"
+
+
+# 2captcha (2captcha-python) -------------------------------------------------------------
+# The SDK speaks the legacy form API (in.php); our profile its JSON API. The fixture is the
+# SDK's form, through 2captcha's documented legacy -> JSON field names.
+
+LEGACY_TO_JSON = {
+    "sitekey": "websiteKey",
+    "googlekey": "websiteKey",
+    "pageurl": "websiteURL",
+    "action": "action",
+    "data": "data",
+    "min_score": "minScore",
+    "invisible": "isInvisible",
+    "data-s": "enterprisePayload.s",
+    "body": "body",
+}
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["turnstile", "recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3"]
+    + ["recaptcha_v3_enterprise", "image"],
+)
+def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    api = pytest.importorskip("twocaptcha.api")
+    twocaptcha = pytest.importorskip("twocaptcha")
+    real_post, real_get = api.requests.post, api.requests.get
+
+    class Plain:
+        """``requests`` with https:// turned into http:// (the SDK builds https URLs)."""
+
+        post = staticmethod(lambda url, **kw: real_post(url.replace("https:", "http:"), **kw))
+        get = staticmethod(lambda url, **kw: real_get(url.replace("https:", "http:"), **kw))
+
+    monkeypatch.setattr(api, "requests", Plain)
+    solver = twocaptcha.TwoCaptcha("k", server=capture.url.split("//")[1], pollingInterval=1)
+    w = WIDGETS.get(kind)
+    if kind == "turnstile":
+        solver.turnstile(sitekey=TS_KEY, url=URL, action=w.action, data=w.cdata)
+    elif kind == "image":
+        solver.normal(base64.b64encode(PNG).decode())
+    elif kind == "recaptcha_v2":
+        solver.recaptcha(sitekey=RC_KEY, url=URL)
+    elif kind == "recaptcha_v2_enterprise":
+        solver.recaptcha(sitekey=RC_KEY, url=URL, enterprise=1, datas=w.s)
+    else:
+        solver.recaptcha(
+            sitekey=RC_KEY,
+            url=URL,
+            version="v3",
+            action=w.action,
+            score=0.3,
+            enterprise=int(kind.endswith("enterprise")),
+        )
+    form = capture.form()
+    task = ours("2captcha", kind)
+    flat = {
+        **{k: v for k, v in task.items() if k != "enterprisePayload"},
+        **{f"enterprisePayload.{k}": v for k, v in task.get("enterprisePayload", {}).items()},
+    }
+    for legacy, field in LEGACY_TO_JSON.items():
+        if form.get(legacy) not in (None, "", "0"):
+            value = flat.get(field, flat.get("pageAction") if legacy == "action" else None)
+            assert str(value) == form[legacy], (legacy, field, value, form[legacy])
+    if form.get("version") == "v3":
+        assert task["type"] == "RecaptchaV3TaskProxyless" and "pageAction" in task
+        assert task.get("isEnterprise", False) == (form.get("enterprise") == "1")
+    if kind == "recaptcha_v2_enterprise":
+        assert task["type"] == "RecaptchaV2EnterpriseTaskProxyless"
+
+
+def test_2captcha_reports_and_envelope() -> None:
+    profile = load_provider("2captcha", envelope={"softId": 4580, "callbackUrl": "https://x/cb"})
+    body = profile.envelope("createTask", {"task": {"type": "T"}})
+    assert body == {"task": {"type": "T"}, "softId": 4580, "callbackUrl": "https://x/cb"}
+    assert profile.envelope("getTaskResult", {"taskId": 1}) == {"taskId": 1}
+    assert profile.report_methods["image"] == "reportIncorrect"
+    assert profile.report_payload(7) == {"taskId": 7}
+    with pytest.raises(ConfigurationError, match="appId"):
+        load_provider("2captcha", envelope={"appId": "x"})
