@@ -455,8 +455,7 @@ def test_yescaptcha_has_no_cloudflare_task() -> None:
 
 @pytest.mark.parametrize(
     "kind",
-    ["recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3", "recaptcha_v3_enterprise"]
-    + ["hcaptcha"],
+    [k for k in ANTI_KINDS if k not in ("turnstile", "image", "cloudflare")],
 )
 def test_ezcaptcha_sdk_takes_our_tasks(capture: Capture, kind: str) -> None:
     """The SDK checks task names against its list and passes the task through."""
@@ -492,8 +491,7 @@ LEGACY_TO_JSON = {
 
 @pytest.mark.parametrize(
     "kind",
-    ["turnstile", "recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3"]
-    + ["recaptcha_v3_enterprise", "image"],
+    [k for k in ANTI_KINDS if k not in ("hcaptcha", "cloudflare")],
 )
 def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
     api = pytest.importorskip("twocaptcha.api")
