@@ -49,6 +49,7 @@ class OneCaptcha(Provider):
         "image": "ImageToTextTask",
     }
     always_send_invisible = True
+    v3_title_field = "websiteTitle"
     image_type_field = "imageType"
     # estimates (no public list): Cloudflare $2/1000, tokens $1/1000, image $0.5/1000
     prices = {CLOUDFLARE: 0.002, **dict.fromkeys(_TOKENS[:-1], 0.001), "image": 0.0005}
@@ -74,6 +75,7 @@ class EzCaptcha(Provider):
     turnstile_cdata = "metadataCdata"
     turnstile_container = "rqData"
     always_send_invisible = True
+    v3_title_field = "websiteTitle"
     error_text_fields = ("errorDesc", "errorDescription", "message")
     envelope_fields = ("appId",)
     # ez-captcha list: reCAPTCHA v2 $0.6/1000, v3 $0.8/1000, Enterprise $1.2/1000,

@@ -126,6 +126,8 @@ class Provider:
     v3_scores: ClassVar[tuple[float, ...]] = ()
     #: v3 Enterprise is the v3 task type plus ``isEnterprise: true`` (anti-captcha, 2captcha)
     v3_enterprise_flag: ClassVar[bool] = False
+    #: field carrying a v3 page's title (1captcha and ez-captcha document ``websiteTitle``)
+    v3_title_field: ClassVar[str | None] = None
     #: field carrying a plain v2 widget's ``data-s`` (None: the service documents none)
     v2_data_s_field: ClassVar[str | None] = None
     #: send ``isInvisible: false`` too (ez-captcha's SDK warns when it is missing)
@@ -236,6 +238,8 @@ class Provider:
                 task["minScore"] = score
             if widget.enterprise and self.v3_enterprise_flag:
                 task["isEnterprise"] = True
+            if widget.page_title and self.v3_title_field:
+                task[self.v3_title_field] = widget.page_title
         elif widget.kind.startswith("recaptcha"):
             if widget.invisible or self.always_send_invisible:
                 task["isInvisible"] = widget.invisible
