@@ -110,9 +110,19 @@ def _picker(reply: Mapping[str, Any]) -> Any:
     return pick
 
 
+def _fingerprint_ua(pick: Any) -> Any:
+    """anti-captcha's AntiBotCookieTask names the browser in
+    ``fingerprint["self.navigator.userAgent"]``."""
+    fingerprint = pick("fingerprint")
+    if isinstance(fingerprint, Mapping):
+        return fingerprint.get("self.navigator.userAgent")
+    return None
+
+
 def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | None:
-    """Accept every documented shape: fields inside ``solution`` or at the top level, and
-    1captcha's own misspelling ``heders``. ``None`` when there is nothing usable, or when
+    """Accept every documented shape: fields inside ``solution`` or at the top level,
+    1captcha's own misspelling ``heders``, a bare ``cf_clearance`` (CapMonster) and the UA
+    inside ``fingerprint`` (anti-captcha). ``None`` when there is nothing usable, or when
     the User-Agent the clearance is bound to cannot be sent (not latin-1, too long):
     replaying the clearance without it would only be challenged again. Cookies and
     headers that cannot be sent are left out and named in ``dropped``."""
@@ -122,8 +132,11 @@ def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | 
     request_headers = _lower_headers(pick("request_headers", "requestHeaders"))
     if not raw_cookies and isinstance(request_headers.get("cookie"), str):
         raw_cookies, _ = parse_solver_cookies(request_headers["cookie"])
+    clearance = pick("cf_clearance")
+    if not raw_cookies and isinstance(clearance, str):  # CapMonster's cf_clearance mode
+        raw_cookies = {"cf_clearance": clearance}
     cookies = clean_cookies(raw_cookies, dropped)
-    user_agent = pick("user_agent", "userAgent", "useragent")
+    user_agent = pick("user_agent", "userAgent", "useragent") or _fingerprint_ua(pick)
     sent_ua = request_headers.get("user-agent")
     if not cookies:
         return None

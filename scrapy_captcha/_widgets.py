@@ -79,6 +79,8 @@ class Widget:
     enterprise: bool = False
     form: FormRef | None = None
     page_title: str | None = field(default=None, repr=False)
+    #: reCAPTCHA ``data-s`` / render ``s``: Enterprise's ``enterprisePayload.s``
+    s: str | None = field(default=None, repr=False)
 
     @property
     def task_key(self) -> str:
@@ -166,6 +168,7 @@ def find_widgets(response: Response | Page) -> list[Widget]:
                 invisible=invisible or button,
                 version="v3" if button and action else "v2",
                 enterprise=enterprise,
+                s=attr("data-s") or None,
             )
         elif "h-captcha" in classes or "hcaptcha" in loaded:
             found.hcaptcha(key, form, invisible=invisible)
@@ -197,6 +200,7 @@ def find_widgets(response: Response | Page) -> list[Widget]:
                 action=option(opts, "action"),
                 invisible=(option(opts, "size") or "").lower() == "invisible",
                 enterprise=enterprise or call.api.endswith("enterprise"),
+                s=option(opts, "s"),
             )
         else:
             found.hcaptcha(rendered, form)
@@ -304,6 +308,7 @@ class _Found:
         invisible: bool,
         enterprise: bool,
         version: str = "v2",
+        s: str | None = None,
     ) -> None:
         if enterprise:
             kind = RECAPTCHA_ENTERPRISE
@@ -323,5 +328,6 @@ class _Found:
                 enterprise=enterprise,
                 form=form,
                 page_title=self.title,
+                s=s,
             )
         )

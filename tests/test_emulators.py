@@ -820,7 +820,7 @@ def test_stack_settings_and_context() -> None:
         assert s.proxy_a.upstream == s.proxy_b.upstream == ("127.0.0.1", s.site.port)
     assert not any(x.running for x in (s.site, s.solver, s.proxy_a, s.proxy_b))
     with pytest.raises(ValueError):
-        s.solver.url_for("2captcha")
+        s.solver.url_for("3captcha")
 
 
 def test_pytest_fixtures(

@@ -74,6 +74,49 @@ def _parse_proxy(value: Any) -> _Proxy:
     return _Proxy(parts.hostname, port, auth)
 
 
+def _split_proxy(task: dict[str, Any]) -> _Proxy:
+    """anti-captcha / CapMonster: proxyType, proxyAddress, proxyPort (an int), login."""
+    kind, host, port = task.get("proxyType"), task.get("proxyAddress"), task.get("proxyPort")
+    login, password = task.get("proxyLogin"), task.get("proxyPassword")
+    if kind not in ("http", "https") or not isinstance(host, str) or not host:
+        raise _SolveError("ERROR_BAD_PARAMETERS", "proxyType http(s) and proxyAddress needed")
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise _SolveError("ERROR_BAD_PARAMETERS", "proxyPort must be an integer port")
+    if login is not None and not (isinstance(login, str) and isinstance(password, str)):
+        raise _SolveError("ERROR_BAD_PARAMETERS", "proxyLogin/proxyPassword must be strings")
+    auth = None
+    if login:
+        auth = "Basic " + base64.b64encode(f"{login}:{password}".encode()).decode()
+    return _Proxy(host, port, auth)
+
+
+def _colon_proxy(value: Any) -> _Proxy:
+    """capsolver: ``[type:]host:port[:user:pass]``."""
+    parts = value.split(":") if isinstance(value, str) else []
+    if parts and parts[0] in ("http", "https", "socks5", "socks4"):
+        kind, parts = parts[0], parts[1:]
+    else:
+        kind = "http"
+    if kind not in ("http", "https") or len(parts) not in (2, 4) or not parts[1].isdigit():
+        raise _SolveError(
+            "ERROR_BAD_PARAMETERS", "proxy must be [http:]host:port or host:port:user:pass"
+        )
+    auth = None
+    if len(parts) == 4:
+        auth = "Basic " + base64.b64encode(f"{parts[2]}:{parts[3]}".encode()).decode()
+    return _Proxy(parts[0], int(parts[1]), auth)
+
+
+def task_proxy(dialect: str, task: dict[str, Any]) -> _Proxy:
+    """The proxy of a Cloudflare task, in the dialect's format."""
+    style = DIALECTS[dialect].proxy_style
+    if style == "split":
+        return _split_proxy(task)
+    if style == "colon":
+        return _colon_proxy(task.get("proxy"))
+    return _parse_proxy(task.get("proxy"))
+
+
 def _forge_clearance(solution: dict[str, Any]) -> None:
     """Swap a solved cf_clearance for a well-formed forgery (the ``bad_clearance`` fault)."""
     expiry = int((time.time() + 1800) * 1000)
@@ -94,8 +137,9 @@ def _browse(record: TaskRecord, seq: int, timeout: float) -> dict[str, Any]:
     """Browse a Cloudflare task's page as a worker would, passing its challenge on the way."""
     task = record.task
     url: str = task["websiteURL"]
-    proxy = _parse_proxy(task.get("proxy"))
-    ua = _browser_ua(seq)
+    proxy = task_proxy(record.dialect, task)
+    given_ua = task.get("userAgent") if DIALECTS[record.dialect].cloudflare_mode else None
+    ua = given_ua if isinstance(given_ua, str) and given_ua else _browser_ua(seq)
     method, body, ctype = "GET", None, None
     rq = task.get("rqData") if DIALECTS[record.dialect].rqdata else None
     if isinstance(rq, dict):

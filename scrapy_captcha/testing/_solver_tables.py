@@ -48,9 +48,19 @@ class _WidgetType:
 
     kind: str  # turnstile | recaptcha_v2 | recaptcha_v3 | hcaptcha | image
     enterprise: bool = False
-    # Where a Turnstile task carries action/cdata: "action" (top-level field, no cdata) or
-    # "rqdata" (rqData.metadataAction / rqData.metadataCdata).
+    # Where a Turnstile task carries action/cdata (see ``TURNSTILE_FIELDS``).
     turnstile_fields: str = "action"
+
+
+#: Turnstile layouts: name -> (container, action field, cdata field), as the SDKs send them
+TURNSTILE_FIELDS: dict[str, tuple[str | None, str, str | None]] = {
+    "action": (None, "action", None),
+    "cdata": (None, "action", "cData"),  # anti-captcha, 1captcha
+    "data": (None, "action", "data"),  # 2captcha
+    "pagedata": (None, "pageAction", "data"),  # CapMonster
+    "metadata": ("metadata", "action", "cdata"),  # capsolver
+    "rqdata": ("rqData", "metadataAction", "metadataCdata"),  # ez-captcha
+}
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,16 @@ class _Dialect:
     rqdata: bool
     widget_types: dict[str, _WidgetType] = field(default_factory=dict)
     image_field: str = "text"  # where an image task's answer goes in the solution
+    #: how a Cloudflare task names its proxy: "url", "split" (proxyAddress/proxyPort/...)
+    #: or "colon" (``[type:]host:port[:user:pass]``)
+    proxy_style: str = "url"
+    #: Cloudflare answer: "full" (cookies, UA, headers, content), "antibot" (anti-captcha:
+    #: cookies + fingerprint), "cf_clearance" (CapMonster) or "capsolver"
+    cloudflare_reply: str = "full"
+    #: (field, value) that turns a token task type into a Cloudflare task (CapMonster)
+    cloudflare_mode: tuple[str, str] | None = None
+    #: fields a Cloudflare task must carry besides websiteURL and the proxy
+    cloudflare_required: tuple[str, ...] = ()
 
 
 DIALECTS: dict[str, _Dialect] = {
@@ -70,7 +90,7 @@ DIALECTS: dict[str, _Dialect] = {
         False,
         False,
         {
-            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="action"),
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="cdata"),
             "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
             "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
             "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
@@ -95,8 +115,96 @@ DIALECTS: dict[str, _Dialect] = {
             "ReCaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
             "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
             "ImageToTextTask": _WidgetType("image"),
+            # The SDK's spellings (``ezcaptcha`` on PyPI), incl. the data-s task types.
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2STaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV2SEnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "RecaptchaV3EnterpriseTaskProxyless": _WidgetType("recaptcha_v3", enterprise=True),
+            "HcaptchaTaskProxyless": _WidgetType("hcaptcha"),
         },
         image_field="text",
+    ),
+    "anti-captcha": _Dialect(
+        ("AntiBotCookieTask",),
+        "errorDescription",
+        False,
+        False,
+        {
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="cdata"),
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),  # isEnterprise: flag
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        proxy_style="split",
+        cloudflare_reply="antibot",
+    ),
+    "2captcha": _Dialect(
+        (),
+        "errorDescription",
+        False,
+        False,
+        {
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="data"),
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),  # isEnterprise: flag
+            "ImageToTextTask": _WidgetType("image"),
+        },
+    ),
+    "capmonster": _Dialect(
+        ("TurnstileTask",),
+        "errorDescription",
+        False,
+        False,
+        {
+            "TurnstileTask": _WidgetType("turnstile", turnstile_fields="pagedata"),
+            "RecaptchaV2Task": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTask": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "RecaptchaV3EnterpriseTask": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTask": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        proxy_style="split",
+        cloudflare_reply="cf_clearance",
+        cloudflare_mode=("cloudflareTaskType", "cf_clearance"),
+        cloudflare_required=("websiteKey", "userAgent", "htmlPageBase64"),
+    ),
+    "capsolver": _Dialect(
+        ("AntiCloudflareTask",),
+        "errorDescription",
+        True,
+        False,
+        {
+            "AntiTurnstileTaskProxyLess": _WidgetType("turnstile", turnstile_fields="metadata"),
+            "ReCaptchaV2TaskProxyLess": _WidgetType("recaptcha_v2"),
+            "ReCaptchaV2EnterpriseTaskProxyLess": _WidgetType("recaptcha_v2", enterprise=True),
+            "ReCaptchaV3TaskProxyLess": _WidgetType("recaptcha_v3"),
+            "ReCaptchaV3EnterpriseTaskProxyLess": _WidgetType("recaptcha_v3", enterprise=True),
+            "ImageToTextTask": _WidgetType("image"),
+        },
+        proxy_style="colon",
+        cloudflare_reply="capsolver",
+    ),
+    "yescaptcha": _Dialect(
+        (),
+        "errorDescription",
+        True,
+        False,
+        {
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="action"),
+            "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
+            "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
+            "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
+            "RecaptchaV3EnterpriseTask": _WidgetType("recaptcha_v3", enterprise=True),
+            "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
+            "ImageToTextTask": _WidgetType("image"),
+        },
     ),
 }
 

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ._server import EmulatorServer
-from ._solver_browser import _browse, _forge_clearance, _parse_proxy
+from ._solver_browser import _browse, _forge_clearance, task_proxy
 from ._solver_tables import (
     _ERROR_TEXT,
     COOKIE_FORMATS,
@@ -244,6 +244,8 @@ class _TaskBook(EmulatorServer):
         task = {k: v for k, v in task.items() if k != "clientKey"}
         task_type = task.get("type")
         widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
+        if spec.cloudflare_mode and task.get(spec.cloudflare_mode[0]) == spec.cloudflare_mode[1]:
+            widget_type = None  # (CapMonster: a TurnstileTask in cf_clearance mode)
         if widget_type is None and task_type not in spec.task_types:
             known = [*spec.task_types, *spec.widget_types]
             raise _SolveError(
@@ -262,7 +264,10 @@ class _TaskBook(EmulatorServer):
         url = task.get("websiteURL")
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
-        _parse_proxy(task.get("proxy"))
+        task_proxy(dialect, task)
+        for name in spec.cloudflare_required:
+            if not isinstance(task.get(name), str) or not task[name]:
+                raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} is required")
         rq = task.get("rqData")
         if (
             spec.rqdata

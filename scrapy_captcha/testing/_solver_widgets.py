@@ -8,7 +8,15 @@ import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._solver_tables import DIALECTS, _browser_ua, _optional, _SolveError, _WidgetJob, _WidgetType
+from ._solver_tables import (
+    DIALECTS,
+    TURNSTILE_FIELDS,
+    _browser_ua,
+    _optional,
+    _SolveError,
+    _WidgetJob,
+    _WidgetType,
+)
 from .widgets import WidgetAuthority, WidgetError
 
 
@@ -42,19 +50,34 @@ def _widget_job(
     action: str | None = None
     cdata: str | None = None
     invisible = False
+    enterprise = wtype.enterprise
     if wtype.kind == "turnstile":
-        if wtype.turnstile_fields == "action":
-            action = _optional(task, "action", str)
-        else:
-            rq = _optional(task, "rqData", dict) or {}
-            action = _optional(rq, "metadataAction", str, "rqData.")
-            cdata = _optional(rq, "metadataCdata", str, "rqData.")
+        container, action_field, cdata_field = TURNSTILE_FIELDS[wtype.turnstile_fields]
+        holder, prefix = task, ""
+        if container is not None:
+            holder, prefix = _optional(task, container, dict) or {}, f"{container}."
+        action = _optional(holder, action_field, str, prefix)
+        if cdata_field is not None:
+            cdata = _optional(holder, cdata_field, str, prefix)
     elif wtype.kind == "recaptcha_v2":
         invisible = bool(_optional(task, "isInvisible", bool))
+        payload = _optional(task, "enterprisePayload", dict) or {}
+        _optional(payload, "s", str, "enterprisePayload.")
+        _optional(task, "recaptchaDataSValue", str)
+        _optional(task, "s", str)
+        _optional(task, "pageAction", str)
     elif wtype.kind == "recaptcha_v3":
         action = _optional(task, "pageAction", str)
         _optional(task, "websiteTitle", str)
         _optional(task, "isInvisible", bool)
+        score = task.get("minScore")
+        if score is not None and (
+            isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 < score < 1
+        ):
+            raise _SolveError("ERROR_BAD_PARAMETERS", "minScore must be a number in (0, 1)")
+        enterprise = enterprise or bool(_optional(task, "isEnterprise", bool))
+    elif wtype.kind == "hcaptcha":
+        invisible = bool(_optional(task, "isInvisible", bool))
     try:
         authority.check_sitekey(wtype.kind, sitekey)
     except WidgetError as exc:
@@ -66,7 +89,7 @@ def _widget_job(
         action=action,
         cdata=cdata,
         invisible=invisible,
-        enterprise=wtype.enterprise,
+        enterprise=enterprise,
     )
 
 

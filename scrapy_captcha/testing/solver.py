@@ -3,9 +3,9 @@
 Solving is real: a worker acts as a browser through the task's proxy, meets the site
 emulator's challenge, answers it and reports the cookies, User-Agent and headers it ended up
 with, exactly what the add-on must replay. Widget tasks (Turnstile, reCAPTCHA, hCaptcha) get
-tokens minted by the shared ``WidgetAuthority``, and image tasks are "read" by it. Two
-provider dialects are served under path prefixes, and runtime switches reproduce the provider
-misbehaviours seen in the wild.
+tokens minted by the shared ``WidgetAuthority``, and image tasks are "read" by it. Every
+built-in provider's dialect is served under its own path prefix, and runtime switches
+reproduce the provider misbehaviours seen in the wild.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from ._server import EmulatorHandler
 from ._site_cloudflare import _ray
 from ._solver_browser import MAX_RESPONSE as MAX_RESPONSE
 from ._solver_browser import _Cookie
+from ._solver_shapes import shape_cloudflare
 from ._solver_tables import (
     _ERROR_TEXT,
     COST_PER_TASK,
@@ -49,7 +50,7 @@ class _SolverHandler(EmulatorHandler):
 
 
 class SolverEmulator(_TaskBook):
-    """Loopback captcha-solver API (``1captcha`` and ``ez-captcha`` dialects)."""
+    """Loopback captcha-solver API: one dialect per built-in provider profile."""
 
     handler_class = _SolverHandler
 
@@ -264,7 +265,7 @@ class SolverEmulator(_TaskBook):
     # Replies ------------------------------------------------------------------------------
 
     def _ready_reply(self, record: TaskRecord) -> dict[str, Any]:
-        solution = self._format_solution(record.solution or {})
+        solution = self._format_solution(record.solution or {}, record.dialect)
         shape = self.solution_shape
         reply: dict[str, Any] = {"errorId": 0, "status": "ready"}
         if shape in ("top_level", "both"):
@@ -281,12 +282,16 @@ class SolverEmulator(_TaskBook):
         )
         return reply
 
-    def _format_solution(self, raw: dict[str, Any]) -> dict[str, Any]:
+    def _format_solution(self, raw: dict[str, Any], dialect: str) -> dict[str, Any]:
         if "widget" in raw:
             widget = {k: dict(v) if isinstance(v, dict) else v for k, v in raw["widget"].items()}
             if self.ua_mismatch and "userAgent" in widget:
                 widget["userAgent"] = STALE_UA
             return widget
+        style = DIALECTS[dialect].cloudflare_reply
+        if style != "full":
+            ua = STALE_UA if self.ua_mismatch else raw.get("user_agent", "")
+            return shape_cloudflare(style, raw, ua)
         cookies: list[_Cookie] = raw.get("cookies", [])
         fmt = self.cookie_format
         formatted: Any
