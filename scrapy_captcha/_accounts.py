@@ -29,7 +29,7 @@ class Accounts:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = s = ctx.settings
-        self.default = load_provider(s.provider, s.task_types)
+        self.default = load_provider(s.provider, s.task_types, s.envelopes.get(s.provider))
         self._providers: dict[str, Provider] = {self.default.name: self.default}
         self._clients: dict[str, SolverClient] = {}
         #: provider name -> why that account is unusable (bad key, zero balance, no key)
@@ -45,7 +45,9 @@ class Accounts:
             return self.default
         provider = self._providers.get(name)
         if provider is None:
-            provider = self._providers[name] = load_provider(name, self.settings.task_types)
+            provider = self._providers[name] = load_provider(
+                name, self.settings.task_types, self.settings.envelopes.get(name)
+            )
             if not self.key_for(provider):
                 self.disable(provider, "no_api_key", "set CAPTCHA_API_KEYS")
         return provider

@@ -90,6 +90,10 @@ class SolverClient:
         # Agent implements IAgent through zope.interface, which mypy cannot see.
         agent = cast(IAgent, Agent(reactor, connectTimeout=request_timeout, pool=self._pool))
         self._http = HTTPClient(agent)
+        # JSON both ways, and the integration named (services ask for it).
+        self._headers = Headers({k: list(v) for k, v in _JSON_HEADERS.getAllRawHeaders()})
+        for name, value in getattr(provider, "headers", {}).items():
+            self._headers.setRawHeaders(name.encode(), [value.encode("latin-1")])
 
     def __repr__(self) -> str:
         return f"<SolverClient {self.provider.name} {self.base_url}>"
@@ -212,15 +216,15 @@ class SolverClient:
         """POST one API call; return its JSON object whatever the HTTP status."""
         self._on_call(method)
         timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
-        body = json.dumps({"clientKey": self._key, **payload}).encode()
+        body = json.dumps({"clientKey": self._key, **self.provider.envelope(method, payload)})
         url = f"{self.base_url}/{method}"
         timer = _Timer(self._reactor, timeout)
         try:
             response = await timer.run(
                 self._http.post(
                     url,
-                    data=body,
-                    headers=_JSON_HEADERS,
+                    data=body.encode(),
+                    headers=self._headers,
                 )
             )
             raw = await self._read(response, timer)

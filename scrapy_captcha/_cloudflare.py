@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from scrapy_captcha._solving import Reservation, Solving
 
 
+#: challenge page bytes a task may carry (CapMonster's ``htmlPageBase64``)
+MAX_PAGE_HTML = 512 * 1024
+
+
 class CloudflareFlow:
     def __init__(
         self, ctx: Context, solving: Solving, routes: Routes, coordination: Coordination
@@ -191,7 +195,7 @@ class CloudflareFlow:
                 action, reason = Action.GIVE_UP, "budget"
             else:
                 assert provider is not None
-                self._start(route, request, challenge, provider, reject_key, reservation)
+                self._start(route, request, response, challenge, provider, reject_key, reservation)
                 action = Action.JOIN
         if action is Action.JOIN:
             return park(request, route.key)
@@ -239,6 +243,7 @@ class CloudflareFlow:
         self,
         route: Route,
         request: Request,
+        response: Response,
         challenge: Challenge,
         provider: Provider,
         reject_key: str,
@@ -255,6 +260,8 @@ class CloudflareFlow:
             body=request.body,
             content_type=(request.headers.get("Content-Type") or b"").decode("latin-1"),
             extra=options(request).get("task") or {},
+            # (the challenge page, for services that want it: CapMonster's Cloudflare task)
+            page_html=response.body[:MAX_PAGE_HTML],
         )
         self.ctx.log.info(
             "Cloudflare %s challenge on %s: solving with %s",

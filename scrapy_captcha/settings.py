@@ -51,6 +51,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_BALANCE_INTERVAL": 600.0,
     "CAPTCHA_BALANCE_WARN": 1.0,
     "CAPTCHA_REPORT_INCORRECT": True,
+    "CAPTCHA_ENVELOPES": {},
 }
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
@@ -156,6 +157,8 @@ class CaptchaSettings:
     balance_interval: float = 600.0
     balance_warn: float = 1.0
     report_incorrect: bool = True
+    #: createTask fields per service (``softId``, ``appId``, ``callbackUrl``)
+    envelopes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -237,6 +240,7 @@ class CaptchaSettings:
             balance_interval=number("CAPTCHA_BALANCE_INTERVAL", allow_zero=True),
             balance_warn=number("CAPTCHA_BALANCE_WARN", allow_zero=True),
             report_incorrect=settings.getbool("CAPTCHA_REPORT_INCORRECT", True),
+            envelopes={str(k): dict(_plain(v)) for k, v in mapping("CAPTCHA_ENVELOPES").items()},
         )
 
     def widget_mode(self, kind: str) -> str:

@@ -100,7 +100,7 @@ def test_ez_captcha_dialect_turnstile_action_in_rqdata(stack, crawl) -> None:
     types = {t.type: t.task for t in stack.solver.tasks}
     assert types["CloudFlareTurnstileTask"]["rqData"]["metadataAction"] == "continue"
     assert "action" not in types["CloudFlareTurnstileTask"]
-    assert types["ReCaptchaV3TaskProxyless"]["pageAction"] == "submit_gate"
+    assert types["RecaptchaV3TaskProxyless"]["pageAction"] == "submit_gate"
     assert stack.site.gate_failures() == []
 
 
@@ -271,7 +271,8 @@ def test_image_captcha_forms(stack, crawl, reactor: str) -> None:
     assert stack.solver.create_task_count == 3
     for task in stack.solver.tasks:
         assert task.type == "ImageToTextTask" and "\n" not in task.task["body"]
-    assert {t.task.get("imageType") for t in stack.solver.tasks} == {None, "1"}
+    # the spider's hint, else the type read from the image's own bytes
+    assert {t.task.get("imageType") for t in stack.solver.tasks} == {"png", "1"}
     assert all(p["result"]["submitted"] and p["result"]["kind"] == "image" for p in result.pages)
     # The image fetch went through the engine: the downloader saw it, the spider did not.
     assert result.stat("downloader/request_count") == 3 + 2 + 3  # pages, images, posts

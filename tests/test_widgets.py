@@ -202,6 +202,7 @@ def test_provider_tasks_per_profile() -> None:
         "websiteURL": "https://site.example/gate",
         "websiteKey": TS,
         "action": "a",
+        "cData": "c",  # (it used to be dropped)
     }
     ez = EzCaptcha().widget_task(ts)
     assert ez["type"] == "CloudFlareTurnstileTask"
@@ -233,7 +234,7 @@ def test_provider_tasks_per_profile() -> None:
             f'<div class="h-captcha" data-sitekey="{HC}"></div>'
         )
     )
-    with pytest.raises(ConfigurationError, match="no task for 'hcaptcha'"):
+    with pytest.raises(ConfigurationError, match="1captcha has no task for hcaptcha"):
         OneCaptcha().widget_task(hc)
     image = OneCaptcha().image_task(b"\x89PNG" * 100, "numbers")
     assert image["type"] == "ImageToTextTask" and image["imageType"] == "numbers"
