@@ -150,7 +150,8 @@ class Accounts:
             balance = await self.client(provider).get_balance()
         except SolverError as exc:
             if exc.fatal:
-                self.ctx.inc(f"failed/{exc.reason}")
+                if name not in self.disabled:  # (a solve may have found it first)
+                    self.ctx.inc(f"failed/{exc.reason}")
                 self.disable(provider, exc.reason, exc)
             else:
                 self.ctx.log.warning("Could not read the %s balance: %s", name, exc)

@@ -236,6 +236,8 @@ class Solving:
     ) -> SolverError:
         """The one error policy: count it, disable a dead account, remember a rejected
         task (never resent), log the rest. Returns ``exc`` for raising."""
+        if exc.fatal and provider.name in self.accounts.disabled:
+            return exc  # (counted once: the balance check may have found it first)
         self.ctx.inc(f"failed/{exc.reason}")
         if exc.fatal:
             self.accounts.disable(provider, exc.reason, exc)
