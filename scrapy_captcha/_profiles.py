@@ -240,6 +240,8 @@ class CapMonster(Provider):
     }
     report_methods = {
         **dict.fromkeys(_TOKENS, "reportIncorrectTokenCaptcha"),
+        # (its Cloudflare task is a TurnstileTask: a token task, reported as one)
+        "cloudflare": "reportIncorrectTokenCaptcha",
         "image": "reportIncorrectImageCaptcha",
     }
 

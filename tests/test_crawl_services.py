@@ -100,3 +100,49 @@ def test_low_balance_is_logged_once(stack: EmulatorStack, crawl) -> None:
     )
     assert result.log.count("1captcha balance is low: 0.5000") == 1
     assert result.stat("captcha/balance/1captcha") == 0.5
+
+
+def test_a_refused_token_is_reported_once_per_task(stack: EmulatorStack, crawl) -> None:
+    """The gate answers each submission with the gate again (wrong v3 action): every
+    token it refused is reported through the service's report endpoint."""
+    stack.site.add_host("gates.example", "open")
+    result = crawl(
+        requests=[
+            {
+                "url": "http://gates.example/gate/recaptcha-v3/r1",
+                "meta": {"proxy": stack.proxy_a.url, "captcha": {"task": {"pageAction": "no"}}},
+            }
+        ],
+        settings=services(stack, {"2captcha": "test-key"}, CAPTCHA_MAX_ATTEMPTS=2),
+    )
+    task_ids = [t.id for t in stack.solver.tasks]
+    assert len(task_ids) == 2
+    assert sorted(stack.solver.reports(), key=str) == sorted(
+        [("2captcha", "reportIncorrect", tid) for tid in task_ids], key=str
+    )
+    assert result.stat("captcha/reported/2captcha") == 2
+    assert_clean_log(result, "test-key")
+
+
+def test_a_clearance_challenged_at_once_is_reported(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("bad_clearance", times=1)
+    result = crawl(
+        requests=pages(stack, 1),
+        settings=services(
+            stack,
+            {"capmonster": "test-key"},
+        ),
+    )
+    assert [p["status"] for p in result.pages] == [200]
+    first = stack.solver.tasks[0].id
+    assert stack.solver.reports() == [("capmonster", "reportIncorrectTokenCaptcha", first)]
+    assert result.stat("captcha/reported/capmonster") == 1
+
+
+def test_reports_can_be_turned_off(stack: EmulatorStack, crawl) -> None:
+    stack.solver.set_fault("bad_clearance", times=1)
+    crawl(
+        requests=pages(stack, 1),
+        settings=services(stack, {"2captcha": "test-key"}, CAPTCHA_REPORT_INCORRECT=False),
+    )
+    assert stack.solver.reports() == []

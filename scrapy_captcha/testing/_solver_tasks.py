@@ -106,6 +106,8 @@ class _TaskBook(EmulatorServer):
             keys if keys is not None else {"test-key": 10.0, "empty-key": 0.0}
         )
         self._tasks: OrderedDict[str, TaskRecord] = OrderedDict()
+        #: (dialect, method, task id) of every report of an incorrect result received
+        self._reports: list[tuple[str, str, Any]] = []
         self._owners: dict[str, str] = {}
         self._create_task_count = 0
         self._create_task_times: list[float] = []
@@ -165,6 +167,16 @@ class _TaskBook(EmulatorServer):
         """Create a key or change its balance (e.g. run an account dry mid-crawl)."""
         with self._lock:
             self._balances[key] = amount
+
+    def reports(self) -> list[tuple[str, str, Any]]:
+        """Reports of incorrect results received: (dialect, method, task id)."""
+        with self._lock:
+            return list(self._reports)
+
+    def record_report(self, dialect: str, method: str, task_id: Any) -> None:
+        with self._lock:
+            if len(self._reports) < MAX_TASKS:
+                self._reports.append((dialect, method, task_id))
 
     @property
     def tasks(self) -> list[TaskRecord]:

@@ -41,6 +41,19 @@ from ._solver_tasks import _key_id, _TaskBook
 __all__ = ["COST_PER_TASK", "DIALECTS", "FAULTS", "SolverEmulator", "TaskRecord"]
 
 
+#: the services' report-an-incorrect-result endpoints the emulator answers
+REPORT_METHODS = frozenset(
+    {
+        "reportIncorrectRecaptcha",
+        "reportIncorrectHcaptcha",
+        "reportIncorrectImageCaptcha",
+        "reportIncorrectTokenCaptcha",
+        "reportIncorrect",
+        "feedbackTask",
+    }
+)
+
+
 class _SolverHandler(EmulatorHandler):
     server_version = "nginx"
 
@@ -99,8 +112,19 @@ class SolverEmulator(_TaskBook):
             self._get_task_result(h, dialect, body)
         elif endpoint == "getBalance":
             self._get_balance(h, dialect, body)
+        elif endpoint in REPORT_METHODS:
+            self._report(h, dialect, endpoint, body)
         else:
             self._json(h, {"errorId": 1, "errorCode": "ERROR_NOT_FOUND"}, 404)
+
+    def _report(self, h: EmulatorHandler, dialect: str, method: str, body: bytes) -> None:
+        """A report of an incorrect result (a refund at the real services): recorded."""
+        payload = self._payload(body)
+        if payload is None or payload.get("clientKey") not in self._balances:
+            self._error(h, dialect, "ERROR_KEY_DOES_NOT_EXIST", "unknown key")
+            return
+        self.record_report(dialect, method, payload.get("taskId"))
+        self._json(h, {"errorId": 0, "status": "success"})
 
     def _control(self, h: EmulatorHandler, action: str, body: bytes) -> None:
         if action == "stats":
