@@ -68,6 +68,8 @@ def clean_headers(raw: Mapping[str, str], dropped: list[str]) -> dict[str, str]:
     """The headers that may be replayed; the names of the others go to ``dropped``."""
     kept: dict[str, str] = {}
     for name, value in raw.items():
+        if isinstance(name, str) and name.startswith(":"):
+            continue  # HTTP/2 pseudo-headers: never replayed, and expected in replies
         if len(kept) < MAX_HEADERS and header_ok(name, value):
             kept[name] = value
         else:

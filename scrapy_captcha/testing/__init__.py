@@ -3,6 +3,7 @@ gates, a captcha-solver service, a widget token authority and forward proxies, a
 loopback, standard library only; and a throw-away redis-server for the shared store."""
 
 from ._server import EXIT_HEADER
+from ._site_forms import ACCOUNT
 from .offline import offline_public_suffixes
 from .proxy import ForwardProxy
 from .redis_server import RedisServer
@@ -12,6 +13,7 @@ from .stack import EmulatorStack
 from .widgets import Minted, Verdict, WidgetAuthority, WidgetError
 
 __all__ = [
+    "ACCOUNT",
     "EXIT_HEADER",
     "CloudflareSiteEmulator",
     "EmulatorStack",
