@@ -6,7 +6,9 @@ It starts a Cloudflare-like site, two forward proxies and a solver on loopback, 
 three shops (one behind a managed challenge through an open proxy, one behind a legacy
 "I'm Under Attack" page through an authenticated proxy, one ordinary Cloudflare-hosted
 shop) plus a blocked one, and pages behind captcha gates ("verify you are human, then
-continue" forms with a Turnstile, a reCAPTCHA v2 and a reCAPTCHA v3), and prints what
+continue" forms with a Turnstile, a reCAPTCHA v2 and a reCAPTCHA v3), and logs in to two
+accounts whose login forms carry a Turnstile and a reCAPTCHA (the AccountSpider knows
+nothing of captchas: the add-on fills the token in when the login leaves), and prints what
 happened.
 """
 
