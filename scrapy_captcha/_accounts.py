@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from twisted.internet import task
 
+from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._client import SolverClient
 from scrapy_captcha._compat import close_spider, spawn
 from scrapy_captcha.errors import ConfigurationError, SolverError
@@ -34,7 +35,7 @@ class Accounts:
         self._clients: dict[str, SolverClient] = {}
         #: provider name -> why that account is unusable (bad key, zero balance, no key)
         self.disabled: dict[str, str] = {}
-        self._reported: set[str] = set()
+        self._reported: BoundedSet[str] = BoundedSet(MAX_REPORTED)
         self._low: set[str] = set()
         self._watch: task.LoopingCall | None = None
 
@@ -107,7 +108,7 @@ class Accounts:
         if not self.settings.report_incorrect or service is None or task_id is None:
             return
         ident = f"{service}|{task_id}"
-        if ident in self._reported or len(self._reported) > MAX_REPORTED:
+        if ident in self._reported:
             return
         self._reported.add(ident)
         try:

@@ -12,6 +12,7 @@ import time
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._state import META_OPT_OUT, META_RESULT, RequestState
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ class Context:
         assert stats is not None  # (set when the crawler is built; Optional in 2.13's hints)
         self.stats = stats
         self.log = CrawlerLogger(crawler)
-        self._warned: set[str] = set()
+        self._warned: BoundedSet[str] = BoundedSet(10_000)
         self._solve_seconds = 0.0
 
     def inc(self, key: str, count: int = 1) -> None:

@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote, urlsplit
 from scrapy.utils.httpobj import urlparse_cached
 from scrapy.utils.python import to_bytes
 
+from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._compat import accepted_encodings
 from scrapy_captcha._cookies import (
     apply_set_cookies,
@@ -180,7 +181,7 @@ class Routes:
         self.secret = route_secret(ctx.settings.api_key, ctx.settings.api_keys)
         self.defaults = defaults
         #: domains challenged without a proxy: CAPTCHA_PROXY routes them from now on
-        self.challenged_domains: set[str] = set()
+        self.challenged_domains: BoundedSet[str] = BoundedSet(100_000)
         #: route key -> (Cloudflare cookies a site set on a route without a clearance,
         #: their expiry); least recently used first
         self._route_cookies: OrderedDict[str, tuple[dict[str, str], float]] = OrderedDict()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from scrapy_captcha._bounded import BoundedDict
 from scrapy_captcha._budget import Budget, Reservation
 from scrapy_captcha._client import TaskResult
 from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
@@ -55,7 +56,7 @@ class Solving:
         self.disabled_reason: str | None = None if reactor_enabled else "no_reactor"
         # Tasks the provider rejected as malformed, by a caller's key: resending the same
         # task is pointless.
-        self._rejected: dict[str, str] = {}
+        self._rejected: BoundedDict[str, str] = BoundedDict(100_000)
         self.budget = Budget(ctx)
         #: service -> failed solves in a row; service -> monotonic end of its rest
         self._failures: dict[str, int] = {}

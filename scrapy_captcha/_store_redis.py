@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
+from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._redis_link import (
     RedisAddress,
@@ -117,7 +118,7 @@ class RedisStore(ClearanceStore):
         # What happened while Redis was down, to write when it is back.
         self._unsynced_sets: set[str] = set()
         #: keys whose entry could not be read (warned about once each)
-        self._unreadable: set[str] = set()
+        self._unreadable: BoundedSet[str] = BoundedSet(10_000)
         self._unsynced_drops: dict[str, str] = {}
         # Leases held by this process: key -> (owner, ttl, renewal call)
         self._leases: dict[str, tuple[str, float, Any]] = {}
