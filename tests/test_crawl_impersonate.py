@@ -15,6 +15,7 @@ import pytest
 from scrapy.http import Request, Response
 
 from conftest import assert_clean_log, session_reactor
+from scrapy_captcha._compat import spider_argument_compat
 from scrapy_captcha.testing import EmulatorStack, _solver_browser
 
 pytest.importorskip("scrapy_impersonate", reason="the test extra installs scrapy-impersonate")
@@ -31,6 +32,7 @@ CHROME_124 = (
 )
 
 
+@spider_argument_compat
 class RecordImpersonation:
     """Downloader middleware above 760: puts, for every response, the ``impersonate``
     target its request went out with and whether curl_cffi fetched it in the stats
@@ -43,7 +45,7 @@ class RecordImpersonation:
     def from_crawler(cls, crawler: Any) -> RecordImpersonation:
         return cls(crawler)
 
-    def process_response(self, request: Request, response: Response) -> Response:
+    async def process_response(self, request: Request, response: Response) -> Response:
         path = request.url.split("/", 3)[-1]
         target = request.meta.get("impersonate") or "none"
         via = "curl_cffi" if "impersonate" in response.flags else "scrapy"
