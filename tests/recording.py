@@ -21,6 +21,7 @@ from typing import Any
 import scrapy
 from form2request import form2request
 from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
 
@@ -40,13 +41,21 @@ class RecordingSpider(scrapy.Spider):
         self.batches: list[dict[str, Any]] = spec.get("batches", [])
         self.pending: dict[int, int] = {}
         self.released = False
+        #: direct fetches (engine.download_async) not finished yet: they keep the spider
+        #: open (their coroutines may not have started when the engine first looks idle)
+        self.direct_pending = 0
         self.t0 = time.monotonic()
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> RecordingSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
+
+    def _idle(self, **kwargs: Any) -> None:
+        if self.direct_pending:
+            raise DontCloseSpider
 
     def _dropped(self, request: scrapy.Request, **kwargs: Any) -> None:
         self.out["dropped"].append(request.url)
@@ -55,6 +64,7 @@ class RecordingSpider(scrapy.Spider):
         # engine.download_async fetches run beside the crawl, as a robots.txt or media
         # pipeline fetch would: they wait for solves inline, not parked.
         for url in self.spec.get("download_async", []):
+            self.direct_pending += 1
             deferred_from_coro(self._fetch_direct(url))
         for request in self._batch(0):
             yield request
@@ -71,6 +81,8 @@ class RecordingSpider(scrapy.Spider):
             record.update(status=response.status, body=response.text[:4000])
         except Exception as exc:
             record.update(error=type(exc).__name__)
+        finally:
+            self.direct_pending -= 1
         self.out["download_async"].append(record)
 
     def _batch(self, index: int) -> list[scrapy.Request]:
