@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -306,7 +305,9 @@ def concurrency(repeat: int) -> list[tuple[str, ...]]:
         meta = {"proxy": stack.proxy_a.url}
 
         def spec(hosts: list[str], extra: dict[str, Any]) -> dict[str, Any]:
-            reqs = [{"url": f"http://{h}/p/{j}", "meta": meta} for h in hosts for j in range(PAGES)]
+            reqs = [
+                {"url": f"http://{h}/p/{j}", "meta": meta} for h in hosts for j in range(PAGES)
+            ]
             return {"settings": {**settings, **extra}, "batches": [{"requests": reqs}]}
 
         addon = {**stack.scrapy_settings(), "ADDONS": {"scrapy_captcha.Addon": 500}}
@@ -505,14 +506,15 @@ def main() -> None:
         print(
             f"Soak: {args.soak:,} requests (1/3 protected pages with a cached clearance, "
             "1/3 widget gates solved and submitted, 1/3 plain pages), "
-            "CONCURRENT_REQUESTS=64, at most 128 requests outstanding; VmRSS of the crawl process sampled every second"
+            "CONCURRENT_REQUESTS=64, at most 128 requests outstanding; "
+            "VmRSS of the crawl process sampled every second"
         )
         print(table(("requests", "done at sample", "t s", "RSS MiB", "peak so far"), rows))
         counts = {k: v for k, v in final.items() if k not in ("t",)}
         print(
             f"outcome: {json.dumps(counts)}; solver tasks {info['solves']}; "
-            f"crawl {final.get('t', 0):.0f} s ({final.get('done', 0) / max(final.get('t', 1), 1):.0f}"
-            " requests/s)"
+            f"crawl {final.get('t', 0):.0f} s "
+            f"({final.get('done', 0) / max(final.get('t', 1), 1):.0f} requests/s)"
         )
         if info["stderr_tail"]:
             print("crawl stderr tail:", info["stderr_tail"])
