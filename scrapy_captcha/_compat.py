@@ -56,10 +56,19 @@ def spider_argument_compat(cls: _C) -> _C:
     return cls
 
 
+def engine_of(crawler: Crawler) -> Any:
+    """The crawler's engine, or None before the crawl starts (Scrapy 2.19 raises
+    RuntimeError there, 2.13 gives None)."""
+    try:
+        return crawler.engine
+    except (RuntimeError, AttributeError):
+        return None
+
+
 async def download(crawler: Crawler, request: Request) -> Response:
     """Fetch ``request`` through the whole downloader (middlewares, cookies, proxy),
     without passing it to the spider."""
-    engine = crawler.engine
+    engine = engine_of(crawler)
     assert engine is not None
     if hasattr(engine, "download_async"):
         return await engine.download_async(request)
@@ -68,7 +77,7 @@ async def download(crawler: Crawler, request: Request) -> Response:
 
 def close_spider(crawler: Crawler, reason: str) -> defer.Deferred[Any] | None:
     """Ask the engine to close the spider (no-op without an open spider)."""
-    engine = crawler.engine
+    engine = engine_of(crawler)
     if engine is None or engine.spider is None:
         return None
     if hasattr(engine, "close_spider_async"):
@@ -78,7 +87,7 @@ def close_spider(crawler: Crawler, reason: str) -> defer.Deferred[Any] | None:
 
 def engine_closing(crawler: Crawler) -> bool:
     """True once the engine has started closing the spider (or has none)."""
-    engine = getattr(crawler, "engine", None)
+    engine = engine_of(crawler)
     if engine is None or engine.spider is None:
         return True
     slot = getattr(engine, "_slot", None)
@@ -103,8 +112,7 @@ def before_scheduler_close(crawler: Crawler, callback: Callable[[Any], None]) ->
     """Call ``callback(scheduler)`` when the engine closes its scheduler, just before it
     does (a JOBDIR scheduler then writes its queues to disk). Scrapy has no signal for
     that moment: wrap the slot's scheduler's ``close``. False if there is none."""
-    engine = getattr(crawler, "engine", None)
-    slot = getattr(engine, "_slot", None)
+    slot = getattr(engine_of(crawler), "_slot", None)
     scheduler = getattr(slot, "scheduler", None)
     original = getattr(scheduler, "close", None)
     if original is None:

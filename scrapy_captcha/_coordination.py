@@ -28,7 +28,7 @@ from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task
 
-from scrapy_captcha._compat import before_scheduler_close, engine_closing, spawn
+from scrapy_captcha._compat import before_scheduler_close, engine_closing, engine_of, spawn
 from scrapy_captcha._state import RequestState, reissue
 from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
 
@@ -168,7 +168,7 @@ class Coordination:
                 else:
                     waiter.callback(None)
         parked, flight.parked = flight.parked, []
-        engine = self.crawler.engine
+        engine = engine_of(self.crawler)
         for request in parked:
             if cancelled or engine is None:
                 self._drop(request)

@@ -56,6 +56,9 @@ def test_engine_slot_closing_marks_the_start_of_a_close() -> None:
         engine = None
 
     assert _compat.engine_closing(NoEngine())  # type: ignore[arg-type]
+    # Before the crawl starts, Scrapy 2.19's Crawler.engine raises; 2.13's is None.
+    assert _compat.engine_of(get_crawler(Spider)) is None
+    assert _compat.engine_closing(get_crawler(Spider))
 
 
 def test_accepted_encodings_is_what_httpcompression_sends() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import pickle
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -73,22 +74,37 @@ def _login_page() -> Any:
     return HtmlResponse("https://a.example/", body=body.encode(), encoding="utf-8")
 
 
-def _filler() -> FormFiller:
-    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
-    return root.filler
+@pytest.fixture
+def make_filler() -> Iterator[Callable[[], FormFiller]]:
+    """Fillers of fresh roots whose solver is a closed loopback port; any solve they start
+    is cancelled at teardown (nothing leaks into later tests, nothing leaves the host)."""
+    roots: list[CaptchaExtension] = []
+
+    def make() -> FormFiller:
+        settings = {"CAPTCHA_API_KEY": "k", "CAPTCHA_API_URL": "http://127.0.0.1:9"}
+        roots.append(CaptchaExtension.from_crawler(get_crawler(settings_dict=settings)))
+        return roots[-1].filler
+
+    yield make
+    for root in roots:
+        root.coordination.close()
 
 
-def test_fetching_a_get_forms_action_is_not_a_submission() -> None:
-    filler = _filler()
+def test_fetching_a_get_forms_action_is_not_a_submission(
+    make_filler: Callable[[], FormFiller],
+) -> None:
+    filler = make_filler()
     (widget,) = find_widgets(_login_page())
     filler.remember(widget)
     for url in ("https://a.example/search", "https://a.example/search?page=2"):
         assert filler.on_request(Request(url), None) is None
 
 
-def test_a_fill_carrier_resumed_in_another_process_is_solved_again() -> None:
+def test_a_fill_carrier_resumed_in_another_process_is_solved_again(
+    make_filler: Callable[[], FormFiller],
+) -> None:
     """JOBDIR: the carrier comes back in a new process whose job table is empty."""
-    filler = _filler()
+    filler = make_filler()
     (widget,) = find_widgets(_login_page())
     filler.remember(widget)
     carrier = filler.on_request(Request("https://a.example/search?q=shoes"), None)
@@ -96,7 +112,7 @@ def test_a_fill_carrier_resumed_in_another_process_is_solved_again() -> None:
     restored = request_from_dict(pickle.loads(pickle.dumps(carrier.to_dict())))
     state = restored.meta[STATE]
     state.park = None  # (the scheduler let it through)
-    fresh = _filler()  # a resumed process: no jobs, no remembered forms
+    fresh = make_filler()  # a resumed process: no jobs, no remembered forms
     import asyncio
 
     again = asyncio.run(fresh.on_carrier(restored, state))
