@@ -133,8 +133,7 @@ class FormFiller:
                 job.token, outcome = await self.solving.solve_token(
                     provider, widget, reservation, extra, request
                 )
-                flight.task_id = job.task_id = outcome.task_id
-                job.solver, job.cost = outcome.provider, outcome.cost
+                outcome.record(job, flight)
             except SolverError as exc:
                 job.task_id = exc.task_id
                 raise

@@ -19,7 +19,7 @@ from scrapy.exceptions import IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
 from twisted.internet import defer
 
-from scrapy_captcha._compat import download, engine_closing
+from scrapy_captcha._compat import download, engine_closing, engine_of
 from scrapy_captcha._cookies import apply_set_cookies, parse_cookie_header
 from scrapy_captcha._kinds import IMAGE
 from scrapy_captcha._outbound import Outbound
@@ -129,8 +129,7 @@ async def solve_job(
             job.token, outcome = await solving.solve_token(
                 job.provider, job.widget, reservation, extra, job.request
             )
-        flight.task_id = job.task_id = outcome.task_id
-        job.solver, job.cost = outcome.provider, outcome.cost
+        outcome.record(job, flight)
     except SolverError as exc:
         job.task_id = exc.task_id
         raise
@@ -166,7 +165,7 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
     request.meta["dont_cache"] = True
     # Read no more than an image may be: the download is cut while streaming.
     request.meta["download_maxsize"] = MAX_IMAGE_BYTES
-    if crawler.engine is None:
+    if engine_of(crawler) is None:
         raise SolverCancelled("no engine")
     try:
         response = await download(crawler, request)

@@ -40,6 +40,12 @@ class Outcome:
     cost: float | None = None
     seconds: float = 0.0
 
+    def record(self, job: Any, flight: Any) -> None:
+        """Note on a gate or fill job and its flight which task solved it, where, at what
+        price."""
+        flight.task_id = job.task_id = self.task_id
+        job.solver, job.cost = self.provider, self.cost
+
 
 #: a service failing this many solves in a row (unsolvable, timeouts) rests this long
 COOL_DOWN = 600.0
