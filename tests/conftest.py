@@ -34,7 +34,8 @@ import pytest
 
 from recording import REACTOR_CLASSES
 
-pytest_plugins = ["scrapy_captcha.testing.pytest_plugin"]
+#: the kit's fixtures, and those of crawls in their own processes (``procs``, ``redis``)
+pytest_plugins = ["scrapy_captcha.testing.pytest_plugin", "processes"]
 
 HERE = Path(__file__).parent
 REACTORS = ["asyncio", "twisted"]

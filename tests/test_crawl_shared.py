@@ -7,81 +7,17 @@ several at once, against one EmulatorStack and one throw-away redis-server.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import HERE, REACTORS, CrawlResult, assert_clean_log
+from conftest import REACTORS, CrawlResult, assert_clean_log
+from processes import CrawlProcess, wait_until
 from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 PREFIX = "scrapy-captcha:"
-
-
-class CrawlProcess:
-    """One crawl running in the background (``run_crawl``, but not waited for)."""
-
-    def __init__(self, workdir: Path, **spec: Any) -> None:  # spec: as for run_crawl
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.workdir = workdir
-        self.out_path = workdir / "out.json"
-        spec_path = workdir / "spec.json"
-        spec.setdefault("batches", [{"requests": spec.pop("requests", [])}])
-        spec_path.write_text(json.dumps(spec))
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-        self.log_file = (workdir / "crawl.log").open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "crawl_runner.py"), str(spec_path), str(self.out_path)],
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=str(HERE.parent),
-        )
-
-    def result(self, timeout: float = 120) -> CrawlResult:
-        try:
-            self.proc.wait(timeout)
-        finally:
-            self.kill()
-        log = (self.workdir / "crawl.log").read_text()
-        if self.proc.returncode != 0 or not self.out_path.exists():
-            raise AssertionError(f"crawl failed (rc={self.proc.returncode}):\n{log[-6000:]}")
-        return CrawlResult(log=log, returncode=0, **json.loads(self.out_path.read_text()))
-
-    def log_text(self) -> str:
-        return (self.workdir / "crawl.log").read_text()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        self.log_file.close()
-
-
-@pytest.fixture
-def procs() -> Iterator[list[CrawlProcess]]:
-    started: list[CrawlProcess] = []
-    yield started
-    for p in started:
-        p.kill()
-
-
-@pytest.fixture
-def redis() -> Iterator[RedisServer]:
-    with RedisServer() as server:
-        yield server
-
-
-def wait_until(check: Callable[[], bool], limit: float = 60) -> None:
-    deadline = time.monotonic() + limit
-    while not check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 def pages(n: int, tag: str, proxy: str) -> list[dict[str, Any]]:
