@@ -29,6 +29,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task
 
 from scrapy_captcha._compat import before_scheduler_close, engine_closing, engine_of, spawn
+from scrapy_captcha._shelf import Shelving
 from scrapy_captcha._state import RequestState, reissue
 from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
 
@@ -97,16 +98,35 @@ class Coordination:
         #: at close instead of being dropped
         self._keeper: Any = None
         self._close_watch: task.LoopingCall | None = None
+        #: a queue shared by several workers (scrapy-redis): parked requests also go to
+        #: this worker's shelf in the shared store (``_shelf``)
+        self.shelving: Shelving | None = None
 
     def connect_signals(self) -> None:
         self.crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
         self.crawler.signals.connect(self._on_spider_idle, signal=signals.spider_idle)
         self.crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
 
-    def _on_spider_opened(self, **kwargs: Any) -> None:
+    def _on_spider_opened(self, spider: Any, **kwargs: Any) -> None:
         if self.crawler.settings.get("JOBDIR"):
             # A paused job must find its waiting requests in its queue when resumed.
             before_scheduler_close(self.crawler, self._requeue_at_close)
+        if self.ctx.settings.shared_queue:
+            shelf = self.store.shelf(spider.name)
+            if shelf is None:
+                self.ctx.log.warning(
+                    "CAPTCHA_SHARED_QUEUE: %r is not shared, so requests waiting for a solve "
+                    "are kept in this worker's memory only (set CAPTCHA_CACHE_URL to Redis)",
+                    self.store,
+                )
+                return
+            self.shelving = Shelving(self.ctx, shelf, self.ctx.settings.lease_ttl, self._owner)
+            self.shelving.open(spider, self._schedule_recovered)
+
+    def _schedule_recovered(self, request: Request) -> None:
+        engine = engine_of(self.crawler)
+        if engine is not None:
+            engine.crawl(request)
 
     def _requeue_at_close(self, scheduler: Any) -> None:
         self._keeper = scheduler
@@ -169,14 +189,17 @@ class Coordination:
                     waiter.callback(None)
         parked, flight.parked = flight.parked, []
         engine = engine_of(self.crawler)
-        for request in parked:
-            if cancelled or engine is None:
+        if cancelled or engine is None:
+            for request in parked:
                 self._drop(request)
-            else:
-                waited(RequestState.of(request), flight)
-                # Back through the scheduler: solved -> the clearance is applied at 760;
-                # failed -> the site challenges again and the request's attempts decide.
-                engine.crawl(request)
+            return
+        for request in parked:
+            waited(RequestState.of(request), flight)
+            # Back through the scheduler: solved -> the clearance is applied at 760;
+            # failed -> the site challenges again and the request's attempts decide.
+            engine.crawl(request)
+        if self.shelving is not None:
+            self.shelving.taken(parked)  # (after: at least once)
 
     async def wait_inline(self, request: Request, state: RequestState) -> None:
         """Wait for the flight ``request`` was to be parked on, here: it came straight
@@ -236,6 +259,11 @@ class Coordination:
         if self._close_watch is not None and self._close_watch.running:
             self._close_watch.stop()
 
+    async def close_shelf(self) -> None:
+        """After :meth:`close`: this worker's shelf is left to the others."""
+        if self.shelving is not None:
+            await self.shelving.close()
+
     def _watch_close(self) -> None:
         """While solves are pending, notice a closing engine within half a second, so
         waiting requests are released and solves cancelled instead of holding the close
@@ -268,6 +296,9 @@ class Coordination:
         if self._keeper is not None and self._keeper.enqueue_request(request):
             self.ctx.inc("requeued_on_close")
             return
+        if self.shelving is not None and self.shelving.keep(request):
+            self.ctx.inc("parked/left_shelved")  # another worker (or the next run) sends it
+            return
         self.ctx.inc("dropped_on_close")
         self.crawler.signals.send_catch_log(
             signals.request_dropped, request=request, spider=self.crawler.spider
@@ -288,9 +319,12 @@ class Coordination:
             return
         flight.parked.append(request)
         self.ctx.inc("parked")
+        if self.shelving is not None:
+            self.shelving.put(request)
         self.ctx.log.debug("Parked %s until the solve of its route lands", request)
         raise IgnoreRequest("parked until the captcha solve lands")
 
     def _on_spider_idle(self, **kwargs: Any) -> None:
-        if self.flights:
+        # (Another worker's shelf: its requests come back here if that worker dies.)
+        if self.flights or (self.shelving is not None and self.shelving.others):
             raise DontCloseSpider

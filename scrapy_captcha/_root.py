@@ -110,6 +110,7 @@ class Root:
 
     async def _on_spider_closed(self, **kwargs: Any) -> None:
         self.coordination.close()
+        await self.coordination.close_shelf()
         self.gates.close()
         self.filler.close()
         dropped = self.ctx.stats.get_value("captcha/dropped_on_close", 0)

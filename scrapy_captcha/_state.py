@@ -42,6 +42,8 @@ class RequestState:
     variant: str | None = None
     #: key of the flight to park this request on, once the scheduler sees it
     park: str | None = None
+    #: its id on this worker's Redis shelf while parked (a shared queue: ``_shelf``)
+    shelved: str | None = None
     #: the (domain, proxy) it goes through, known at 760
     route: Route | None = None
     #: (clearance id, task id) of the clearance it carries

@@ -40,6 +40,7 @@ from scrapy_captcha._redis_link import (
     RedisUnavailable,
     installed_reactor,
 )
+from scrapy_captcha._shelf import RedisShelf
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
@@ -249,6 +250,9 @@ class RedisStore(ClearanceStore):
         else:
             del self._leases[key]
             logger.warning("Lost the Redis solve lease for %s (expired)", key)
+
+    def shelf(self, spider: str) -> RedisShelf:
+        return RedisShelf(self.link, self.prefix, spider)
 
     # -- outages and shutdown ---------------------------------------------------------
 

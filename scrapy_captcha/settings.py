@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_BALANCE_WARN": 1.0,
     "CAPTCHA_REPORT_INCORRECT": True,
     "CAPTCHA_ENVELOPES": {},
+    # None: on when the store is shared and SCHEDULER is scrapy-redis's
+    "CAPTCHA_SHARED_QUEUE": None,
 }
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
@@ -120,6 +122,17 @@ def _check_api_url(name: str, url: Any) -> str | None:
     return str(url)
 
 
+def _shared_queue(settings: BaseSettings) -> bool:
+    """CAPTCHA_SHARED_QUEUE, or whether SCHEDULER is scrapy-redis's (a queue in Redis that
+    every worker pops from)."""
+    value = settings.get("CAPTCHA_SHARED_QUEUE")
+    if value is None:
+        scheduler = settings.get("SCHEDULER")
+        path = scheduler if isinstance(scheduler, str) else getattr(scheduler, "__module__", "")
+        return str(path).startswith("scrapy_redis.")
+    return settings.getbool("CAPTCHA_SHARED_QUEUE")
+
+
 @dataclass(frozen=True)
 class CaptchaSettings:
     enabled: bool
@@ -159,6 +172,8 @@ class CaptchaSettings:
     report_incorrect: bool = True
     #: createTask fields per service (``softId``, ``appId``, ``callbackUrl``)
     envelopes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: requests waiting for a solve are kept in the shared store too (scrapy-redis)
+    shared_queue: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -241,6 +256,7 @@ class CaptchaSettings:
             balance_warn=number("CAPTCHA_BALANCE_WARN", allow_zero=True),
             report_incorrect=settings.getbool("CAPTCHA_REPORT_INCORRECT", True),
             envelopes={str(k): dict(_plain(v)) for k, v in mapping("CAPTCHA_ENVELOPES").items()},
+            shared_queue=_shared_queue(settings),
         )
 
     def widget_mode(self, kind: str) -> str:

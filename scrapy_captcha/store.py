@@ -27,6 +27,8 @@ from scrapy_captcha.errors import ConfigurationError
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from scrapy_captcha._shelf import RedisShelf
+
 
 #: clearances a memory store keeps (about 1 KB each): a million routes
 DEFAULT_MAX_ENTRIES = 1_000_000
@@ -67,6 +69,11 @@ class ClearanceStore:
         """Wait (without blocking the reactor) for the clearance the lease holder stores:
         it, or None once the lease is gone without one or ``timeout`` passes."""
         return await self.get(key)
+
+    def shelf(self, spider: str) -> RedisShelf | None:
+        """Where requests waiting for a solve are also kept while the crawl's queue is
+        shared by several workers (``CAPTCHA_SHARED_QUEUE``); None: memory only."""
+        return None
 
     async def close(self) -> None:
         return None

@@ -1,0 +1,234 @@
+"""Workers that share one Redis through scrapy-redis: one queue, one dupefilter, one
+clearance store, and requests waiting for a solve kept in Redis so that a worker killed
+with SIGKILL loses none of them.
+
+Each worker is a real ``CrawlerProcess`` (``tests/redis_worker.py``: a ``RedisSpider`` with
+scrapy-redis's scheduler and dupefilter) in its own process, against one EmulatorStack and
+one throw-away redis-server. Every page a worker delivers is pushed to Redis at once, so
+what a killed worker delivered is counted too.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REACTORS, assert_clean_log
+from processes import CrawlProcess, wait_until
+from scrapy_captcha.testing import EmulatorStack, RedisServer
+
+PREFIX = "scrapy-captcha:"
+SPIDER = "workers"
+
+
+def seed(redis: RedisServer, urls: list[str], proxy: str) -> None:
+    for url in urls:
+        redis.command("RPUSH", f"{SPIDER}:start_urls", json.dumps({"url": url, "proxy": proxy}))
+
+
+def delivered(redis: RedisServer) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in redis.command("LRANGE", f"{SPIDER}:delivered", "0", "-1")]
+
+
+def shelves(redis: RedisServer) -> dict[str, int]:
+    """Requests on each worker's shelf (worker id -> count)."""
+    out = {}
+    for key in redis.command("KEYS", f"{PREFIX}parked:{SPIDER}:*"):
+        out[key.rsplit(":", 1)[1]] = int(redis.command("HLEN", key))
+    return out
+
+
+def lease_holder(redis: RedisServer) -> str | None:
+    leases = redis.command("KEYS", f"{PREFIX}lease:*")
+    return str(redis.command("GET", leases[0])).split(":")[0] if leases else None
+
+
+def worker_id(proc: CrawlProcess) -> str | None:
+    found = re.search(r"Worker (\w+): requests waiting", proc.log_text())
+    return found.group(1) if found else None
+
+
+class Workers:
+    def __init__(
+        self, stack: EmulatorStack, redis: RedisServer, tmp_path: Path, procs: list[Any]
+    ) -> None:
+        self.stack, self.redis, self.tmp_path, self.procs = stack, redis, tmp_path, procs
+
+    def start(
+        self, name: str, reactor: str = "asyncio", closespider_timeout: float = 90, **settings: Any
+    ) -> CrawlProcess:
+        proc = CrawlProcess(
+            self.tmp_path / name,
+            script="redis_worker.py",
+            name=name,
+            reactor=reactor,
+            closespider_timeout=closespider_timeout,
+            settings={
+                **self.stack.scrapy_settings(),
+                "CAPTCHA_CACHE_URL": self.redis.url,
+                "CAPTCHA_LEASE_TTL": 2,
+                **settings,
+            },
+        )
+        self.procs.append(proc)
+        wait_until(lambda: worker_id(proc) is not None, limit=30)
+        return proc
+
+
+def urls(host: str, n: int, tag: str = "") -> list[str]:
+    return [f"http://{host}/p/{tag}{i}" for i in range(n)]
+
+
+@pytest.mark.parametrize("reactor", REACTORS)
+def test_workers_share_one_queue_and_one_solve_per_route(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
+) -> None:
+    """Three workers, two protected domains behind one proxy, one shared queue: every page
+    delivered once, one solve per route in all."""
+    with EmulatorStack(solve_latency=1.0) as stack:
+        for host in ("shop.example", "books.example"):
+            stack.site.add_host(host)
+        workers = Workers(stack, redis, tmp_path, procs)
+        started = [workers.start(f"w{i}", reactor) for i in range(3)]
+        expected = urls("shop.example", 10) + urls("books.example", 10)
+        seed(redis, expected, stack.proxy_a.url)
+        results = [p.result() for p in started]
+        pages = delivered(redis)
+        assert sorted(p["url"] for p in pages) == sorted(expected)
+        assert {p["status"] for p in pages} == {200}
+        assert stack.solver.create_task_count == 2
+        assert sum(r.stat("captcha/solved/cloudflare") for r in results) == 2
+        assert shelves(redis) == {}  # every shelf emptied as its solves landed
+        for r in results:
+            assert r.reason == "finished"
+            assert_clean_log(r, "test-key")
+
+
+def test_killed_worker_loses_no_request_waiting_for_a_solve(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """Worker A takes the solve lease; B and C park their pages waiting for it, each on
+    its shelf in Redis. B is SIGKILLed: once its heartbeat expires another worker claims
+    its shelf and schedules the pages again; when A's solve lands every page arrives,
+    still for one solve."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        stack.solver.hold()
+        workers = Workers(stack, redis, tmp_path, procs)
+        a = workers.start("a")
+        first = urls("shop.example", 4, "a")
+        seed(redis, first, stack.proxy_a.url)
+        wait_until(lambda: shelves(redis).get(worker_id(a) or "") == 4)
+        assert lease_holder(redis) == worker_id(a)
+        b, c = workers.start("b"), workers.start("c")
+        rest = urls("shop.example", 8, "bc")
+        seed(redis, rest, stack.proxy_a.url)
+        wait_until(lambda: sum(shelves(redis).values()) == 12)
+        victim = b if shelves(redis).get(worker_id(b) or "") else c
+        survivor = c if victim is b else b
+        on_victim = shelves(redis)[worker_id(victim) or ""]
+        victim.kill()
+        # Claimed by a live worker once the victim's heartbeat (TTL 2 s) has expired.
+        wait_until(lambda: worker_id(victim) not in shelves(redis), limit=30)
+        stack.solver.release()
+        results = [a.result(), survivor.result()]
+        pages = delivered(redis)
+        assert sorted(p["url"] for p in pages) == sorted(first + rest)
+        assert {p["status"] for p in pages} == {200}
+        assert not [p for p in pages if p["worker"] == victim.workdir.name]
+        assert stack.solver.create_task_count == 1
+        assert sum(r.stat("captcha/parked/recovered") for r in results) == on_victim
+        assert shelves(redis) == {}
+        for r in results:
+            assert r.reason == "finished"
+            assert_clean_log(r, "test-key")
+
+
+def test_killed_solving_worker_is_taken_over_and_loses_nothing(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """The worker holding the solve lease dies mid-solve with its own pages parked: its
+    lease expires, the other worker solves in its place and delivers every page, the dead
+    worker's included. (The dead worker's task was paid for: two tasks.)"""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        stack.solver.hold()
+        workers = Workers(stack, redis, tmp_path, procs)
+        a = workers.start("a", "twisted")
+        first = urls("shop.example", 4, "a")
+        seed(redis, first, stack.proxy_a.url)
+        wait_until(lambda: shelves(redis).get(worker_id(a) or "") == 4)
+        b = workers.start("b")
+        rest = urls("shop.example", 4, "b")
+        seed(redis, rest, stack.proxy_a.url)
+        wait_until(lambda: sum(shelves(redis).values()) == 8)
+        assert lease_holder(redis) == worker_id(a)
+        a.kill()
+        stack.solver.release()
+        r = b.result()
+        pages = delivered(redis)
+        assert sorted(p["url"] for p in pages) == sorted(first + rest)
+        assert {p["worker"] for p in pages} == {"b"}
+        assert r.stat("captcha/parked/recovered") == 4
+        assert r.stat("captcha/shared/lease_taken_over") == 1
+        assert stack.solver.create_task_count == 2
+        assert shelves(redis) == {}
+        assert r.reason == "finished"
+        assert_clean_log(r, "test-key")
+
+
+def test_junk_on_a_dead_workers_shelf_is_skipped(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """A dead worker's shelf holding junk (not base64; base64 but not a pickle) is claimed
+    and skipped with a stat and one warning. Every page arrives, the crawl ends normally."""
+    with EmulatorStack(solve_latency=0.5) as stack:
+        stack.site.add_host("shop.example")
+        shelf = f"{PREFIX}parked:{SPIDER}:deadbeef"
+        redis.command("HSET", shelf, "x", "!!not base64!!", "y", "bm90IGEgcGlja2xl")
+        redis.command("SADD", f"{PREFIX}parkers:{SPIDER}", "deadbeef")
+        workers = Workers(stack, redis, tmp_path, procs)
+        w = workers.start("w")
+        expected = urls("shop.example", 3)
+        seed(redis, expected, stack.proxy_a.url)
+        r = w.result()
+        assert sorted(p["url"] for p in delivered(redis)) == sorted(expected)
+        assert r.stat("captcha/parked/unreadable") == 2
+        assert r.stat("captcha/parked/recovered") == 0
+        assert r.log.count("Skipped an unreadable request on a Redis shelf") == 1
+        assert stack.solver.create_task_count == 1
+        assert shelves(redis) == {}
+        assert r.reason == "finished"
+        assert_clean_log(r, "test-key")
+
+
+def test_worker_closing_mid_solve_leaves_its_pages_to_the_next_worker(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """A worker that stops (CLOSESPIDER_TIMEOUT) while its pages wait for a solve leaves
+    them on its shelf, as the scrapy-redis queue persists; the next worker to start takes
+    them over at once and delivers them."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        stack.solver.hold()
+        workers = Workers(stack, redis, tmp_path, procs)
+        a = workers.start("a", closespider_timeout=3)
+        expected = urls("shop.example", 3)
+        seed(redis, expected, stack.proxy_a.url)
+        ra = a.result()
+        assert ra.reason == "closespider_timeout"
+        assert ra.stat("captcha/parked/left_shelved") == 3
+        assert ra.stat("captcha/dropped_on_close") == 0
+        assert sum(shelves(redis).values()) == 3
+        assert redis.command("KEYS", f"{PREFIX}alive:*") == []  # gone at close
+        stack.solver.release()
+        rb = workers.start("b").result()
+        assert sorted(p["url"] for p in delivered(redis)) == sorted(expected)
+        assert rb.stat("captcha/parked/recovered") == 3
+        assert shelves(redis) == {}
+        for r in (ra, rb):
+            assert_clean_log(r, "test-key")
