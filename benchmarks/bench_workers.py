@@ -139,7 +139,7 @@ def run(n_workers: int, domains: int, pages: int, latency: float, kill: bool) ->
             "solves": stack.solver.create_task_count,
             "domains": domains,
             "exit": ",".join("kill" if c is None or c < 0 else str(c) for c in codes),
-            "s": round(elapsed, 1),
+            "s to last exit": round(elapsed, 1),
         }
 
 

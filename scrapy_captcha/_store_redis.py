@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
-from scrapy_captcha._bounded import BoundedSet
+from scrapy_captcha._bounded import BoundedDict, BoundedSet
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._redis_link import (
     RedisAddress,
@@ -52,6 +52,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("scrapy_captcha")
 
+#: what an outage's writes to replay when Redis is back may hold (the most recent kept;
+#: older clearances stay in this process's memory only)
+UNSYNCED_MAX = 100_000
 #: seconds between two looks at Redis while another process solves (``wait_for``)
 POLL_INTERVAL = 0.2
 
@@ -117,10 +120,10 @@ class RedisStore(ClearanceStore):
             on_up=self._recovered,
         )
         # What happened while Redis was down, to write when it is back.
-        self._unsynced_sets: set[str] = set()
+        self._unsynced_sets: BoundedDict[str, None] = BoundedDict(UNSYNCED_MAX)
         #: keys whose entry could not be read (warned about once each)
         self._unreadable: BoundedSet[str] = BoundedSet(10_000)
-        self._unsynced_drops: dict[str, str] = {}
+        self._unsynced_drops: BoundedDict[str, str] = BoundedDict(UNSYNCED_MAX)
         # Leases held by this process: key -> (owner, ttl, renewal call)
         self._leases: dict[str, tuple[str, float, Any]] = {}
 
@@ -156,14 +159,14 @@ class RedisStore(ClearanceStore):
         try:
             await self._write(key, clearance)
         except RedisUnavailable:
-            self._unsynced_sets.add(key)
+            self._unsynced_sets[key] = None
 
     async def invalidate(self, key: str, clearance_id: str) -> bool:
         dropped_here = await self.memory.invalidate(key, clearance_id)
         try:
             return bool(await self._eval(_DROP_CLEARANCE, self.clearance_key(key), clearance_id))
         except RedisUnavailable:
-            self._unsynced_sets.discard(key)
+            self._unsynced_sets.pop(key, None)
             self._unsynced_drops[key] = clearance_id
             return dropped_here
 
@@ -268,7 +271,7 @@ class RedisStore(ClearanceStore):
                 clearance = await self.memory.get(key)
                 if clearance is not None:
                     await self._write(key, clearance, "NX")
-                self._unsynced_sets.discard(key)
+                self._unsynced_sets.pop(key, None)
         except RedisUnavailable:
             pass  # down again; the rest is written at the next recovery
 
