@@ -101,19 +101,33 @@ class SolverClient:
     # -- public API ---------------------------------------------------------------------
 
     async def solve(
-        self, task_payload: Mapping[str, Any], timeout: float | None = None
+        self,
+        task_payload: Mapping[str, Any],
+        timeout: float | None = None,
+        on_created: Callable[[str | int], Any] | None = None,
     ) -> TaskResult:
         """Create a task and poll it until it is ready, fails or the deadline passes
-        (``timeout`` seconds, default the client's ``solve_timeout``)."""
+        (``timeout`` seconds, default the client's ``solve_timeout``). ``on_created`` is
+        told the task id as soon as the service has it (another process may resume it)."""
         try:
-            return await self._solve(task_payload, timeout or self.solve_timeout)
+            return await self._solve(task_payload, timeout or self.solve_timeout, on_created)
         except SolverError as exc:
             # The task carries the proxy URL with its credentials: keep them out of the
             # message even if a provider quotes them back in some other form.
             exc.args = (_redact_proxy(str(exc.args[0]), task_payload.get("proxy")),)
             raise
 
-    async def _solve(self, task_payload: Mapping[str, Any], timeout: float) -> TaskResult:
+    async def resume(self, task_id: str | int, timeout: float | None = None) -> TaskResult:
+        """Poll a task created earlier (by a process that died while it waited)."""
+        started = time.monotonic()
+        return await self._poll(task_id, started, started + (timeout or self.solve_timeout))
+
+    async def _solve(
+        self,
+        task_payload: Mapping[str, Any],
+        timeout: float,
+        on_created: Callable[[str | int], Any] | None,
+    ) -> TaskResult:
         started = time.monotonic()
         deadline = started + timeout
         while True:
@@ -133,7 +147,11 @@ class SolverClient:
             )
         if str(reply.get("status", "")).lower() == "ready":
             return TaskResult(task_id, reply, time.monotonic() - started)
+        if on_created is not None:
+            on_created(task_id)
+        return await self._poll(task_id, started, deadline)
 
+    async def _poll(self, task_id: str | int, started: float, deadline: float) -> TaskResult:
         faults = 0
         while True:
             await self._sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))

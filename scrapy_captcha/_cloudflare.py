@@ -10,7 +10,8 @@ acted upon. At 950 (``guard``) challenge pages are kept out of the HTTP cache.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight, park
@@ -19,7 +20,7 @@ from scrapy_captcha._detection import Challenge, detect, is_challenge_candidate
 from scrapy_captcha._kinds import CLOUDFLARE
 from scrapy_captcha._state import META_RESULT, RequestState, options, refetch_uncached, reissue
 from scrapy_captcha.clearance import Clearance
-from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.errors import ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, TaskContext
 
 if TYPE_CHECKING:
@@ -29,7 +30,8 @@ if TYPE_CHECKING:
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
     from scrapy_captcha._routes import Route, Routes
-    from scrapy_captcha._solving import Reservation, Solving
+    from scrapy_captcha._solutions import CloudflareSolution
+    from scrapy_captcha._solving import Outcome, Reservation, Solving
 
 
 #: challenge page bytes a task may carry (CapMonster's ``htmlPageBase64``)
@@ -280,6 +282,36 @@ class CloudflareFlow:
             route.key, work, variant=challenge.variant, what=f"for {route.describe()}"
         )
 
+    def _noter(self, route: Route, lease: str | None) -> Callable[[str, str | int], Any] | None:
+        """With a shared store: note the task as soon as it exists, so a process taking
+        the lease over after this one died polls it instead of paying for another."""
+        if lease is None:
+            return None
+        ttl = self.ctx.settings.solve_timeout + self.ctx.settings.lease_ttl
+        store = self.routes.store
+        return lambda name, task_id: spawn(store.note_task(route.key, lease, name, task_id, ttl))
+
+    async def _resume(
+        self, inherited: tuple[str, str | int] | None, route: Route, request: Request
+    ) -> tuple[CloudflareSolution, Outcome] | None:
+        """Poll the task a dead lease holder had created, when its service is one this
+        request may use (a name read from Redis never loads anything). None: solve anew."""
+        if inherited is None:
+            return None
+        name, task_id = inherited
+        chain = {p.name: p for p in self.solving.chain(request)}
+        if name not in chain:
+            return None
+        self.ctx.log.info(
+            "Resuming task %s of the process that stopped solving %s", task_id, route.describe()
+        )
+        try:
+            return await self.solving.resume_cloudflare(chain[name], task_id, route.describe())
+        except SolverError as exc:
+            self.ctx.inc("shared/resume_failed")
+            self.ctx.log.info("Task %s not resumed (%s): solving afresh", task_id, exc.reason)
+            return None
+
     async def _fly(
         self,
         flight: Flight,
@@ -290,7 +322,8 @@ class CloudflareFlow:
         reservation: Reservation,
         request: Request,
     ) -> None:
-        shared, lease = await self.coordination.share(route.key, route.describe())
+        share = await self.coordination.share(route.key, route.describe())
+        shared, lease = share.clearance, share.lease
         try:
             if shared is not None:
                 flight.task_id = shared.task_id
@@ -302,9 +335,19 @@ class CloudflareFlow:
                     len(flight.parked) + len(flight.waiters),
                 )
                 return
-            solution, result = await self.solving.solve_cloudflare(
-                provider, task, route.describe(), reject_key, reservation, request
-            )
+            resumed = await self._resume(share.inherited, route, request)
+            if resumed is not None:
+                solution, result = resumed
+            else:
+                solution, result = await self.solving.solve_cloudflare(
+                    provider,
+                    task,
+                    route.describe(),
+                    reject_key,
+                    reservation,
+                    request,
+                    on_created=self._noter(route, lease),
+                )
             flight.task_id = result.task_id
             clearance = Clearance.from_solution(
                 solution,

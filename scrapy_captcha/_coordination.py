@@ -65,6 +65,17 @@ class Flight:
         await maybe_deferred_to_future(d)
 
 
+@dataclass(frozen=True)
+class Share:
+    """What :meth:`Coordination.share` found: a clearance another process solved, or
+    this process's lease (it solves), with the task a dead holder left, if any."""
+
+    clearance: Clearance | None = None
+    lease: str | None = None
+    #: (provider name, task id) the lease's previous holder was waiting for
+    inherited: tuple[str, str | int] | None = None
+
+
 def waited(state: RequestState, flight: Flight | None) -> None:
     """Record that a request waited on a flight that has landed: one attempt used
     (whether or not it was challenged itself: that is what bounds the solves), and which
@@ -217,13 +228,14 @@ class Coordination:
 
     # -- single flight across processes -------------------------------------------------
 
-    async def share(self, route_key: str, describe: str) -> tuple[Clearance | None, str | None]:
-        """Single flight across the processes of a shared store. Returns the clearance
-        another process solved (then nothing is solved here), and the lease owner id if
-        this process must solve. A holder that dies stops renewing its lease, which then
-        expires: the next waiter takes it over. A per-process store: (None, None)."""
+    async def share(self, route_key: str, describe: str) -> Share:
+        """Single flight across the processes of a shared store: the clearance another
+        process solved (then nothing is solved here), or the lease owner id if this
+        process must solve. A holder that dies stops renewing its lease, which then
+        expires: the next waiter takes it over, with the task the dead holder had created
+        (:attr:`Share.inherited`). A per-process store: an empty Share."""
         if not self.store.shared:
-            return None, None
+            return Share()
         owner = f"{self._owner}:{uuid.uuid4().hex[:8]}"
         settings = self.ctx.settings
         ttl = settings.lease_ttl
@@ -231,20 +243,22 @@ class Coordination:
         waited_before = False
         while True:
             if await self.store.acquire_lease(route_key, owner, ttl):
+                inherited = None
                 if waited_before:
                     self.ctx.inc("shared/lease_taken_over")
                     self.ctx.log.info(
                         "Solve lease for %s ended without a clearance: solving here", describe
                     )
+                    inherited = await self.store.noted_task(route_key)
                 # Another process may have stored one between our miss and the lease.
-                return await self.store.get(route_key), owner
+                return Share(await self.store.get(route_key), owner, inherited)
             left = deadline - time.monotonic()
             if left <= 0:  # (a holder renewing its lease far past any solve deadline)
                 self.ctx.log.warning("Gave up waiting for another process to solve %s", describe)
-                return None, None
+                return Share()
             clearance = await self.store.wait_for(route_key, left)
             if clearance is not None:
-                return clearance, None
+                return Share(clearance)
             waited_before = True
 
     async def release(self, route_key: str, lease: str | None) -> None:

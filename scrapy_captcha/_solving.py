@@ -7,6 +7,7 @@ the same whichever path met it; the budget counter changes here and nowhere else
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -174,14 +175,18 @@ class Solving:
         request: Request | None = None,
         timeout: float | None = None,
         reject_key: str | None = None,
+        on_created: Callable[[str, str | int], Any] | None = None,
     ) -> tuple[_T, Outcome]:
         """Solve with ``provider``, failing over along the request's chain when the
         account is dead or the service keeps failing; count the cost."""
         while True:
             reservation.commit()
+            noted = None if on_created is None else functools.partial(on_created, provider.name)
             try:
                 result = await self.accounts.client(provider).solve(
-                    build(provider), timeout=timeout
+                    build(provider),
+                    timeout=timeout,
+                    on_created=noted,
                 )
             except SolverError as exc:
                 self.failed(provider, exc, where, reject_key=reject_key)
@@ -282,6 +287,7 @@ class Solving:
         reject_key: str,
         reservation: Reservation,
         request: Request | None = None,
+        on_created: Callable[[str, str | int], Any] | None = None,
     ) -> tuple[CloudflareSolution, Outcome]:
         solution, outcome = await self._solve(
             provider,
@@ -293,10 +299,28 @@ class Solving:
             reservation,
             request=request,
             reject_key=reject_key,
+            on_created=on_created,
         )
         self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
         return solution, outcome
+
+    async def resume_cloudflare(
+        self, provider: Provider, task_id: str | int, where: str
+    ) -> tuple[CloudflareSolution, Outcome]:
+        """Poll the Cloudflare task a process that died had created: its result is paid
+        for already (no budget spent here, no cost counted twice). Any failure is left to
+        the caller, which then solves afresh."""
+        if self.unavailable(provider, CLOUDFLARE) is not None:
+            raise SolverError("unavailable", f"{provider.name} cannot take solves now")
+        result = await self.accounts.client(provider).resume(task_id)
+        solution = provider.parse_cloudflare(result.reply)
+        if solution is None:
+            raise self._malformed(provider, result, "usable cookies and User-Agent", where)
+        self._report_dropped(solution.dropped)
+        self.ctx.inc(f"solved/{CLOUDFLARE}")
+        self.ctx.inc("shared/task_resumed")
+        return solution, Outcome(result.task_id, provider.name, 0.0, result.seconds)
 
     async def solve_token(
         self,

@@ -41,6 +41,7 @@ from scrapy_captcha._redis_link import (
     installed_reactor,
 )
 from scrapy_captcha._shelf import RedisShelf
+from scrapy_captcha._wire import task_id_ok
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
@@ -66,9 +67,10 @@ local ok, c = pcall(cjson.decode, v)
 if ok and type(c) == 'table' and c['id'] == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-# KEYS[1] lease key, ARGV[1] owner: delete the lease only if that owner still holds it.
+# KEYS[1] lease key, KEYS[2] its task note, ARGV[1] owner: delete the lease (and the
+# note of its task) only if that owner still holds it.
 _RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
 return 0
 """
 # KEYS[1] lease key, ARGV[1] owner, ARGV[2] ttl ms: extend the lease if still held.
@@ -140,6 +142,9 @@ class RedisStore(ClearanceStore):
 
     def lease_key(self, key: str) -> str:
         return f"{self.prefix}lease:{key}"
+
+    def task_key(self, key: str) -> str:
+        return f"{self.prefix}task:{key}"
 
     async def _eval(self, script: str, key: str, *args: Any) -> Any:
         """Run a Lua script on one key (atomic on the server)."""
@@ -214,7 +219,32 @@ class RedisStore(ClearanceStore):
             if held[2].active():
                 held[2].cancel()
         with contextlib.suppress(RedisUnavailable):  # (then it expires by itself)
-            await self._eval(_RELEASE, self.lease_key(key), owner)
+            await self._release(key, owner)
+
+    async def _release(self, key: str, owner: str) -> None:
+        await self.link.call("EVAL", _RELEASE, 2, self.lease_key(key), self.task_key(key), owner)
+
+    async def note_task(
+        self, key: str, owner: str, provider: str, task_id: str | int, ttl: float
+    ) -> None:
+        note = json.dumps({"owner": owner, "provider": provider, "task_id": task_id})
+        with contextlib.suppress(RedisUnavailable):
+            await self.link.call("SET", self.task_key(key), note, "PX", _ms(ttl))
+
+    async def noted_task(self, key: str) -> tuple[str, str | int] | None:
+        try:
+            raw = await self.link.call("GET", self.task_key(key))
+            note = json.loads(raw) if raw is not None else None
+        except RedisUnavailable:
+            return None
+        except ValueError:
+            note = None
+        if not isinstance(note, dict):
+            return None
+        provider, task_id = note.get("provider"), note.get("task_id")
+        if not isinstance(provider, str) or not task_id_ok(task_id):
+            return None
+        return provider, task_id
 
     async def wait_for(self, key: str, timeout: float) -> Clearance | None:
         """Poll until a clearance for ``key`` is stored (returned), or the lease is gone
@@ -282,7 +312,7 @@ class RedisStore(ClearanceStore):
                 call.cancel()
             if not self.link.down:
                 with contextlib.suppress(RedisUnavailable):
-                    await self._eval(_RELEASE, self.lease_key(key), owner)
+                    await self._release(key, owner)
         self._leases.clear()
         await self.link.close()
 

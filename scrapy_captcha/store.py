@@ -65,6 +65,18 @@ class ClearanceStore:
         """Give the lease up, if ``owner`` still holds it."""
         return None
 
+    async def note_task(
+        self, key: str, owner: str, provider: str, task_id: str | int, ttl: float
+    ) -> None:
+        """Say which solver task the holder of ``key``'s lease waits for, so that a
+        process taking the lease over (the holder died) polls that task instead of paying
+        for another. Released with the lease."""
+        return None
+
+    async def noted_task(self, key: str) -> tuple[str, str | int] | None:
+        """(provider name, task id) noted for ``key`` by the lease's last holder."""
+        return None
+
     async def wait_for(self, key: str, timeout: float) -> Clearance | None:
         """Wait (without blocking the reactor) for the clearance the lease holder stores:
         it, or None once the lease is gone without one or ``timeout`` passes."""

@@ -59,7 +59,7 @@ def test_solve_errors_never_carry_the_task_proxy_credentials() -> None:
 
     c = client()
 
-    async def failing(task, timeout):  # type: ignore[no-untyped-def]
+    async def failing(task, timeout, on_created):  # type: ignore[no-untyped-def]
         raise SolverError("proxy", "ERROR_PROXY_CONNECT_REFUSED: cannot use carol:hunter22@h:1")
 
     c._solve = failing  # type: ignore[method-assign]

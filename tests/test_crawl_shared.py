@@ -77,7 +77,8 @@ def test_dead_solver_process_lease_expires_and_another_takes_over(
     redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
 ) -> None:
     """Process 1 takes the lease and is SIGKILLed mid-solve; process 2 waits no longer
-    than the lease's TTL, takes it over and solves."""
+    than the lease's TTL, takes it over and finishes the solve by polling the task
+    process 1 had created: one task in all."""
     with EmulatorStack(solve_latency=0.3) as stack:
         stack.site.add_host("shop.example")
         conf = settings(stack, redis, CAPTCHA_LEASE_TTL=2)
@@ -107,7 +108,11 @@ def test_dead_solver_process_lease_expires_and_another_takes_over(
         assert [p["status"] for p in r.pages] == [200] * 3, r.log[-3000:]
         assert r.stat("captcha/shared/lease_taken_over") == 1
         assert r.stat("captcha/solved/cloudflare") == 1
-        assert stack.solver.create_task_count == 2
+        # It polled the task the dead process had created instead of paying for another.
+        assert r.stat("captcha/shared/task_resumed") == 1
+        assert r.stat("captcha/solver/createTask") == 0
+        assert stack.solver.create_task_count == 1
+        assert keys(redis, "task") == []  # the note went with the lease
         assert_clean_log(r, "test-key")
 
 
@@ -220,3 +225,43 @@ def test_redis_down_at_start_then_back(
         assert [p["status"] for p in r2.pages] == [200] * 3
         assert r2.stat("captcha/cache/hit") == 3 and r2.stat("captcha/detected/cloudflare") == 0
         assert stack.solver.create_task_count == 1
+
+
+def test_task_notes_that_cannot_be_resumed_lead_to_a_fresh_solve(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """A dead holder's task note naming a task the service does not know: polled once,
+    then solved afresh. A note naming a service outside the crawl's chain (an import path
+    from Redis) is never loaded or polled."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        proxy = stack.proxy_a.url
+        conf = settings(stack, redis, CAPTCHA_LEASE_TTL=1)
+
+        def start(name: str) -> CrawlProcess:
+            p = CrawlProcess(tmp_path / name, requests=pages(2, name, proxy), settings=conf)
+            procs.append(p)
+            return p
+
+        assert start("first").result().stat("captcha/solved/cloudflare") == 1
+        [clearance_key] = keys(redis, "clearance")
+        route = clearance_key.split("clearance:", 1)[1]
+        for n, (provider, task_id) in enumerate([("1captcha", "no-such-task"), ("os.system", 7)]):
+            redis.command("DEL", clearance_key)
+            redis.command("SET", f"{PREFIX}lease:{route}", "dead-process", "PX", "60000")
+            note = {"owner": "dead-process", "provider": provider, "task_id": task_id}
+            redis.command("SET", f"{PREFIX}task:{route}", json.dumps(note), "PX", "60000")
+            p = start(f"after{n}")
+            wait_until(lambda p=p: "solving with" in p.log_text())  # it met the challenge
+            time.sleep(1.0)  # ... and found the lease held: now it waits for it
+            redis.command("DEL", f"{PREFIX}lease:{route}")  # its holder is gone
+            r = p.result()
+            assert [p["status"] for p in r.pages] == [200] * 2, r.log[-3000:]
+            assert r.stat("captcha/shared/lease_taken_over") == 1
+            assert r.stat("captcha/shared/task_resumed") == 0
+            assert r.stat("captcha/solver/createTask") == 1
+            assert r.stat("captcha/shared/resume_failed") == (1 if n == 0 else 0)
+            assert ("Resuming task" in r.log) == (n == 0)
+            assert keys(redis, "task") == []
+            assert_clean_log(r, "test-key")
+        assert stack.solver.create_task_count == 3

@@ -152,8 +152,8 @@ def test_killed_solving_worker_is_taken_over_and_loses_nothing(
     redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
 ) -> None:
     """The worker holding the solve lease dies mid-solve with its own pages parked: its
-    lease expires, the other worker solves in its place and delivers every page, the dead
-    worker's included. (The dead worker's task was paid for: two tasks.)"""
+    lease expires, the other worker takes the solve over (polling the task the dead worker
+    had created: still one task) and delivers every page, the dead worker's included."""
     with EmulatorStack(solve_latency=0.3) as stack:
         stack.site.add_host("shop.example")
         stack.solver.hold()
@@ -175,7 +175,8 @@ def test_killed_solving_worker_is_taken_over_and_loses_nothing(
         assert {p["worker"] for p in pages} == {"b"}
         assert r.stat("captcha/parked/recovered") == 4
         assert r.stat("captcha/shared/lease_taken_over") == 1
-        assert stack.solver.create_task_count == 2
+        assert r.stat("captcha/shared/task_resumed") == 1
+        assert stack.solver.create_task_count == 1
         assert shelves(redis) == {}
         assert r.reason == "finished"
         assert_clean_log(r, "test-key")
