@@ -76,6 +76,16 @@ class Share:
     inherited: tuple[str, str | int] | None = None
 
 
+def queue_name(settings: Any, spider: str) -> str:
+    """The shared queue's name: scrapy-redis's ``SCHEDULER_QUEUE_KEY`` for this spider, so
+    two crawls (or projects) sharing a Redis never take each other's parked requests."""
+    key = str(settings.get("SCHEDULER_QUEUE_KEY") or "%(spider)s:requests")
+    try:
+        return key % {"spider": spider}
+    except (KeyError, ValueError, TypeError):
+        return f"{key}:{spider}"
+
+
 def waited(state: RequestState, flight: Flight | None) -> None:
     """Record that a request waited on a flight that has landed: one attempt used
     (whether or not it was challenged itself: that is what bounds the solves), and which
@@ -123,7 +133,7 @@ class Coordination:
             # A paused job must find its waiting requests in its queue when resumed.
             before_scheduler_close(self.crawler, self._requeue_at_close)
         if self.ctx.settings.shared_queue:
-            shelf = self.store.shelf(spider.name)
+            shelf = self.store.shelf(queue_name(self.crawler.settings, spider.name))
             if shelf is None:
                 self.ctx.log.warning(
                     "CAPTCHA_SHARED_QUEUE: %r is not shared, so requests waiting for a solve "
@@ -309,6 +319,8 @@ class Coordination:
         signal."""
         if self._keeper is not None and self._keeper.enqueue_request(request):
             self.ctx.inc("requeued_on_close")
+            if self.shelving is not None:
+                self.shelving.taken([request])  # in the job's queue now: once is enough
             return
         if self.shelving is not None and self.shelving.keep(request):
             self.ctx.inc("parked/left_shelved")  # another worker (or the next run) sends it

@@ -5,20 +5,23 @@ a solve is parked off the scheduler (``_coordination``); held only in its worker
 it would be lost for the whole crawl if that worker died. So while parked it is also on
 its worker's *shelf* in the shared store:
 
-- ``{prefix}parked:{spider}:{worker}``: hash, park id -> the request (Scrapy's
-  ``Request.to_dict``, pickled as scrapy-redis pickles its own queue, base64);
-- ``{prefix}parkers:{spider}``: the workers that have a shelf;
+- ``{prefix}parked:{queue}:{worker}``: hash, park id -> the request (Scrapy's
+  ``Request.to_dict``, pickled as scrapy-redis pickles its own queue, base64); ``{queue}``
+  is scrapy-redis's queue key for the spider, so two crawls in one Redis keep apart;
+- ``{prefix}parkers:{queue}``: the workers that have a shelf;
 - ``{prefix}alive:{worker}``: set every third of ``CAPTCHA_LEASE_TTL``, expiring after it.
 
 When the solve lands the worker schedules the request again (into the shared queue) and
-only then takes it off its shelf. Every worker looks, at start and every third of the TTL,
-for shelves whose worker is no longer alive: it claims such a shelf atomically (Lua) and
-schedules what was on it. Delivery is at least once: a worker stalled for longer than the
-TTL may see its requests recovered by another and then send them itself too.
+only then takes it off its shelf; a take that fails is retried at the next look. Every
+worker looks, at start and every third of the TTL, for shelves whose worker is no longer
+alive: it moves such a shelf onto its own atomically (Lua), schedules what was on it and
+then takes it off, so a claimed request is never only in one process's memory either.
+Delivery is at least once: a worker stalled for longer than the TTL may see its requests
+recovered by another and then send them itself too.
 
 A worker that closes leaves its shelf for the others, or for the next run when none is
-left (the queue persists too); with ``SCHEDULER_PERSIST = False`` the queue is flushed at
-close, and so is the shelf.
+left (the queue persists too); without ``SCHEDULER_PERSIST`` (off by default in
+scrapy-redis) the queue is flushed at close, and so is the shelf.
 
 Trust: the shelf is unpickled as scrapy-redis unpickles its queue: whoever can write to
 this Redis can already put requests in the crawl.
@@ -35,10 +38,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
+from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.request import request_from_dict
-from twisted.internet import task
+from twisted.internet import defer, task
 
-from scrapy_captcha._compat import engine_closing, spawn
+from scrapy_captcha._compat import engine_closing as _engine_closing
+from scrapy_captcha._compat import spawn
 from scrapy_captcha._redis_link import RedisLink, RedisUnavailable
 from scrapy_captcha._state import RequestState
 
@@ -62,13 +67,19 @@ for i = 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 return 1
 """
-# KEYS: the other worker's shelf, parkers, its alive key. ARGV: that worker.
-# Nothing while it is alive; else its whole shelf, which is gone from Redis once returned.
+# KEYS: the other worker's shelf, parkers, its alive key, my shelf, my alive key.
+# ARGV: that worker, me, ttl ms. Nothing while it is alive; else its whole shelf moves onto
+# mine (id, request, id, request, ...): claimed, and never only in one process's memory.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
-local v = redis.call('HVALS', KEYS[1])
+local v = redis.call('HGETALL', KEYS[1])
+for i = 1, #v, 2 do redis.call('HSET', KEYS[4], v[i], v[i + 1]) end
 redis.call('DEL', KEYS[1])
 redis.call('SREM', KEYS[2], ARGV[1])
+if #v > 0 then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
+end
 return v
 """
 
@@ -76,17 +87,17 @@ return v
 class RedisShelf:
     """The Redis side of the shelves of one spider's workers (see the module docstring)."""
 
-    def __init__(self, link: RedisLink, prefix: str, spider: str) -> None:
+    def __init__(self, link: RedisLink, prefix: str, queue: str) -> None:
         self.link = link
         self.prefix = prefix
-        self.parkers = f"{prefix}parkers:{spider}"
-        self._spider = spider
+        self.parkers = f"{prefix}parkers:{queue}"
+        self._queue = queue
 
     def __repr__(self) -> str:
         return f"<RedisShelf {self.parkers!r}>"
 
     def shelf_key(self, worker: str) -> str:
-        return f"{self.prefix}parked:{self._spider}:{worker}"
+        return f"{self.prefix}parked:{self._queue}:{worker}"
 
     def alive_key(self, worker: str) -> str:
         return f"{self.prefix}alive:{worker}"
@@ -111,40 +122,55 @@ class RedisShelf:
             await self.link.call("SREM", self.parkers, worker)
         await self.link.call("DEL", self.alive_key(worker))
 
-    async def claim(self, me: str) -> tuple[list[str], int]:
-        """The requests on shelves of workers no longer alive (now off Redis), and how
-        many other workers still have a shelf."""
-        claimed: list[str] = []
-        others = 0
-        for worker in await self.link.call("SMEMBERS", self.parkers):
-            worker = worker.decode() if isinstance(worker, bytes) else str(worker)
-            if worker == me:
-                continue
-            keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
-            got = await self.link.call("EVAL", _CLAIM, 3, *keys, worker)
-            if got:
-                claimed.extend(v.decode() if isinstance(v, bytes) else str(v) for v in got)
-            elif await self.link.call("EXISTS", keys[2]):
-                others += 1
-        return claimed, others
+    async def others(self, me: str) -> list[str]:
+        """The other workers that have a shelf."""
+        return [w for w in map(_text, await self.link.call("SMEMBERS", self.parkers)) if w != me]
+
+    async def claim(self, worker: str, me: str, ttl: float) -> dict[str, str] | None:
+        """Move the shelf of ``worker`` onto mine if it is no longer alive: its entries
+        (id -> request), or None while it is alive."""
+        keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
+        mine = (self.shelf_key(me), self.alive_key(me))
+        got = await self.link.call("EVAL", _CLAIM, 5, *keys, *mine, worker, me, _ms(ttl))
+        if not got:
+            return None if await self.link.call("EXISTS", keys[2]) else {}
+        flat = [_text(x) for x in got]
+        return dict(zip(flat[::2], flat[1::2], strict=False))
 
 
 class Shelving:
     """This worker's shelf: what it parks goes on it, what lands comes off it, and the
     shelves of dead workers are claimed and their requests scheduled here."""
 
-    def __init__(self, ctx: Context, shelf: RedisShelf, ttl: float, worker: str) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        shelf: RedisShelf,
+        ttl: float,
+        worker: str,
+        engine_closing: Callable[[], bool] | None = None,
+    ) -> None:
         self.ctx = ctx
+        self._engine_closing = engine_closing or (lambda: _engine_closing(ctx.crawler))
         self.shelf = shelf
         self.ttl = ttl
         #: this process's id (also the prefix of its solve leases)
         self.worker = worker
-        #: other workers with a shelf at the last look (the crawl must not end meanwhile)
+        #: scrapy-redis keeps its queue at close only with SCHEDULER_PERSIST (default off)
+        self.persist = ctx.crawler.settings.getbool("SCHEDULER_PERSIST")
+        #: other live workers with a shelf at the last look (the crawl must not end while
+        #: one of them may die and leave its requests to this one)
         self.others = 0
         self._spider: Spider | None = None
         self._crawl: Callable[[Request], Any] = lambda request: None
         self._loop: task.LoopingCall | None = None
-        self._busy = False
+        self._ticking: defer.Deferred[Any] | None = None
+        self._closed = False
+        #: ids to take off this worker's shelf still (a take that failed, a put whose
+        #: outcome is unknown); retried at every look, so nothing stale stays behind
+        self._untaken: set[str] = set()
+        #: ids Redis has confirmed on this worker's shelf (left at close only if there)
+        self._stored: set[str] = set()
 
     def __repr__(self) -> str:
         return f"<Shelving worker={self.worker} {self.shelf!r}>"
@@ -156,10 +182,19 @@ class Shelving:
         self.ctx.log.info(
             "Worker %s: requests waiting for a solve are also kept in %r", self.worker, self.shelf
         )
-        self._loop = task.LoopingCall(lambda: spawn(self.tick()))
+        self._loop = task.LoopingCall(self._look)
         self._loop.start(self.ttl / 3, now=True).addErrback(
             lambda f: logger.error("shelf watcher failed", exc_info=f.value)
         )
+
+    def _look(self) -> None:
+        if self._ticking is None:
+            self._ticking = spawn(self.tick())
+            self._ticking.addBoth(self._looked)
+
+    def _looked(self, result: Any) -> Any:
+        self._ticking = None
+        return result
 
     def put(self, request: Request) -> None:
         """Put a parked request on the shelf (in the background: parking goes on at once;
@@ -182,70 +217,109 @@ class Shelving:
 
     async def _put(self, state: RequestState, park_id: str, blob: str) -> None:
         stored = await self._quietly(self.shelf.put(self.worker, {park_id: blob}, self.ttl))
-        if not stored and state.shelved == park_id:
-            state.shelved = None  # in memory only: dropped at close, not left
+        if stored:
+            if park_id not in self._untaken:  # (not taken meanwhile)
+                self._stored.add(park_id)
+        else:
+            # In memory only now (dropped at close, not left); the put may still have
+            # reached Redis: take it off at the next look.
+            self._untaken.add(park_id)
+            if state.shelved == park_id:
+                state.shelved = None
 
     def taken(self, requests: list[Request]) -> None:
-        """These requests were scheduled again: off the shelf."""
-        ids = []
+        """These requests were scheduled again (or went into a JOBDIR queue): off the
+        shelf."""
         for request in requests:
             state = RequestState.peek(request)
             if state is not None and state.shelved:
-                ids.append(state.shelved)
+                self._untaken.add(state.shelved)
                 state.shelved = None
-        if ids:
-            spawn(self._quietly(self.shelf.take(self.worker, ids)))
+        spawn(self._take())
+
+    async def _take(self) -> None:
+        if self._untaken:
+            ids = list(self._untaken)
+            if await self._quietly(self.shelf.take(self.worker, ids)):
+                self._untaken.difference_update(ids)
+                self._stored.difference_update(ids)
 
     def keep(self, request: Request) -> bool:
-        """At close: True if the request stays on the shelf for another worker."""
+        """At close: True if the request stays on the shelf for another worker (or the
+        next run), as the queue itself is kept."""
         state = RequestState.peek(request)
-        return bool(state is not None and state.shelved and self._persist())
+        if state is None or not state.shelved:
+            return False
+        if self.persist and state.shelved in self._stored:
+            return True
+        # Dropped here: its entry (if its put lands after all) must not be sent again.
+        self._untaken.add(state.shelved)
+        return False
 
     async def tick(self) -> None:
-        if self._busy or self._spider is None or engine_closing(self.ctx.crawler):
+        """Beat; retry takes; claim the shelves of workers no longer alive."""
+        if self._closing():
             return
-        self._busy = True
         try:
             await self.shelf.beat(self.worker, self.ttl)
-            claimed, self.others = await self.shelf.claim(self.worker)
+            await self._take()
+            others = 0
+            for worker in await self.shelf.others(self.worker):
+                if self._closing():
+                    return
+                entries = await self.shelf.claim(worker, self.worker, self.ttl)
+                if entries is None:
+                    others += 1
+                elif entries:
+                    self._schedule(entries)
+            self.others = others
         except RedisUnavailable:
             return
-        finally:
-            self._busy = False
-        self._schedule(claimed)
 
-    def _schedule(self, claimed: list[str]) -> None:
+    def _closing(self) -> bool:
+        return self._closed or self._spider is None or self._engine_closing()
+
+    def _schedule(self, entries: dict[str, str]) -> None:
+        """Schedule claimed requests (now on this worker's shelf), then take them off. A
+        worker closing meanwhile leaves them there, as its own."""
+        if self._closing():
+            return
         requests = []
-        for blob in claimed:
+        for park_id, blob in entries.items():
             try:
-                requests.append(_decode(blob, self._spider))
+                request = _decode(blob, self._spider)
             except Exception as exc:
+                self._untaken.add(park_id)
                 self.ctx.inc("parked/unreadable")
                 self.ctx.warn_once(
                     "shelf-unreadable",
                     "Skipped an unreadable request on a Redis shelf (%s)",
                     type(exc).__name__,
                 )
-        if not requests:
-            return
-        self.ctx.log.info(
-            "Scheduling %d requests that waited for a solve in a worker that stopped",
-            len(requests),
-        )
-        for request in requests:
+                continue
             state = RequestState.of(request)
-            state.shelved = state.park = None
+            state.park, state.shelved = None, park_id
+            requests.append(request)
+        if requests:
+            self.ctx.log.info(
+                "Scheduling %d requests that waited for a solve in a worker that stopped",
+                len(requests),
+            )
+        for request in requests:
             self.ctx.inc("parked/recovered")
             self._crawl(request)
+        self.taken(requests)
 
     async def close(self) -> None:
+        """Stop looking; leave the shelf to the others (or flush it with the queue)."""
+        self._closed = True
         if self._loop is not None and self._loop.running:
             self._loop.stop()
+        if self._ticking is not None:  # (each Redis call in it is bounded)
+            await maybe_deferred_to_future(self._ticking)
         if self._spider is not None:
-            await self._quietly(self.shelf.leave(self.worker, flush=not self._persist()))
-
-    def _persist(self) -> bool:
-        return self.ctx.crawler.settings.getbool("SCHEDULER_PERSIST", True)
+            await self._take()
+            await self._quietly(self.shelf.leave(self.worker, flush=not self.persist))
 
     async def _quietly(self, call: Any) -> bool:
         try:
@@ -267,6 +341,10 @@ def _decode(blob: str, spider: Spider | None) -> Request:
     except (binascii.Error, ValueError):
         raise ValueError("not base64") from None
     return request_from_dict(pickle.loads(data), spider=spider)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _ms(seconds: float) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
+from scrapy.utils.misc import load_object
 
 from scrapy_captcha._kinds import WIDGET_KINDS
 from scrapy_captcha.errors import ConfigurationError
@@ -126,11 +127,13 @@ def _shared_queue(settings: BaseSettings) -> bool:
     """CAPTCHA_SHARED_QUEUE, or whether SCHEDULER is scrapy-redis's (a queue in Redis that
     every worker pops from)."""
     value = settings.get("CAPTCHA_SHARED_QUEUE")
-    if value is None:
-        scheduler = settings.get("SCHEDULER")
-        path = scheduler if isinstance(scheduler, str) else getattr(scheduler, "__module__", "")
-        return str(path).startswith("scrapy_redis.")
-    return settings.getbool("CAPTCHA_SHARED_QUEUE")
+    if value is not None:
+        return settings.getbool("CAPTCHA_SHARED_QUEUE")
+    try:
+        scheduler = load_object(settings.get("SCHEDULER"))
+    except Exception:  # (Scrapy itself reports a bad SCHEDULER)
+        return False
+    return any(c.__module__.startswith("scrapy_redis.") for c in getattr(scheduler, "__mro__", ()))
 
 
 @dataclass(frozen=True)

@@ -291,7 +291,9 @@ SCENARIOS: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
 }
 
 
-def main(reactor_name: str, name: str) -> None:
+def main(reactor_name: str, name: str, scenarios: dict[str, Any] | None = None) -> None:
+    """Run scenario ``name`` (of ``scenarios``, default this module's) on that reactor."""
+    scenarios = SCENARIOS if scenarios is None else scenarios
     from scrapy.utils.reactor import install_reactor
 
     install_reactor(REACTORS[reactor_name])
@@ -312,7 +314,7 @@ def main(reactor_name: str, name: str) -> None:
         reactor.stop()
 
     def start() -> None:
-        deferred_from_coro(SCENARIOS[name]()).addCallbacks(done, failed)
+        deferred_from_coro(scenarios[name]()).addCallbacks(done, failed)
 
     reactor.callWhenRunning(start)
     reactor.callLater(60, reactor.stop)  # bounded, whatever happens

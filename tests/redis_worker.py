@@ -56,6 +56,7 @@ def main(spec_path: str, out_path: str) -> None:
         "REDIS_URL": redis_url,
         "MAX_IDLE_TIME_BEFORE_CLOSE": spec.get("max_idle", 3),
         "REDIS_START_URLS_BATCH_SIZE": spec.get("batch", 4),
+        **spec["settings"],
     }
     process = CrawlerProcess(settings)
     crawler = process.create_crawler(WorkerSpider)

@@ -19,9 +19,10 @@ from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.store import open_store
 
 
-def run_scenario(name: str, reactor: str) -> dict[str, Any]:
+def run_scenario(name: str, reactor: str, script: str = "redis_scenarios.py") -> dict[str, Any]:
+    """Run one scenario of ``script`` in its own process; what it printed, as JSON."""
     proc = subprocess.run(
-        [*python_command(), str(HERE / "redis_scenarios.py"), reactor, name],
+        [*python_command(), str(HERE / script), reactor, name],
         capture_output=True,
         text=True,
         timeout=90,

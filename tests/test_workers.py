@@ -189,9 +189,9 @@ def test_junk_on_a_dead_workers_shelf_is_skipped(
     and skipped with a stat and one warning. Every page arrives, the crawl ends normally."""
     with EmulatorStack(solve_latency=0.5) as stack:
         stack.site.add_host("shop.example")
-        shelf = f"{PREFIX}parked:{SPIDER}:deadbeef"
+        shelf = f"{PREFIX}parked:{SPIDER}:requests:deadbeef"
         redis.command("HSET", shelf, "x", "!!not base64!!", "y", "bm90IGEgcGlja2xl")
-        redis.command("SADD", f"{PREFIX}parkers:{SPIDER}", "deadbeef")
+        redis.command("SADD", f"{PREFIX}parkers:{SPIDER}:requests", "deadbeef")
         workers = Workers(stack, redis, tmp_path, procs)
         w = workers.start("w")
         expected = urls("shop.example", 3)
@@ -217,10 +217,9 @@ def test_worker_closing_mid_solve_leaves_its_pages_to_the_next_worker(
         stack.site.add_host("shop.example")
         stack.solver.hold()
         workers = Workers(stack, redis, tmp_path, procs)
-        a = workers.start("a", closespider_timeout=3)
         expected = urls("shop.example", 3)
-        seed(redis, expected, stack.proxy_a.url)
-        ra = a.result()
+        seed(redis, expected, stack.proxy_a.url)  # (read at the worker's first idle)
+        ra = workers.start("a", closespider_timeout=4).result()
         assert ra.reason == "closespider_timeout"
         assert ra.stat("captcha/parked/left_shelved") == 3
         assert ra.stat("captcha/dropped_on_close") == 0
