@@ -9,11 +9,11 @@ its worker's *shelf* in the shared store:
   ``Request.to_dict``, pickled as scrapy-redis pickles its own queue, base64); ``{queue}``
   is scrapy-redis's queue key for the spider, so two crawls in one Redis keep apart;
 - ``{prefix}parkers:{queue}``: the workers that have a shelf;
-- ``{prefix}alive:{worker}``: set every third of ``CAPTCHA_LEASE_TTL``, expiring after it.
+- ``{prefix}alive:{worker}``: set every quarter of ``CAPTCHA_LEASE_TTL``, expiring after it.
 
 When the solve lands the worker schedules the request again (into the shared queue) and
 only then takes it off its shelf; a take that fails is retried at the next look. Every
-worker looks, at start and every third of the TTL, for shelves whose worker is no longer
+worker looks, at start and every quarter of the TTL, for shelves whose worker is no longer
 alive: it moves such a shelf onto its own atomically (Lua), schedules what was on it and
 then takes it off, so a claimed request is never only in one process's memory either.
 Delivery is at least once: a worker stalled for longer than the TTL may see its requests
@@ -176,14 +176,14 @@ class Shelving:
         return f"<Shelving worker={self.worker} {self.shelf!r}>"
 
     def open(self, spider: Spider, crawl: Callable[[Request], Any]) -> None:
-        """Start beating and looking for dead workers' shelves (at once, then every third
+        """Start beating and looking for dead workers' shelves (at once, then every quarter
         of the TTL): ``crawl`` schedules what is claimed."""
         self._spider, self._crawl = spider, crawl
         self.ctx.log.info(
             "Worker %s: requests waiting for a solve are also kept in %r", self.worker, self.shelf
         )
         self._loop = task.LoopingCall(self._look)
-        self._loop.start(self.ttl / 3, now=True).addErrback(
+        self._loop.start(self.ttl / 4, now=True).addErrback(
             lambda f: logger.error("shelf watcher failed", exc_info=f.value)
         )
 
@@ -191,6 +191,8 @@ class Shelving:
         if self._ticking is None:
             self._ticking = spawn(self.tick())
             self._ticking.addBoth(self._looked)
+        elif not self._closing():  # a slow look must not make this worker look dead
+            spawn(self._quietly(self.shelf.beat(self.worker, self.ttl)))
 
     def _looked(self, result: Any) -> Any:
         self._ticking = None

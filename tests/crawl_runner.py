@@ -12,9 +12,7 @@ from __future__ import annotations
 import json
 import sys
 
-from scrapy.crawler import CrawlerProcess
-
-from recording import RecordingSpider, crawl_settings, new_out, record_reason, record_stats
+from recording import RecordingSpider, crawl_and_record, crawl_settings, new_out
 from scrapy_captcha.testing import offline_public_suffixes
 
 
@@ -23,14 +21,7 @@ def main(spec_path: str, out_path: str) -> None:
     with open(spec_path) as f:
         spec = json.load(f)
     out = new_out()
-    process = CrawlerProcess(crawl_settings(spec))
-    crawler = process.create_crawler(RecordingSpider)
-    record_reason(crawler, out)
-    process.crawl(crawler, spec=spec, out=out)
-    process.start()
-    record_stats(crawler, out)
-    with open(out_path, "w") as f:
-        json.dump(out, f)
+    crawl_and_record(RecordingSpider, crawl_settings(spec), out, out_path, spec=spec, out=out)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ N has had its outcome, after ``delay`` seconds. A request with ``"api": {...}`` 
 
 from __future__ import annotations
 
+import json
 import time
 import urllib.request
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import scrapy
 from form2request import form2request
 from scrapy import signals
+from scrapy.crawler import CrawlerProcess
 from scrapy.exceptions import DontCloseSpider
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import task
@@ -252,6 +254,25 @@ def record_reason(crawler: Any, out: dict[str, Any]) -> None:
         out["reason"] = reason
 
     crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+
+
+def crawl_and_record(
+    spider_cls: type[scrapy.Spider],
+    settings: dict[str, Any],
+    record: dict[str, Any],
+    out_path: str,
+    **spider_kwargs: Any,
+) -> None:
+    """Run one crawl in this process (``CrawlerProcess``: the process boundary is the
+    point) and write ``record`` with its close reason and stats to ``out_path`` as JSON."""
+    process = CrawlerProcess(settings)
+    crawler = process.create_crawler(spider_cls)
+    record_reason(crawler, record)
+    process.crawl(crawler, **spider_kwargs)
+    process.start()
+    record_stats(crawler, record)
+    with open(out_path, "w") as f:
+        json.dump(record, f)
 
 
 def record_stats(crawler: Any, out: dict[str, Any]) -> None:

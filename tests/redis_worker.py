@@ -17,11 +17,10 @@ from typing import Any
 
 import redis
 from scrapy import Request
-from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 from scrapy_redis.spiders import RedisSpider
 
-from recording import crawl_settings, new_out, record_reason, record_stats
+from recording import crawl_and_record, crawl_settings, new_out
 from scrapy_captcha.testing import offline_public_suffixes
 
 
@@ -56,17 +55,11 @@ def main(spec_path: str, out_path: str) -> None:
         "REDIS_URL": redis_url,
         "MAX_IDLE_TIME_BEFORE_CLOSE": spec.get("max_idle", 3),
         "REDIS_START_URLS_BATCH_SIZE": spec.get("batch", 4),
+        "REDIS_START_URLS_KEY": spec.get("start_key", "%(name)s:start_urls"),
         **spec["settings"],
     }
-    process = CrawlerProcess(settings)
-    crawler = process.create_crawler(WorkerSpider)
-    record_reason(crawler, out)
     WorkerSpider.worker = spec["name"]
-    process.crawl(crawler)
-    process.start()
-    record_stats(crawler, out)
-    with open(out_path, "w") as f:
-        json.dump(out, f)
+    crawl_and_record(WorkerSpider, settings, out, out_path)
 
 
 if __name__ == "__main__":

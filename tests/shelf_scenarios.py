@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import sys
 import uuid
+from pathlib import Path
 from typing import Any
+
+# (run as a script, under coverage too: its neighbours are not on the path by themselves)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from redis_scenarios import main, sleep
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REACTORS, assert_clean_log
+from conftest import REACTORS, CrawlResult, assert_clean_log
 from processes import CrawlProcess, wait_until
 from scrapy_captcha.testing import EmulatorStack, RedisServer
 
@@ -25,9 +25,12 @@ PREFIX = "scrapy-captcha:"
 SPIDER = "workers"
 
 
-def seed(redis: RedisServer, urls: list[str], proxy: str) -> None:
+def seed(redis: RedisServer, urls: list[str], proxy: str, worker: str | None = None) -> None:
+    """Push start URLs: to the list every worker reads, or to one ``worker``'s own (so
+    the test knows who meets which page; they still go through the one shared queue)."""
+    key = f"{SPIDER}:start_urls" + (f":{worker}" if worker else "")
     for url in urls:
-        redis.command("RPUSH", f"{SPIDER}:start_urls", json.dumps({"url": url, "proxy": proxy}))
+        redis.command("RPUSH", key, json.dumps({"url": url, "proxy": proxy}))
 
 
 def delivered(redis: RedisServer) -> list[dict[str, Any]]:
@@ -47,6 +50,14 @@ def lease_holder(redis: RedisServer) -> str | None:
     return str(redis.command("GET", leases[0])).split(":")[0] if leases else None
 
 
+def all_done(redis: RedisServer, *results: CrawlResult) -> None:
+    """Nothing left on any shelf; each worker finished normally with a clean log."""
+    assert shelves(redis) == {}
+    for r in results:
+        assert r.reason == "finished"
+        assert_clean_log(r, "test-key")
+
+
 def worker_id(proc: CrawlProcess) -> str | None:
     found = re.search(r"Worker (\w+): requests waiting", proc.log_text())
     return found.group(1) if found else None
@@ -59,18 +70,25 @@ class Workers:
         self.stack, self.redis, self.tmp_path, self.procs = stack, redis, tmp_path, procs
 
     def start(
-        self, name: str, reactor: str = "asyncio", closespider_timeout: float = 90, **settings: Any
+        self,
+        name: str,
+        reactor: str = "asyncio",
+        closespider_timeout: float = 90,
+        own_start: bool = False,
+        **settings: Any,
     ) -> CrawlProcess:
+        """Start a worker; with ``own_start`` it reads start URLs from its own list."""
         proc = CrawlProcess(
             self.tmp_path / name,
             script="redis_worker.py",
             name=name,
             reactor=reactor,
             closespider_timeout=closespider_timeout,
+            start_key=f"{SPIDER}:start_urls" + (f":{name}" if own_start else ""),
             settings={
                 **self.stack.scrapy_settings(),
                 "CAPTCHA_CACHE_URL": self.redis.url,
-                "CAPTCHA_LEASE_TTL": 2,
+                "CAPTCHA_LEASE_TTL": 3,
                 **settings,
             },
         )
@@ -102,10 +120,7 @@ def test_workers_share_one_queue_and_one_solve_per_route(
         assert {p["status"] for p in pages} == {200}
         assert stack.solver.create_task_count == 2
         assert sum(r.stat("captcha/solved/cloudflare") for r in results) == 2
-        assert shelves(redis) == {}  # every shelf emptied as its solves landed
-        for r in results:
-            assert r.reason == "finished"
-            assert_clean_log(r, "test-key")
+        all_done(redis, *results)  # (every shelf emptied as its solves landed)
 
 
 def test_killed_worker_loses_no_request_waiting_for_a_solve(
@@ -119,20 +134,22 @@ def test_killed_worker_loses_no_request_waiting_for_a_solve(
         stack.site.add_host("shop.example")
         stack.solver.hold()
         workers = Workers(stack, redis, tmp_path, procs)
-        a = workers.start("a")
+        a = workers.start("a", own_start=True)
         first = urls("shop.example", 4, "a")
-        seed(redis, first, stack.proxy_a.url)
+        seed(redis, first, stack.proxy_a.url, "a")
         wait_until(lambda: shelves(redis).get(worker_id(a) or "") == 4)
         assert lease_holder(redis) == worker_id(a)
-        b, c = workers.start("b"), workers.start("c")
-        rest = urls("shop.example", 8, "bc")
-        seed(redis, rest, stack.proxy_a.url)
+        b, c = workers.start("b", own_start=True), workers.start("c", own_start=True)
+        rest = urls("shop.example", 4, "b") + urls("shop.example", 4, "c")
+        seed(redis, rest[:4], stack.proxy_a.url, "b")
+        seed(redis, rest[4:], stack.proxy_a.url, "c")
         wait_until(lambda: sum(shelves(redis).values()) == 12)
-        victim = b if shelves(redis).get(worker_id(b) or "") else c
+        parked = shelves(redis)  # (who parked what: mostly each its own pages)
+        victim = b if parked.get(worker_id(b) or "") else c
         survivor = c if victim is b else b
-        on_victim = shelves(redis)[worker_id(victim) or ""]
+        on_victim = parked[worker_id(victim) or ""]
         victim.kill()
-        # Claimed by a live worker once the victim's heartbeat (TTL 2 s) has expired.
+        # Claimed by a live worker once the victim's heartbeat (TTL 3 s) has expired.
         wait_until(lambda: worker_id(victim) not in shelves(redis), limit=30)
         stack.solver.release()
         results = [a.result(), survivor.result()]
@@ -142,10 +159,7 @@ def test_killed_worker_loses_no_request_waiting_for_a_solve(
         assert not [p for p in pages if p["worker"] == victim.workdir.name]
         assert stack.solver.create_task_count == 1
         assert sum(r.stat("captcha/parked/recovered") for r in results) == on_victim
-        assert shelves(redis) == {}
-        for r in results:
-            assert r.reason == "finished"
-            assert_clean_log(r, "test-key")
+        all_done(redis, *results)
 
 
 def test_killed_solving_worker_is_taken_over_and_loses_nothing(
@@ -158,28 +172,29 @@ def test_killed_solving_worker_is_taken_over_and_loses_nothing(
         stack.site.add_host("shop.example")
         stack.solver.hold()
         workers = Workers(stack, redis, tmp_path, procs)
-        a = workers.start("a", "twisted")
+        a = workers.start("a", "twisted", own_start=True)
         first = urls("shop.example", 4, "a")
-        seed(redis, first, stack.proxy_a.url)
+        seed(redis, first, stack.proxy_a.url, "a")
         wait_until(lambda: shelves(redis).get(worker_id(a) or "") == 4)
-        b = workers.start("b")
+        b = workers.start("b", own_start=True)
         rest = urls("shop.example", 4, "b")
-        seed(redis, rest, stack.proxy_a.url)
+        seed(redis, rest, stack.proxy_a.url, "b")
+        # B waits for A's lease with pages of its own parked.
+        wait_until(lambda: bool(shelves(redis).get(worker_id(b) or "")))
         wait_until(lambda: sum(shelves(redis).values()) == 8)
         assert lease_holder(redis) == worker_id(a)
+        on_a = shelves(redis)[worker_id(a) or ""]
         a.kill()
         stack.solver.release()
         r = b.result()
         pages = delivered(redis)
         assert sorted(p["url"] for p in pages) == sorted(first + rest)
         assert {p["worker"] for p in pages} == {"b"}
-        assert r.stat("captcha/parked/recovered") == 4
+        assert r.stat("captcha/parked/recovered") == on_a
         assert r.stat("captcha/shared/lease_taken_over") == 1
         assert r.stat("captcha/shared/task_resumed") == 1
         assert stack.solver.create_task_count == 1
-        assert shelves(redis) == {}
-        assert r.reason == "finished"
-        assert_clean_log(r, "test-key")
+        all_done(redis, r)
 
 
 def test_junk_on_a_dead_workers_shelf_is_skipped(
@@ -202,9 +217,7 @@ def test_junk_on_a_dead_workers_shelf_is_skipped(
         assert r.stat("captcha/parked/recovered") == 0
         assert r.log.count("Skipped an unreadable request on a Redis shelf") == 1
         assert stack.solver.create_task_count == 1
-        assert shelves(redis) == {}
-        assert r.reason == "finished"
-        assert_clean_log(r, "test-key")
+        all_done(redis, r)
 
 
 def test_worker_closing_mid_solve_leaves_its_pages_to_the_next_worker(
