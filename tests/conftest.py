@@ -83,6 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # run beside tests that mostly compute or start processes.
 SLOW_FIRST = (
     "tests/test_reactor_matrix.py::",
+    "tests/test_workers.py::",
     "tests/test_crawl_shared.py::",
     "tests/test_crawl_faults.py::test_no_slot_",
     "tests/test_lint.py::test_mypy",
