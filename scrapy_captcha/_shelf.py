@@ -68,20 +68,30 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) 
 return 1
 """
 # KEYS: the other worker's shelf, parkers, its alive key, my shelf, my alive key.
-# ARGV: that worker, me, ttl ms. Nothing while it is alive; else its whole shelf moves onto
-# mine (id, request, id, request, ...): claimed, and never only in one process's memory.
+# ARGV: that worker, me, ttl ms, batch. Nothing while it is alive; else up to ``batch``
+# entries of its shelf move onto mine (id, request, id, request, ...): claimed, and never
+# only in one process's memory. The rest waits for the next look (bounded work per look).
 _CLAIM = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
-local v = redis.call('HGETALL', KEYS[1])
-for i = 1, #v, 2 do redis.call('HSET', KEYS[4], v[i], v[i + 1]) end
-redis.call('DEL', KEYS[1])
-redis.call('SREM', KEYS[2], ARGV[1])
-if #v > 0 then
+local ids = redis.call('HKEYS', KEYS[1])
+local n = math.min(#ids, tonumber(ARGV[4]))
+local out = {}
+for i = 1, n do
+  local v = redis.call('HGET', KEYS[1], ids[i])
+  redis.call('HSET', KEYS[4], ids[i], v)
+  redis.call('HDEL', KEYS[1], ids[i])
+  out[#out + 1] = ids[i]
+  out[#out + 1] = v
+end
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
+if n > 0 then
   redis.call('SADD', KEYS[2], ARGV[2])
   redis.call('SET', KEYS[5], '1', 'PX', ARGV[3])
 end
-return v
+return out
 """
+#: requests claimed from one dead worker's shelf per look
+CLAIM_BATCH = 500
 
 
 class RedisShelf:
@@ -131,7 +141,9 @@ class RedisShelf:
         (id -> request), or None while it is alive."""
         keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
         mine = (self.shelf_key(me), self.alive_key(me))
-        got = await self.link.call("EVAL", _CLAIM, 5, *keys, *mine, worker, me, _ms(ttl))
+        got = await self.link.call(
+            "EVAL", _CLAIM, 5, *keys, *mine, worker, me, _ms(ttl), CLAIM_BATCH
+        )
         if not got:
             return None if await self.link.call("EXISTS", keys[2]) else {}
         flat = [_text(x) for x in got]

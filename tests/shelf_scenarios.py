@@ -257,6 +257,26 @@ async def queues_apart() -> dict[str, Any]:
         return {"crawled": w.crawled}
 
 
+async def big_shelf() -> dict[str, Any]:
+    """A dead worker left 1 200 requests: each look moves at most CLAIM_BATCH of them (the
+    work per look, and Redis's script, stay bounded); three looks send them all, once."""
+    from scrapy_captcha.testing import RedisServer
+
+    with RedisServer() as redis:
+        dead_shelf(redis, "dead", *(f"p{i}" for i in range(1200)))
+        w = Worker(redis.url)
+        await sleep(0.5)  # the first look
+        per_look = [len(w.crawled)]
+        for _ in range(2):
+            await w.shelving.tick()
+            per_look.append(len(w.crawled))
+        await sleep(0.3)
+        assert len(set(w.crawled)) == len(w.crawled) == 1200
+        assert shelved(redis) == {}
+        await w.close()
+        return {"per_look": per_look}
+
+
 SCENARIOS = {
     f.__name__: f
     for f in (
@@ -266,6 +286,7 @@ SCENARIOS = {
         take_blip,
         not_persisted,
         queues_apart,
+        big_shelf,
     )
 }
 

@@ -42,3 +42,7 @@ def test_the_shelf_goes_with_a_queue_that_is_not_kept() -> None:
 
 def test_crawls_with_different_queues_keep_apart() -> None:
     assert scenario("queues_apart") == {"crawled": []}
+
+
+def test_a_big_dead_shelf_is_claimed_in_bounded_batches() -> None:
+    assert scenario("big_shelf") == {"per_look": [500, 1000, 1200]}
