@@ -498,7 +498,7 @@ def main() -> None:
     if not args.skip_soak:
         marks = [
             m
-            for m in (1_000, 10_000, 25_000, 50_000, 75_000, 100_000, 1_000_000)
+            for m in (1_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 750_000, 1_000_000)
             if m <= args.soak
         ]
         rows, info = soak(args.soak, marks, args.soak_budget)
