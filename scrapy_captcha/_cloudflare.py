@@ -10,6 +10,7 @@ acted upon. At 950 (``guard``) challenge pages are kept out of the HTTP cache.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from scrapy_captcha._routes import Route, Routes
     from scrapy_captcha._solutions import CloudflareSolution
     from scrapy_captcha._solving import Outcome, Reservation, Solving
+    from scrapy_captcha.store import TaskNote
 
 
 #: challenge page bytes a task may carry (CapMonster's ``htmlPageBase64``)
@@ -292,21 +294,28 @@ class CloudflareFlow:
         return lambda name, task_id: spawn(store.note_task(route.key, lease, name, task_id, ttl))
 
     async def _resume(
-        self, inherited: tuple[str, str | int] | None, route: Route, request: Request
+        self, inherited: TaskNote | None, route: Route, request: Request
     ) -> tuple[CloudflareSolution, Outcome] | None:
         """Poll the task a dead lease holder had created, when its service is one this
-        request may use (a name read from Redis never loads anything). None: solve anew."""
+        request may use (a name read from Redis never loads anything) and it may still be
+        solved in time. None: solve anew."""
         if inherited is None:
             return None
-        name, task_id = inherited
-        chain = {p.name: p for p in self.solving.chain(request)}
-        if name not in chain:
+        name, task_id, created = inherited
+        try:
+            chain = {p.name: p for p in self.solving.chain(request)}
+        except ConfigurationError:
+            return None
+        left = self.ctx.settings.solve_timeout - (time.time() - created)
+        if name not in chain or left <= self.ctx.settings.poll_interval:
             return None
         self.ctx.log.info(
             "Resuming task %s of the process that stopped solving %s", task_id, route.describe()
         )
         try:
-            return await self.solving.resume_cloudflare(chain[name], task_id, route.describe())
+            return await self.solving.resume_cloudflare(
+                chain[name], task_id, route.describe(), timeout=left
+            )
         except SolverError as exc:
             self.ctx.inc("shared/resume_failed")
             self.ctx.log.info("Task %s not resumed (%s): solving afresh", task_id, exc.reason)

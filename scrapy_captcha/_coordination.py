@@ -36,7 +36,7 @@ from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
 if TYPE_CHECKING:
     from scrapy_captcha._context import Context
     from scrapy_captcha.clearance import Clearance
-    from scrapy_captcha.store import ClearanceStore
+    from scrapy_captcha.store import ClearanceStore, TaskNote
 
 logger = logging.getLogger("scrapy_captcha")
 
@@ -72,8 +72,8 @@ class Share:
 
     clearance: Clearance | None = None
     lease: str | None = None
-    #: (provider name, task id) the lease's previous holder was waiting for
-    inherited: tuple[str, str | int] | None = None
+    #: the task a previous holder of the lease created and never released
+    inherited: TaskNote | None = None
 
 
 def queue_name(settings: Any, spider: str) -> str:
@@ -136,8 +136,10 @@ class Coordination:
             shelf = self.store.shelf(queue_name(self.crawler.settings, spider.name))
             if shelf is None:
                 self.ctx.log.warning(
-                    "CAPTCHA_SHARED_QUEUE: %r is not shared, so requests waiting for a solve "
-                    "are kept in this worker's memory only (set CAPTCHA_CACHE_URL to Redis)",
+                    "A shared request queue (scrapy-redis, or CAPTCHA_SHARED_QUEUE) with a "
+                    "clearance store other processes do not see (%r): requests waiting for a "
+                    "solve are kept in this worker's memory only, and each worker solves for "
+                    "itself. Set CAPTCHA_CACHE_URL to the Redis the queue uses.",
                     self.store,
                 )
                 return
@@ -253,15 +255,20 @@ class Coordination:
         waited_before = False
         while True:
             if await self.store.acquire_lease(route_key, owner, ttl):
-                inherited = None
                 if waited_before:
                     self.ctx.inc("shared/lease_taken_over")
                     self.ctx.log.info(
                         "Solve lease for %s ended without a clearance: solving here", describe
                     )
+                try:
+                    # A note left means its holder never released the lease (it died,
+                    # whether or not anyone was waiting). Another process may also have
+                    # stored a clearance between our miss and the lease.
                     inherited = await self.store.noted_task(route_key)
-                # Another process may have stored one between our miss and the lease.
-                return Share(await self.store.get(route_key), owner, inherited)
+                    return Share(await self.store.get(route_key), owner, inherited)
+                except Exception:
+                    await self.store.release_lease(route_key, owner)
+                    raise
             left = deadline - time.monotonic()
             if left <= 0:  # (a holder renewing its lease far past any solve deadline)
                 self.ctx.log.warning("Gave up waiting for another process to solve %s", describe)

@@ -288,6 +288,7 @@ class Shelving:
                     self._schedule(entries)
             self.others = others
         except RedisUnavailable:
+            self.others = 0  # (a dead Redis must not hold the crawl open)
             return
 
     def _closing(self) -> bool:

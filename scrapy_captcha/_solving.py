@@ -306,21 +306,27 @@ class Solving:
         return solution, outcome
 
     async def resume_cloudflare(
-        self, provider: Provider, task_id: str | int, where: str
+        self, provider: Provider, task_id: str | int, where: str, timeout: float | None = None
     ) -> tuple[CloudflareSolution, Outcome]:
         """Poll the Cloudflare task a process that died had created: its result is paid
-        for already (no budget spent here, no cost counted twice). Any failure is left to
-        the caller, which then solves afresh."""
+        for already (no budget spent here, no cost counted twice: the cost is unknown
+        here). A failure is left to the caller, which then solves afresh; a fatal one (a
+        dead account) goes through the error policy first."""
         if self.unavailable(provider, CLOUDFLARE) is not None:
             raise SolverError("unavailable", f"{provider.name} cannot take solves now")
-        result = await self.accounts.client(provider).resume(task_id)
+        try:
+            result = await self.accounts.client(provider).resume(task_id, timeout)
+        except SolverError as exc:
+            if exc.fatal:
+                self.failed(provider, exc, where)
+            raise
         solution = provider.parse_cloudflare(result.reply)
         if solution is None:
             raise self._malformed(provider, result, "usable cookies and User-Agent", where)
         self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
         self.ctx.inc("shared/task_resumed")
-        return solution, Outcome(result.task_id, provider.name, 0.0, result.seconds)
+        return solution, Outcome(result.task_id, provider.name, None, result.seconds)
 
     async def solve_token(
         self,

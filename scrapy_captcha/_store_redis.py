@@ -45,7 +45,7 @@ from scrapy_captcha._wire import task_id_ok
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
-from scrapy_captcha.store import ClearanceStore, MemoryStore
+from scrapy_captcha.store import ClearanceStore, MemoryStore, TaskNote
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -71,6 +71,14 @@ return 0
 # note of its task) only if that owner still holds it.
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1], KEYS[2]) end
+return 0
+"""
+# KEYS[1] lease key, KEYS[2] its task note, ARGV owner, note, ttl ms: note the task only
+# while that owner holds the lease (a note must never outlive its holder's solve).
+_NOTE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
 return 0
 """
 # KEYS[1] lease key, ARGV[1] owner, ARGV[2] ttl ms: extend the lease if still held.
@@ -163,6 +171,9 @@ class RedisStore(ClearanceStore):
         await self.memory.set(key, clearance)
         try:
             await self._write(key, clearance)
+            # The route is solved: no task of it is to be resumed, even if the holder's
+            # release then fails.
+            await self.link.call("DEL", self.task_key(key))
         except RedisUnavailable:
             self._unsynced_sets[key] = None
 
@@ -227,24 +238,30 @@ class RedisStore(ClearanceStore):
     async def note_task(
         self, key: str, owner: str, provider: str, task_id: str | int, ttl: float
     ) -> None:
-        note = json.dumps({"owner": owner, "provider": provider, "task_id": task_id})
+        note = {"provider": provider, "task_id": task_id, "created": time.time()}
+        keys = (self.lease_key(key), self.task_key(key))
         with contextlib.suppress(RedisUnavailable):
-            await self.link.call("SET", self.task_key(key), note, "PX", _ms(ttl))
+            await self.link.call("EVAL", _NOTE, 2, *keys, owner, json.dumps(note), _ms(ttl))
 
-    async def noted_task(self, key: str) -> tuple[str, str | int] | None:
+    async def noted_task(self, key: str) -> TaskNote | None:
         try:
             raw = await self.link.call("GET", self.task_key(key))
             note = json.loads(raw) if raw is not None else None
         except RedisUnavailable:
             return None
-        except ValueError:
+        except (TypeError, ValueError, RecursionError):
             note = None
         if not isinstance(note, dict):
             return None
-        provider, task_id = note.get("provider"), note.get("task_id")
-        if not isinstance(provider, str) or not task_id_ok(task_id):
+        provider, task_id, created = note.get("provider"), note.get("task_id"), note.get("created")
+        if (
+            not isinstance(provider, str)
+            or not task_id_ok(task_id)
+            or not isinstance(created, (int, float))
+            or isinstance(created, bool)
+        ):
             return None
-        return provider, task_id
+        return TaskNote(provider, task_id, float(created))
 
     async def wait_for(self, key: str, timeout: float) -> Clearance | None:
         """Poll until a clearance for ``key`` is stored (returned), or the lease is gone
@@ -296,7 +313,8 @@ class RedisStore(ClearanceStore):
         try:
             for key, clearance_id in list(self._unsynced_drops.items()):
                 await self._eval(_DROP_CLEARANCE, self.clearance_key(key), clearance_id)
-                del self._unsynced_drops[key]
+                if self._unsynced_drops.get(key) == clearance_id:  # (not a newer drop)
+                    del self._unsynced_drops[key]
             for key in list(self._unsynced_sets):
                 clearance = await self.memory.get(key)
                 if clearance is not None:

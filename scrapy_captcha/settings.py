@@ -128,7 +128,12 @@ def _shared_queue(settings: BaseSettings) -> bool:
     every worker pops from)."""
     value = settings.get("CAPTCHA_SHARED_QUEUE")
     if value is not None:
-        return settings.getbool("CAPTCHA_SHARED_QUEUE")
+        try:
+            return settings.getbool("CAPTCHA_SHARED_QUEUE")
+        except ValueError:
+            raise ConfigurationError(
+                "CAPTCHA_SHARED_QUEUE must be True, False or None (auto)"
+            ) from None
     try:
         scheduler = load_object(settings.get("SCHEDULER"))
     except Exception:  # (Scrapy itself reports a bad SCHEDULER)

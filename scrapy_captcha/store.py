@@ -17,7 +17,7 @@ import heapq
 import re
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from scrapy.utils.misc import load_object
 
@@ -32,6 +32,15 @@ if TYPE_CHECKING:
 
 #: clearances a memory store keeps (about 1 KB each): a million routes
 DEFAULT_MAX_ENTRIES = 1_000_000
+
+
+class TaskNote(NamedTuple):
+    """The solver task a lease holder waited for (see :meth:`ClearanceStore.note_task`)."""
+
+    provider: str
+    task_id: str | int
+    #: when it was created (``time.time()``)
+    created: float
 
 
 class ClearanceStore:
@@ -73,8 +82,8 @@ class ClearanceStore:
         for another. Released with the lease."""
         return None
 
-    async def noted_task(self, key: str) -> tuple[str, str | int] | None:
-        """(provider name, task id) noted for ``key`` by the lease's last holder."""
+    async def noted_task(self, key: str) -> TaskNote | None:
+        """The task noted for ``key`` by a lease holder that never released its lease."""
         return None
 
     async def wait_for(self, key: str, timeout: float) -> Clearance | None:

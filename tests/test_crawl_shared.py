@@ -249,7 +249,7 @@ def test_task_notes_that_cannot_be_resumed_lead_to_a_fresh_solve(
         for n, (provider, task_id) in enumerate([("1captcha", "no-such-task"), ("os.system", 7)]):
             redis.command("DEL", clearance_key)
             redis.command("SET", f"{PREFIX}lease:{route}", "dead-process", "PX", "60000")
-            note = {"owner": "dead-process", "provider": provider, "task_id": task_id}
+            note = {"provider": provider, "task_id": task_id, "created": time.time()}
             redis.command("SET", f"{PREFIX}task:{route}", json.dumps(note), "PX", "60000")
             p = start(f"after{n}")
             wait_until(lambda p=p: "solving with" in p.log_text())  # it met the challenge
@@ -265,3 +265,34 @@ def test_task_notes_that_cannot_be_resumed_lead_to_a_fresh_solve(
             assert keys(redis, "task") == []
             assert_clean_log(r, "test-key")
         assert stack.solver.create_task_count == 3
+
+
+def test_a_task_left_by_a_dead_holder_is_resumed_by_the_next_process_to_meet_the_route(
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
+) -> None:
+    """Nobody waits when the solving process dies; its lease expires. The next process to
+    meet the challenge gets the lease at once, finds the dead holder's task noted, and
+    polls it instead of paying for another."""
+    with EmulatorStack(solve_latency=0.3) as stack:
+        stack.site.add_host("shop.example")
+        conf = settings(stack, redis, CAPTCHA_LEASE_TTL=1)
+        stack.solver.hold()
+        first = CrawlProcess(
+            tmp_path / "p1", requests=pages(2, "a", stack.proxy_a.url), settings=conf
+        )
+        procs.append(first)
+        wait_until(lambda: stack.solver.create_task_count == 1 and bool(keys(redis, "task")))
+        first.kill()
+        wait_until(lambda: keys(redis, "lease") == [])  # expired: nobody holds it
+        stack.solver.release()
+        second = CrawlProcess(
+            tmp_path / "p2", requests=pages(2, "b", stack.proxy_a.url), settings=conf
+        )
+        procs.append(second)
+        r = second.result()
+        assert [p["status"] for p in r.pages] == [200] * 2, r.log[-3000:]
+        assert r.stat("captcha/shared/lease_taken_over") == 0
+        assert r.stat("captcha/shared/task_resumed") == 1
+        assert stack.solver.create_task_count == 1
+        assert keys(redis, "task") == [] and keys(redis, "lease") == []
+        assert_clean_log(r, "test-key")

@@ -3,11 +3,18 @@ against a real redis-server; the whole scrapy-redis worker is in ``test_workers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from scrapy.settings import Settings
+from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from test_store_redis import run_scenario
 
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.settings import CaptchaSettings
 
-def scenario(name: str, reactor: str = "asyncio") -> dict:
+
+def scenario(name: str, reactor: str = "asyncio") -> dict[str, Any]:
     return run_scenario(name, reactor, "shelf_scenarios.py")
 
 
@@ -46,3 +53,27 @@ def test_crawls_with_different_queues_keep_apart() -> None:
 
 def test_a_big_dead_shelf_is_claimed_in_bounded_batches() -> None:
     assert scenario("big_shelf") == {"per_look": [500, 1000, 1200]}
+
+
+class _OwnScheduler(RedisScheduler):
+    """A project's own subclass of scrapy-redis's scheduler."""
+
+
+@pytest.mark.parametrize(
+    ("settings", "shared"),
+    [
+        ({}, False),
+        ({"SCHEDULER": "scrapy_redis.scheduler.Scheduler"}, True),
+        ({"SCHEDULER": _OwnScheduler}, True),
+        ({"SCHEDULER": "scrapy_redis.scheduler.Scheduler", "CAPTCHA_SHARED_QUEUE": False}, False),
+        ({"CAPTCHA_SHARED_QUEUE": True}, True),
+        ({"SCHEDULER": "no.such.Scheduler"}, False),
+    ],
+)
+def test_shared_queue_setting(settings: dict[str, Any], shared: bool) -> None:
+    assert CaptchaSettings.from_settings(Settings(settings)).shared_queue is shared
+
+
+def test_shared_queue_setting_rejects_nonsense() -> None:
+    with pytest.raises(ConfigurationError, match="CAPTCHA_SHARED_QUEUE"):
+        CaptchaSettings.from_settings(Settings({"CAPTCHA_SHARED_QUEUE": "maybe"}))
