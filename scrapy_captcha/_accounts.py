@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from twisted.internet import task
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import defer, task
 
 from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._client import SolverClient
@@ -38,6 +39,8 @@ class Accounts:
         self._reported: BoundedSet[str] = BoundedSet(MAX_REPORTED)
         self._low: set[str] = set()
         self._watch: task.LoopingCall | None = None
+        #: reports under way: a crawl that ends meanwhile waits for them (a refund)
+        self._reporting: set[defer.Deferred[Any]] = set()
 
     def provider_named(self, name: str | None) -> Provider:
         """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once.
@@ -101,6 +104,13 @@ class Accounts:
                     s.poll_interval,
                 )
         return client
+
+    def report_later(self, service: str | None, kind: str, task_id: Any) -> None:
+        """:meth:`report_incorrect` in the background; :meth:`close` waits for it."""
+        d = spawn(self.report_incorrect(service, kind, task_id))
+        if not d.called:
+            self._reporting.add(d)
+            d.addBoth(lambda result: self._reporting.discard(d))
 
     async def report_incorrect(self, service: str | None, kind: str, task_id: Any) -> None:
         """The site refused what the service returned: report it through the service's
@@ -196,5 +206,7 @@ class Accounts:
     async def close(self) -> None:
         if self._watch is not None and self._watch.running:
             self._watch.stop()
+        for d in list(self._reporting):  # (each bounded by CAPTCHA_REQUEST_TIMEOUT)
+            await maybe_deferred_to_future(d)
         for client in self._clients.values():
             await client.close()

@@ -118,7 +118,7 @@ class CloudflareFlow:
             and state.last_task == applied[1]
         ):
             # The clearance this request waited for was challenged at once: refused.
-            spawn(self.solving.accounts.report_incorrect(state.solver, CLOUDFLARE, applied[1]))
+            self.solving.accounts.report_later(state.solver, CLOUDFLARE, applied[1])
         if (
             challenge.solvable
             and not cached

@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 
 from scrapy.http import Response, TextResponse
 
-from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._forms import (
     submission_fields,
@@ -169,8 +168,8 @@ class GateFlow:
 
     def _refused(self, sent: dict[str, Any]) -> None:
         """The site answered our submission with its captcha again: refused."""
-        report = self.solving.accounts.report_incorrect
-        spawn(report(sent.get("provider"), sent.get("kind", ""), sent.get("task_id")))
+        report = self.solving.accounts.report_later
+        report(sent.get("provider"), sent.get("kind", ""), sent.get("task_id"))
 
     def _after_submission(self, request: Request, state: RequestState) -> None:
         """The page after a gate submission shows no gate: the submission worked."""
