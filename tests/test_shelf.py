@@ -1,5 +1,5 @@
-"""The shelf's races and edges (see ``shelf_scenarios.py``), each in its own process
-against a real redis-server; the whole scrapy-redis worker is in ``test_workers.py``."""
+"""The shelf's races and edges (see ``shelf_scenarios.py``) against a real redis-server,
+and the shared-queue setting; the whole scrapy-redis worker is in ``test_workers.py``."""
 
 from __future__ import annotations
 
@@ -14,45 +14,46 @@ from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
 
 
-def scenario(name: str, reactor: str = "asyncio") -> dict[str, Any]:
-    return run_scenario(name, reactor, "shelf_scenarios.py")
+def _check(name: str, out: dict[str, Any]) -> None:
+    """What each scenario must have seen (each also asserts inside)."""
+    if name == "claim_blip":
+        # A blip between two claims loses nothing (shelves are looked at in set order).
+        assert (out["first_look"], out["left_after_first_look"]) in (
+            (["http://x/a"], ["dead2"]),
+            (["http://x/b"], ["dead1"]),
+        )
+    elif name == "claim_reply_lost":
+        # A claim whose reply is lost is left to the next worker.
+        assert sorted(out["recovered"]) == ["http://x/a", "http://x/b"]
+    elif name == "close_while_looking":
+        # Closing mid-look schedules nothing and loses nothing.
+        assert out == {"first": [], "next": ["http://x/r"]}
+    elif name == "take_blip":
+        # A failed take left an entry behind, which kept the other worker open until the
+        # take was retried (then nothing was stale).
+        assert sum(out["stale"].values()) == 1 and out["others_before"] == 1
+    elif name == "not_persisted":
+        # The shelf goes with a queue that is not kept.
+        assert out == {"persist": False}
+    elif name == "queues_apart":
+        # Two crawls with different queues in one Redis keep apart.
+        assert out == {"crawled": []}
+    elif name == "big_shelf":
+        # A big dead shelf is claimed in bounded batches.
+        assert out == {"per_look": [500, 1000, 1200]}
+    else:
+        raise AssertionError(f"no check for scenario {name}")
 
 
 @pytest.mark.parametrize("reactor", ["asyncio", "twisted"])
-def test_a_blip_between_two_claims_loses_nothing(reactor: str) -> None:
-    out = scenario("claim_blip", reactor)
-    # (the shelves are looked at in Redis's set order)
-    assert (out["first_look"], out["left_after_first_look"]) in (
-        (["http://x/a"], ["dead2"]),
-        (["http://x/b"], ["dead1"]),
-    )
-
-
-def test_a_claim_whose_reply_is_lost_is_left_to_the_next_worker() -> None:
-    assert sorted(scenario("claim_reply_lost")["recovered"]) == ["http://x/a", "http://x/b"]
-
-
-def test_closing_while_looking_schedules_nothing_and_loses_nothing() -> None:
-    out = scenario("close_while_looking")
-    assert out == {"first": [], "next": ["http://x/r"]}
-
-
-def test_a_failed_take_is_retried_and_leaves_nothing_stale() -> None:
-    out = scenario("take_blip")
-    assert sum(out["stale"].values()) == 1  # the blip did leave an entry behind...
-    assert out["others_before"] == 1  # ...which kept the other worker open until retried
-
-
-def test_the_shelf_goes_with_a_queue_that_is_not_kept() -> None:
-    assert scenario("not_persisted") == {"persist": False}
-
-
-def test_crawls_with_different_queues_keep_apart() -> None:
-    assert scenario("queues_apart") == {"crawled": []}
-
-
-def test_a_big_dead_shelf_is_claimed_in_bounded_batches() -> None:
-    assert scenario("big_shelf") == {"per_look": [500, 1000, 1200]}
+def test_shelf_scenarios(reactor: str) -> None:
+    """Every scenario of ``shelf_scenarios.py``, in one process per reactor (one
+    interpreter start for all of them); each failure is reported by name."""
+    results = run_scenario("every", reactor, "shelf_scenarios.py")
+    failed = {name: out["failed"] for name, out in results.items() if "failed" in out}
+    assert not failed, "\n".join(f"{name}:\n{tb}" for name, tb in failed.items())
+    for name, out in results.items():
+        _check(name, out)
 
 
 class _OwnScheduler(RedisScheduler):
