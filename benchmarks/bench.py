@@ -121,12 +121,10 @@ def fairness() -> list[tuple[str, ...]]:
         ]
 
 
-def hot_path(n: int) -> list[tuple[str, ...]]:
-    """The add-on's own cost per request, in-process: no network, no reactor."""
-    import asyncio
-
-    from scrapy import Request
-    from scrapy.http import HtmlResponse
+def addon_middlewares() -> tuple[Any, Any, Any, Any]:
+    """The add-on's root and its three downloader middlewares, outside any crawl (no
+    network, no reactor): (root, CaptchaMiddleware, ClearanceMiddleware,
+    ChallengeCacheGuard)."""
     from scrapy.utils.test import get_crawler
 
     from scrapy_captcha import (
@@ -135,17 +133,24 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         ChallengeCacheGuard,
         ClearanceMiddleware,
     )
+
+    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
+    return root, CaptchaMiddleware(root), ClearanceMiddleware(root), ChallengeCacheGuard(root)
+
+
+def hot_path(n: int) -> list[tuple[str, ...]]:
+    """The add-on's own cost per request, in-process: no network, no reactor."""
+    import asyncio
+
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
     from scrapy_captcha._detection import detect
     from scrapy_captcha._routes import route_for
     from scrapy_captcha._solutions import CloudflareSolution
     from scrapy_captcha.clearance import Clearance
 
-    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
-    solve, clear, guard = (
-        CaptchaMiddleware(root),
-        ClearanceMiddleware(root),
-        ChallengeCacheGuard(root),
-    )
+    root, solve, clear, guard = addon_middlewares()
     proxy = {"proxy": "http://127.0.0.1:8080"}
     ordinary = HtmlResponse(
         "http://shop.example/p",

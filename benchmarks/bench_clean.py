@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 RUNNER = ROOT / "tests" / "crawl_runner.py"
 
+from bench import addon_middlewares  # noqa: E402
+
 PROSE = (
     "<p>Why do some sites show a captcha? Cloudflare may answer with a challenge page; "
     "Google's reCAPTCHA and Cloudflare Turnstile ask you to prove you are human, and an "
@@ -99,21 +101,8 @@ def crawl_span(url: str, pages: int, enabled: bool) -> float:
 def per_response_us(body: bytes, n: int) -> float:
     from scrapy import Request
     from scrapy.http import HtmlResponse
-    from scrapy.utils.test import get_crawler
 
-    from scrapy_captcha import (
-        CaptchaExtension,
-        CaptchaMiddleware,
-        ChallengeCacheGuard,
-        ClearanceMiddleware,
-    )
-
-    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
-    solve, clear, guard = (
-        CaptchaMiddleware(root),
-        ClearanceMiddleware(root),
-        ChallengeCacheGuard(root),
-    )
+    _, solve, clear, guard = addon_middlewares()
 
     async def many() -> float:
         started = time.perf_counter()

@@ -33,6 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import table  # noqa: E402
+
 from scrapy_captcha.testing import EmulatorStack  # noqa: E402
 from scrapy_captcha.testing.solver import SolverEmulator  # noqa: E402
 
@@ -456,13 +458,6 @@ def soak(n: int, marks: list[int], budget: float) -> tuple[list[tuple[str, ...]]
         peak = max(s[2] for s in samples)
         rows.append(("last sample", f"{done:,}", f"{t:.0f}", f"{rss:.1f}", f"{peak:.1f}"))
     return rows, info
-
-
-def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("-" * w for w in widths)
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
-    return "\n".join([fmt(headers), line, *map(fmt, rows)])
 
 
 def main() -> None:
