@@ -29,7 +29,7 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task
 
 from scrapy_captcha._compat import before_scheduler_close, engine_closing, engine_of, spawn
-from scrapy_captcha._shelf import Shelving
+from scrapy_captcha._shelf import Shelving, queue_name
 from scrapy_captcha._state import RequestState, reissue
 from scrapy_captcha.errors import CaptchaError, SolverCancelled, SolverError
 
@@ -74,16 +74,6 @@ class Share:
     lease: str | None = None
     #: the task a previous holder of the lease created and never released
     inherited: TaskNote | None = None
-
-
-def queue_name(settings: Any, spider: str) -> str:
-    """The shared queue's name: scrapy-redis's ``SCHEDULER_QUEUE_KEY`` for this spider, so
-    two crawls (or projects) sharing a Redis never take each other's parked requests."""
-    key = str(settings.get("SCHEDULER_QUEUE_KEY") or "%(spider)s:requests")
-    try:
-        return key % {"spider": spider}
-    except (KeyError, ValueError, TypeError):
-        return f"{key}:{spider}"
 
 
 def waited(state: RequestState, flight: Flight | None) -> None:

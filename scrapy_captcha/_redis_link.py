@@ -45,6 +45,11 @@ def installed_reactor() -> Any:
     return reactor
 
 
+def ms(seconds: float) -> int:
+    """A TTL for Redis's PX/PEXPIRE: whole milliseconds, at least one."""
+    return max(1, int(seconds * 1000))
+
+
 class RedisUnavailable(Exception):
     """Redis could not answer this call (down, timed out, refused, closed)."""
 

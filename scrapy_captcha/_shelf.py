@@ -44,7 +44,7 @@ from twisted.internet import defer, task
 
 from scrapy_captcha._compat import engine_closing as _engine_closing
 from scrapy_captcha._compat import spawn
-from scrapy_captcha._redis_link import RedisLink, RedisUnavailable
+from scrapy_captcha._redis_link import RedisLink, RedisUnavailable, ms
 from scrapy_captcha._state import RequestState
 
 if TYPE_CHECKING:
@@ -94,6 +94,16 @@ return out
 CLAIM_BATCH = 500
 
 
+def queue_name(settings: Any, spider: str) -> str:
+    """The shared queue's name: scrapy-redis's ``SCHEDULER_QUEUE_KEY`` for this spider, so
+    two crawls (or projects) sharing a Redis never take each other's parked requests."""
+    key = str(settings.get("SCHEDULER_QUEUE_KEY") or "%(spider)s:requests")
+    try:
+        return key % {"spider": spider}
+    except (KeyError, ValueError, TypeError):
+        return f"{key}:{spider}"
+
+
 class RedisShelf:
     """The Redis side of the shelves of one spider's workers (see the module docstring)."""
 
@@ -115,19 +125,18 @@ class RedisShelf:
     async def put(self, worker: str, entries: dict[str, str], ttl: float) -> None:
         pairs = [x for item in entries.items() for x in item]
         keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
-        await self.link.call("EVAL", _PUT, 3, *keys, worker, _ms(ttl), *pairs)
+        await self.link.call("EVAL", _PUT, 3, *keys, worker, ms(ttl), *pairs)
 
     async def take(self, worker: str, ids: list[str]) -> None:
         keys = (self.shelf_key(worker), self.parkers)
         await self.link.call("EVAL", _TAKE, 2, *keys, worker, *ids)
 
     async def beat(self, worker: str, ttl: float) -> None:
-        await self.link.call("SET", self.alive_key(worker), "1", "PX", _ms(ttl))
+        await self.link.call("SET", self.alive_key(worker), "1", "PX", ms(ttl))
 
     async def leave(self, worker: str, *, flush: bool) -> None:
         """This worker stops: others may claim its shelf at once (or it is flushed)."""
         if flush:
-            await self.take(worker, [])
             await self.link.call("DEL", self.shelf_key(worker))
             await self.link.call("SREM", self.parkers, worker)
         await self.link.call("DEL", self.alive_key(worker))
@@ -142,7 +151,7 @@ class RedisShelf:
         keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
         mine = (self.shelf_key(me), self.alive_key(me))
         got = await self.link.call(
-            "EVAL", _CLAIM, 5, *keys, *mine, worker, me, _ms(ttl), CLAIM_BATCH
+            "EVAL", _CLAIM, 5, *keys, *mine, worker, me, ms(ttl), CLAIM_BATCH
         )
         if not got:
             return None if await self.link.call("EXISTS", keys[2]) else {}
@@ -360,7 +369,3 @@ def _decode(blob: str, spider: Spider | None) -> Request:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))

@@ -48,6 +48,9 @@ class Outcome:
         job.solver, job.cost = self.provider, self.cost
 
 
+#: what a ready Cloudflare reply must hold (for the malformed-reply error)
+CLOUDFLARE_WHAT = "usable cookies and User-Agent"
+
 #: a service failing this many solves in a row (unsolvable, timeouts) rests this long
 COOL_DOWN = 600.0
 
@@ -294,16 +297,19 @@ class Solving:
             CLOUDFLARE,
             lambda p: p.cloudflare_task(task),
             lambda p, result: p.parse_cloudflare(result.reply),
-            "usable cookies and User-Agent",
+            CLOUDFLARE_WHAT,
             where,
             reservation,
             request=request,
             reject_key=reject_key,
             on_created=on_created,
         )
+        self._cloudflare_solved(solution)
+        return solution, outcome
+
+    def _cloudflare_solved(self, solution: CloudflareSolution) -> None:
         self._report_dropped(solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
-        return solution, outcome
 
     async def resume_cloudflare(
         self, provider: Provider, task_id: str | int, where: str, timeout: float | None = None
@@ -322,9 +328,8 @@ class Solving:
             raise
         solution = provider.parse_cloudflare(result.reply)
         if solution is None:
-            raise self._malformed(provider, result, "usable cookies and User-Agent", where)
-        self._report_dropped(solution.dropped)
-        self.ctx.inc(f"solved/{CLOUDFLARE}")
+            raise self._malformed(provider, result, CLOUDFLARE_WHAT, where)
+        self._cloudflare_solved(solution)
         self.ctx.inc("shared/task_resumed")
         return solution, Outcome(result.task_id, provider.name, None, result.seconds)
 

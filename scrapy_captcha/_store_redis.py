@@ -39,6 +39,7 @@ from scrapy_captcha._redis_link import (
     RedisLink,
     RedisUnavailable,
     installed_reactor,
+    ms,
 )
 from scrapy_captcha._shelf import RedisShelf
 from scrapy_captcha._wire import task_id_ok
@@ -215,7 +216,7 @@ class RedisStore(ClearanceStore):
 
     async def acquire_lease(self, key: str, owner: str, ttl: float) -> bool:
         try:
-            got = await self.link.call("SET", self.lease_key(key), owner, "NX", "PX", _ms(ttl))
+            got = await self.link.call("SET", self.lease_key(key), owner, "NX", "PX", ms(ttl))
         except RedisUnavailable:
             return True  # alone for now: the flight board is single flight in-process
         if got is None:
@@ -241,7 +242,7 @@ class RedisStore(ClearanceStore):
         note = {"provider": provider, "task_id": task_id, "created": time.time()}
         keys = (self.lease_key(key), self.task_key(key))
         with contextlib.suppress(RedisUnavailable):
-            await self.link.call("EVAL", _NOTE, 2, *keys, owner, json.dumps(note), _ms(ttl))
+            await self.link.call("EVAL", _NOTE, 2, *keys, owner, json.dumps(note), ms(ttl))
 
     async def noted_task(self, key: str) -> TaskNote | None:
         try:
@@ -290,7 +291,7 @@ class RedisStore(ClearanceStore):
         if held is None or held[0] != owner:
             return
         try:
-            kept = await self._eval(_RENEW, self.lease_key(key), owner, _ms(ttl))
+            kept = await self._eval(_RENEW, self.lease_key(key), owner, ms(ttl))
         except RedisUnavailable:
             kept = 1  # try again later; Redis may be back before the lease runs out
         if self._leases.get(key, (None,))[0] != owner:
@@ -333,7 +334,3 @@ class RedisStore(ClearanceStore):
                     await self._release(key, owner)
         self._leases.clear()
         await self.link.close()
-
-
-def _ms(seconds: float) -> int:
-    return max(1, int(seconds * 1000))
