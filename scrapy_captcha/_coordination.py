@@ -259,6 +259,8 @@ class Coordination:
                 except Exception:
                     await self.store.release_lease(route_key, owner)
                     raise
+            if not waited_before:
+                self.ctx.log.debug("Another process is solving %s: waiting for it", describe)
             left = deadline - time.monotonic()
             if left <= 0:  # (a holder renewing its lease far past any solve deadline)
                 self.ctx.log.warning("Gave up waiting for another process to solve %s", describe)

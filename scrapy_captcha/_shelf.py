@@ -215,6 +215,12 @@ class Shelving:
         elif not self._closing():  # a slow look must not make this worker look dead
             spawn(self._quietly(self.shelf.beat(self.worker, self.ttl)))
 
+    async def look(self) -> None:
+        """A look now, or the end of the one under way (the loop's, at open() too)."""
+        self._look()
+        if self._ticking is not None:
+            await maybe_deferred_to_future(self._ticking)
+
     def _looked(self, result: Any) -> Any:
         self._ticking = None
         return result

@@ -18,7 +18,7 @@ from typing import Any
 # (run as a script, under coverage too: its neighbours are not on the path by themselves)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from redis_scenarios import main, sleep
+from redis_scenarios import main, until
 
 PREFIX = "scrapy-captcha:"
 QUEUE = "s:requests"
@@ -135,13 +135,12 @@ async def claim_blip() -> dict[str, Any]:
         dead_shelf(redis, "dead1", "a")
         dead_shelf(redis, "dead2", "b")
         w = Worker(redis.url, link=flaky_link(redis.url, _CLAIM, 2))
-        await sleep(0.5)  # the first look, at open()
+        await w.shelving.look()  # the first look, at open()
         first = sorted(w.crawled)
-        left = sorted(shelved(redis))
-        await w.shelving.tick()
-        await sleep(0.2)
+        left = sorted(k for k in shelved(redis) if k.startswith("dead"))  # not yet claimed
+        await w.shelving.look()
         assert sorted(w.crawled) == ["http://x/a", "http://x/b"], w.crawled
-        assert shelved(redis) == {}
+        assert await until(lambda: shelved(redis) == {})  # (taken off after scheduling)
         await w.close()
         return {"first_look": first, "left_after_first_look": left}
 
@@ -157,17 +156,16 @@ async def claim_reply_lost() -> dict[str, Any]:
         w = Worker(
             redis.url, link=flaky_link(redis.url, _CLAIM, 1, after=True), SCHEDULER_PERSIST=True
         )
-        await sleep(0.5)
+        await w.shelving.look()
         assert w.crawled == []
         assert list(shelved(redis).values()) == [2]
         assert w.shelving.worker in shelved(redis)
         await w.close()  # SCHEDULER_PERSIST: left for the next worker
         nxt = Worker(redis.url, SCHEDULER_PERSIST=True)
-        await sleep(0.5)
+        await nxt.shelving.look()
         assert sorted(nxt.crawled) == ["http://x/a", "http://x/b"]
         assert nxt.stat("parked/recovered") == 2
-        await sleep(0.2)
-        assert shelved(redis) == {}
+        assert await until(lambda: shelved(redis) == {})
         await nxt.close()
         return {"recovered": nxt.crawled}
 
@@ -179,7 +177,7 @@ async def close_while_looking() -> dict[str, Any]:
 
     with RedisServer() as redis:
         w = Worker(redis.url, SCHEDULER_PERSIST=True)
-        await sleep(0.3)
+        await w.shelving.look()  # (the one at open(), before the dead shelf exists)
         dead_shelf(redis, "dead", "r")
         from scrapy.utils.defer import deferred_from_coro
 
@@ -190,7 +188,7 @@ async def close_while_looking() -> dict[str, Any]:
         await maybe_deferred_to_future(looking)
         assert w.crawled == []
         nxt = Worker(redis.url)
-        await sleep(0.5)
+        await nxt.shelving.look()
         assert nxt.crawled == ["http://x/r"], nxt.crawled
         await nxt.close()
         return {"first": w.crawled, "next": nxt.crawled}
@@ -207,9 +205,9 @@ async def take_blip() -> dict[str, Any]:
         b = Worker(redis.url)
         req = request("page")
         a.shelving.put(req)
-        await sleep(0.2)
+        assert await until(lambda: a.shelving.worker in shelved(redis))
         a.shelving.taken([req])  # (scheduled again: delivered)
-        await sleep(0.2)
+        assert await until(lambda: a.stat("parked/redis_unavailable") == 1)  # the blip
         stale = dict(shelved(redis))
         await b.shelving.tick()
         others_before = b.shelving.others
@@ -233,7 +231,7 @@ async def not_persisted() -> dict[str, Any]:
         w = Worker(redis.url)
         req = request("p")
         w.shelving.put(req)
-        await sleep(0.2)
+        assert await until(lambda: w.shelving.worker in shelved(redis))
         assert w.shelving.persist is False
         assert w.shelving.keep(req) is False
         await w.close()
@@ -250,7 +248,7 @@ async def queues_apart() -> dict[str, Any]:
     with RedisServer() as redis:
         dead_shelf(redis, "dead", "theirs")
         w = Worker(redis.url, queue="other:requests")
-        await sleep(0.5)
+        await w.shelving.look()
         assert w.crawled == [] and w.shelving.others == 0
         assert "dead" in shelved(redis)
         await w.close()
@@ -265,14 +263,13 @@ async def big_shelf() -> dict[str, Any]:
     with RedisServer() as redis:
         dead_shelf(redis, "dead", *(f"p{i}" for i in range(1200)))
         w = Worker(redis.url)
-        await sleep(0.5)  # the first look
+        await w.shelving.look()  # the first look
         per_look = [len(w.crawled)]
         for _ in range(2):
-            await w.shelving.tick()
+            await w.shelving.look()
             per_look.append(len(w.crawled))
-        await sleep(0.3)
         assert len(set(w.crawled)) == len(w.crawled) == 1200
-        assert shelved(redis) == {}
+        assert await until(lambda: shelved(redis) == {})
         await w.close()
         return {"per_look": per_look}
 
