@@ -31,11 +31,16 @@ class Accounts:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.settings = s = ctx.settings
+        assert s.provider is not None  # (CaptchaSettings.check_solver ran at start-up)
         self.default = load_provider(s.provider, s.task_types, s.envelopes.get(s.provider))
         self._providers: dict[str, Provider] = {self.default.name: self.default}
         self._clients: dict[str, SolverClient] = {}
         #: provider name -> why that account is unusable (bad key, zero balance, no key)
         self.disabled: dict[str, str] = {}
+        #: provider name -> calls in a row that could not reach the service
+        self._unreachable: dict[str, int] = {}
+        for name in s.providers:  # (a bad envelope or profile fails at start-up)
+            self.provider_named(name)
         self._reported: BoundedSet[str] = BoundedSet(MAX_REPORTED)
         self._low: set[str] = set()
         self._watch: task.LoopingCall | None = None
@@ -58,26 +63,59 @@ class Accounts:
 
     def key_for(self, provider: Provider) -> str:
         # CAPTCHA_API_KEY belongs to CAPTCHA_PROVIDER only: another service never gets it.
-        if provider.name in self.settings.api_keys:
-            return self.settings.api_keys[provider.name]
-        return self.settings.api_key if provider.name == self.default.name else ""
+        return self.settings.key_for(provider.name)
 
     def disable(self, provider: Provider, reason: str, detail: object = "") -> None:
         """Stop using one provider account for the rest of the crawl (other providers
-        configured through CAPTCHA_API_KEYS keep working)."""
+        configured through CAPTCHA_API_KEYS keep working). When no account of the chain
+        is left, solving is over: one ERROR saying which accounts and why, and the spider
+        closes with ``captcha_solver_unavailable`` (CAPTCHA_CLOSE_ON_UNAVAILABLE) rather
+        than ending ``finished`` with every protected page lost."""
         if provider.name in self.disabled:
             return
         self.disabled[provider.name] = reason
-        self.ctx.set_stat("disabled", reason)
+        self.ctx.inc(f"disabled/{reason}")
+        # (the chain, and services kept for meta["captcha"]["provider"] in CAPTCHA_API_KEYS)
+        accounts = list(dict.fromkeys([*self.settings.providers, *self.settings.api_keys]))
+        others = [n for n in accounts if n not in self.disabled]
         self.ctx.log.error(
-            "Captcha solving with %s disabled for the rest of the crawl: %s%s",
+            "Captcha solving with %s disabled for the rest of the crawl: %s%s%s",
             provider.name,
             reason,
             f" ({detail})" if detail else "",
+            f"; the chain goes on with {', '.join(others)}" if others else "",
         )
-        others = [n for n in self.settings.providers if n not in self.disabled]
-        if self.settings.close_on_fatal and not others:  # (no service left to fail over to)
-            close_spider(self.ctx.crawler, f"captcha_{reason}")
+        if others or provider.name not in accounts:
+            return
+        why = ", ".join(f"{n}: {self.disabled[n]}" for n in accounts)
+        if self.settings.close_on_unavailable:
+            self.ctx.log.error(
+                "No usable solver account is left (%s): closing the spider "
+                "(captcha_solver_unavailable; CAPTCHA_CLOSE_ON_UNAVAILABLE = False goes on "
+                "crawling, every challenge then gives up)",
+                why,
+            )
+            close_spider(self.ctx.crawler, "captcha_solver_unavailable")
+        else:
+            self.ctx.log.error(
+                "No usable solver account is left (%s): every challenge gives up from now on",
+                why,
+            )
+
+    def reachable(self, provider: Provider, ok: bool) -> None:
+        """A call to ``provider`` reached it (``ok``) or not (connection refused, no
+        answer in time, a 5xx page): CAPTCHA_UNREACHABLE_AFTER misses in a row make the
+        account unusable (``unreachable``)."""
+        name = provider.name
+        if ok:
+            self._unreachable.pop(name, None)
+            return
+        count = self._unreachable[name] = self._unreachable.get(name, 0) + 1
+        if count >= self.settings.unreachable_after:
+            self._unreachable.pop(name, None)
+            self.disable(
+                provider, "unreachable", f"{count} calls in a row could not reach the service"
+            )
 
     def client(self, provider: Provider) -> SolverClient:
         name = provider.name
@@ -142,13 +180,6 @@ class Accounts:
 
     # -- balances -------------------------------------------------------------------------
 
-    def check_default_key(self) -> bool:
-        """False (and the default account disabled) when CAPTCHA_API_KEY is not set."""
-        if self.key_for(self.default):
-            return True
-        self.disable(self.default, "no_api_key", "CAPTCHA_API_KEY is not set")
-        return False
-
     async def check_balance(self, provider: Provider | None = None) -> None:
         """Read one account's balance (the default one's at start): a bad key or an empty
         account is found before the first challenge; a balance under
@@ -160,6 +191,7 @@ class Accounts:
         try:
             balance = await self.client(provider).get_balance()
         except SolverError as exc:
+            self.reachable(provider, not exc.transport)
             if exc.fatal:
                 if name not in self.disabled:  # (a solve may have found it first)
                     self.ctx.inc(f"failed/{exc.reason}")
@@ -167,6 +199,7 @@ class Accounts:
             else:
                 self.ctx.log.warning("Could not read the %s balance: %s", name, exc)
             return
+        self.reachable(provider, True)
         if provider is self.default:
             self.ctx.set_stat("balance", balance)
         self.ctx.set_stat(f"balance/{name}", balance)

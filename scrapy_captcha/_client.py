@@ -253,11 +253,13 @@ class SolverClient:
         except defer.CancelledError:
             if not timer.fired:
                 raise  # the crawl is closing: not a solver fault
-            raise SolverError("timeout", f"{method}: no answer within {timeout:.0f}s") from None
+            raise SolverError(
+                "timeout", f"{method}: no answer within {timeout:.0f}s", transport=True
+            ) from None
         except Exception as exc:
             if timer.fired:
                 raise SolverError(
-                    "timeout", f"{method}: no answer within {timeout:.0f}s"
+                    "timeout", f"{method}: no answer within {timeout:.0f}s", transport=True
                 ) from None
             if _cancelled(exc):
                 # Under the plain Twisted reactor, cancelling the solve reaches us as the
@@ -269,7 +271,7 @@ class SolverClient:
                 what = "connection lost mid-reply"
             else:
                 what = f"{type(exc).__name__} talking to the solver"
-            raise SolverError("connection", f"{method}: {what}") from None
+            raise SolverError("connection", f"{method}: {what}", transport=True) from None
         finally:
             timer.stop()
         status = response.code
@@ -278,12 +280,14 @@ class SolverClient:
         except (UnicodeDecodeError, ValueError, RecursionError):
             reason = "http_error" if status >= 400 else "malformed_reply"
             raise SolverError(
-                reason, f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)"
+                reason,
+                f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)",
+                transport=status >= 500,
             ) from None
         if not isinstance(data, dict):
             raise SolverError("malformed_reply", f"{method}: HTTP {status}, JSON is not an object")
         if status >= 400 and not (data.get("errorCode") or data.get("errorId")):
-            raise SolverError("http_error", f"{method}: HTTP {status}")
+            raise SolverError("http_error", f"{method}: HTTP {status}", transport=status >= 500)
         return data
 
     async def _read(self, response: Any, timer: _Timer) -> bytes:

@@ -18,8 +18,16 @@ from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._decide import Action, Facts, decide, decide_after_store
 from scrapy_captcha._detection import Challenge, detect, is_challenge_candidate
+from scrapy_captcha._diagnose import explain_change, what_changed
 from scrapy_captcha._kinds import CLOUDFLARE
-from scrapy_captcha._state import META_RESULT, RequestState, options, refetch_uncached, reissue
+from scrapy_captcha._state import (
+    META_RESULT,
+    RequestState,
+    cleared_result,
+    options,
+    refetch_uncached,
+    reissue,
+)
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, TaskContext
@@ -30,9 +38,10 @@ if TYPE_CHECKING:
 
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
+    from scrapy_captcha._outcome import Outcome
     from scrapy_captcha._routes import Route, Routes
     from scrapy_captcha._solutions import CloudflareSolution
-    from scrapy_captcha._solving import Outcome, Reservation, Solving
+    from scrapy_captcha._solving import Reservation, Solving
     from scrapy_captcha.store import TaskNote
 
 
@@ -97,20 +106,21 @@ class CloudflareFlow:
         state = RequestState.of(request)
         if challenge is None:
             if state.applied is not None:
-                request.meta[META_RESULT] = {
-                    "kind": CLOUDFLARE,
-                    **({"variant": state.variant} if state.variant is not None else {}),
-                    "solved": True,
-                    "from_cache": state.attempts == 0,
-                    "task_id": state.applied[1],
-                    "provider": state.solver,
-                    "attempts": state.attempts,
-                }
+                request.meta[META_RESULT] = cleared_result(state)
+                self.ctx.inc(f"passed/{CLOUDFLARE}")
             return None
-        self.ctx.inc(f"detected/{challenge.kind}")
+        self.ctx.detected(request, response, challenge.kind, challenge.variant)
         route = self.routes.route(request)
         cached = "cached" in response.flags
         applied = state.applied
+        altered = what_changed(request, state) if challenge.solvable else []
+        if altered and not cached:
+            # The clearance did not leave as it was put on: the site is right to refuse
+            # it, and another solve would be refused the same way. Say who, pay nothing.
+            explain_change(self.ctx, route.describe(), altered)
+            why, variant = "clearance_altered", challenge.variant
+            self.ctx.give_up(request, challenge.kind, why, variant=variant, response=response)
+            return response
         if (
             challenge.solvable
             and applied is not None
@@ -198,7 +208,6 @@ class CloudflareFlow:
             if reservation is None:
                 action, reason = Action.GIVE_UP, "budget"
             else:
-                assert provider is not None
                 self._start(route, request, response, challenge, provider, reject_key, reservation)
                 action = Action.JOIN
         if action is Action.JOIN:
@@ -225,6 +234,7 @@ class CloudflareFlow:
             reason,
             variant=challenge.variant,
             task_id=state.last_task,
+            response=response,
         )
         return response
 

@@ -143,3 +143,49 @@ def offline_public_suffixes() -> None:
     from tldextract import TLDExtract
 
     cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
+
+
+#: Scrapy's own downloader middlewares above 760 that never touch a request's User-Agent,
+#: cookies or proxy (ours included): not suspects when a clearance leaves altered
+_INNOCENT_LATE = frozenset(
+    {
+        "scrapy.downloadermiddlewares.stats.DownloaderStats",
+        "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware",
+        "scrapy_captcha.middleware.ChallengeCacheGuard",
+        "scrapy_captcha.ChallengeCacheGuard",
+    }
+)
+
+
+def late_middlewares(crawler: Crawler) -> list[tuple[str, int]]:
+    """The enabled downloader middlewares whose ``process_request`` runs after
+    ClearanceMiddleware (priority above 760), as (import path, priority)."""
+    from scrapy.utils.misc import load_object
+
+    merged = crawler.settings.getwithbase("DOWNLOADER_MIDDLEWARES")
+    found: list[tuple[str, int]] = []
+    for key, priority in merged.items():
+        if priority is None or priority <= 760:
+            continue
+        cls = load_object(key) if isinstance(key, str) else key
+        path = f"{cls.__module__}.{cls.__qualname__}" if isinstance(cls, type) else str(key)
+        if path in _INNOCENT_LATE or str(key) in _INNOCENT_LATE:
+            continue
+        found.append((path, int(priority)))
+    return sorted(found, key=lambda item: item[1])
+
+
+def cache_response(crawler: Crawler, request: Request, response: Response) -> bool:
+    """Store ``response`` in Scrapy's HTTP cache (HTTPCACHE_ENABLED) as the answer to
+    ``request``, through the cache's own policy and storage (what HttpCacheMiddleware's
+    ``process_response`` does). False when the cache is off or its policy declines."""
+    from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+
+    try:
+        cache = crawler.get_downloader_middleware(HttpCacheMiddleware)
+    except RuntimeError:  # (no engine yet)
+        return False
+    if cache is None or not cache.policy.should_cache_response(response, request):
+        return False
+    cache.storage.store_response(crawler.spider, request, response)
+    return True

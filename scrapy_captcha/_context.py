@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from scrapy_captcha import signals
 from scrapy_captcha._bounded import BoundedSet
-from scrapy_captcha._state import META_OPT_OUT, META_RESULT, RequestState
+from scrapy_captcha._state import META_HANDLE, META_OPT_OUT, META_RESULT, RequestState
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.settings import handles, parse_handle
 
 if TYPE_CHECKING:
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.http import Response
 
     from scrapy_captcha.settings import CaptchaSettings
 
@@ -75,6 +79,34 @@ class Context:
     def active(self, request: Request) -> bool:
         return self.settings.enabled and not request.meta.get(META_OPT_OUT)
 
+    def handled(self, meta: Mapping[str, Any], reason: str) -> bool:
+        """Whether the spider takes pages given up for ``reason`` in its callback (meta
+        ``handle_captcha_unsolved``, else CAPTCHA_HANDLE_UNSOLVED)."""
+        value = meta.get(META_HANDLE)
+        if value is None:
+            return handles(self.settings.handle_unsolved, reason)
+        try:
+            return handles(parse_handle(META_HANDLE, value), reason)
+        except ConfigurationError:
+            return False
+
+    def detected(
+        self, request: Request, response: Response, kind: str, variant: str | None
+    ) -> None:
+        """A wall or captcha found on a response: counted, and ``captcha_detected``."""
+        self.inc(f"detected/{kind}")
+        self.send(
+            signals.captcha_detected,
+            request=request,
+            response=response,
+            kind=kind,
+            variant=variant,
+        )
+
+    def send(self, signal: object, **kwargs: Any) -> None:
+        """Send one of :mod:`scrapy_captcha.signals` (a failing handler is logged)."""
+        self.crawler.signals.send_catch_log(signal, **kwargs)
+
     def give_up(
         self,
         request: Request,
@@ -84,21 +116,50 @@ class Context:
         task_id: str | int | None = None,
         stat: str = "unsolved",
         dont_retry: bool = True,
+        response: Response | None = None,
         **extra: Any,
     ) -> None:
         """Record that ``request`` goes on unsolved (``captcha/<stat>/<reason>`` and
         ``meta["captcha_result"]``). Retrying cannot get past a challenge we gave up on,
         and would only hit a site that may be rate-limiting us: ``dont_retry`` keeps
-        RetryMiddleware (550) off it."""
+        RetryMiddleware (550) off it.
+
+        ``stat="unsolved"``: a page the add-on could not get past; the spider middleware
+        sends it to the errback as ``CaptchaUnsolved`` (logged once per reason here).
+        ``stat="skipped"``: a page with a captcha the add-on leaves to the spider (a form
+        it must fill itself): an ordinary page for the callback."""
         self.inc(f"{stat}/{reason}")
-        state = RequestState.peek(request)
+        state = RequestState.of(request)
         request.meta[META_RESULT] = {
             "kind": kind,
             **extra,
             "solved": False,
             "reason": reason,
-            "attempts": state.attempts if state else 0,
+            "attempts": state.attempts,
             "task_id": task_id,
+            **({"skipped": True} if stat == "skipped" else {}),
         }
         if dont_retry:
             request.meta["dont_retry"] = True
+        if stat != "unsolved":
+            return
+        state.unsolved = (kind, reason)
+        self.warn_once(
+            f"unsolved|{reason}",
+            "Could not get past a %s on %s: %s. The page goes to the errback as "
+            "CaptchaUnsolved (meta handle_captcha_unsolved or CAPTCHA_HANDLE_UNSOLVED hands "
+            "such pages to the callback); further %r give-ups are counted in "
+            "captcha/unsolved/%s",
+            kind,
+            request.url,
+            reason,
+            reason,
+            reason,
+        )
+        self.send(
+            signals.captcha_unsolved,
+            request=request,
+            response=response,
+            kind=kind,
+            reason=reason,
+        )

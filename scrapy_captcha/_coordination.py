@@ -112,6 +112,10 @@ class Coordination:
         #: a queue shared by several workers (scrapy-redis): parked requests also go to
         #: this worker's shelf in the shared store (``_shelf``)
         self.shelving: Shelving | None = None
+        #: ``id()`` of requests a landed flight sent back, until their response (or
+        #: failure) comes through CaptchaMiddleware: they are paid for, still to deliver
+        self.delivering: set[int] = set()
+        self._idle_callbacks: list[Callable[[], Any]] = []
 
     def connect_signals(self) -> None:
         self.crawler.signals.connect(self._on_request_scheduled, signal=signals.request_scheduled)
@@ -208,11 +212,32 @@ class Coordination:
             return
         for request in parked:
             waited(RequestState.of(request), flight)
+            if self._idle_callbacks:
+                self.delivering.add(id(request))
             # Back through the scheduler: solved -> the clearance is applied at 760;
             # failed -> the site challenges again and the request's attempts decide.
             engine.crawl(request)
         if self.shelving is not None:
             self.shelving.taken(parked)  # (after: at least once)
+        self._maybe_idle()
+
+    def when_idle(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once no solve is under way and every request a landed solve
+        sent back has come through (now, if that is already so)."""
+        self._idle_callbacks.append(callback)
+        self._maybe_idle()
+
+    def delivered(self, request: Request) -> None:
+        """A request sent back by a landed solve came through CaptchaMiddleware."""
+        if self.delivering:
+            self.delivering.discard(id(request))
+            self._maybe_idle()
+
+    def _maybe_idle(self) -> None:
+        if self._idle_callbacks and not self.flights and not self.delivering:
+            callbacks, self._idle_callbacks = self._idle_callbacks, []
+            for callback in callbacks:
+                callback()
 
     async def wait_inline(self, request: Request, state: RequestState) -> None:
         """Wait for the flight ``request`` was to be parked on, here: it came straight

@@ -23,7 +23,7 @@ from scrapy_captcha._forms import token_fields
 from scrapy_captcha._page import FormRef
 from scrapy_captcha._state import META_RESULT, RequestState, options
 from scrapy_captcha._widgets import Widget
-from scrapy_captcha.errors import ConfigurationError, SolverError
+from scrapy_captcha.errors import CaptchaUnsolved, ConfigurationError, SolverError
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -116,7 +116,7 @@ class FormFiller:
             return None
         reservation = self.solving.reserve(provider, widget.task_key) if provider else None
         if provider is None or reservation is None:
-            self.ctx.give_up(request, widget.kind, reason or "budget", dont_retry=False)
+            self._unfilled(request, widget.kind, reason or "budget")
             return None
         job = _FillJob(widget)
         self._jobs[job.id] = job
@@ -163,9 +163,7 @@ class FormFiller:
             error = job.flight.error if job and job.flight else None
             reason = error.reason if isinstance(error, SolverError) else "cancelled"
             if job is not None:
-                self.ctx.give_up(
-                    request, job.widget.kind, reason, task_id=job.task_id, dont_retry=False
-                )
+                self._unfilled(request, job.widget.kind, reason, job.task_id)
             return None
         fields = token_fields(job.widget, job.token.token, job.token.resp_key)
         filled = _with_fields(request, fields)
@@ -179,7 +177,25 @@ class FormFiller:
             "attempts": state.attempts,
         }
         self.ctx.inc(f"filled/{job.widget.kind}")
+        self.ctx.inc(f"passed/{job.widget.kind}")
         return filled
+
+    def _unfilled(
+        self, request: Request, kind: str, reason: str, task_id: str | int | None = None
+    ) -> None:
+        """The submission cannot get its token. Sent without it, it would spend a login
+        attempt on a refusal: it fails instead (``CaptchaUnsolved`` in its errback, no
+        response), unless the spider handles such give-ups (then it leaves as built)."""
+        self.ctx.give_up(request, kind, reason, task_id=task_id, dont_retry=False)
+        if not self.ctx.handled(request.meta, reason):
+            raise CaptchaUnsolved(
+                reason,
+                kind,
+                None,
+                f"the {kind} captcha of the form {request.url} submits was not solved "
+                f"({reason}): the submission is not sent",
+                result=request.meta.get(META_RESULT),
+            )
 
     def close(self) -> None:
         self._jobs.clear()

@@ -17,8 +17,10 @@ import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy import Request
 from scrapy.http import Response, TextResponse
 
+from scrapy_captcha._compat import cache_response
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._forms import (
     submission_fields,
@@ -26,17 +28,15 @@ from scrapy_captcha._forms import (
     why_not_submitted,
 )
 from scrapy_captcha._jobs import Job, page_cookies, solve_job
-from scrapy_captcha._kinds import IMAGE, WIDGET_KINDS
+from scrapy_captcha._kinds import IMAGE
+from scrapy_captcha._options import widget_modes_for
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._page import CaptchaImage, ImageTooLarge, Page, find_image, html_page
 from scrapy_captcha._state import META_RESULT, STATE, RequestState, options, refetch_uncached
 from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.errors import ConfigurationError, SolverError
-from scrapy_captcha.settings import parse_widget_modes
 
 if TYPE_CHECKING:
-    from scrapy import Request
-
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
     from scrapy_captcha._fill import FormFiller
@@ -64,21 +64,6 @@ class GateFlow:
         self.filler = filler
         self.jobs: dict[str, Job] = {}
 
-    # -- modes --------------------------------------------------------------------------
-
-    def _modes(self, request: Request) -> dict[str, str]:
-        value = options(request).get("widgets")
-        if value is None:
-            return {}
-        try:
-            return parse_widget_modes('meta["captcha"]["widgets"]', value)
-        except ConfigurationError as exc:
-            self.ctx.warn_once(f"widgets|{exc}", "%s; CAPTCHA_WIDGETS applies", exc)
-            return {}
-
-    def _mode(self, modes: dict[str, str], kind: str) -> str:
-        return modes.get(kind) or self.ctx.settings.widget_mode(kind)
-
     # -- 585 process_response -----------------------------------------------------------
 
     async def on_response(self, request: Request, response: Response) -> Request | None:
@@ -88,43 +73,43 @@ class GateFlow:
             state.replay = False
             return None
         if not isinstance(response, TextResponse):
-            self._after_submission(request, state)
+            self._after_submission(request, state, response)
             return None
         page = html_page(response)
         image_opts = options(request).get("image")
         if image_opts is not None:
             return self._on_image_page(request, response, page, state, image_opts)
-        modes = self._modes(request)
-        enabled = any(self._mode(modes, kind) != "ignore" for kind in WIDGET_KINDS)
+        modes = widget_modes_for(request, self.ctx.settings)
+        enabled = any(mode != "ignore" for mode in modes.values())
         widgets = find_widgets(page) if enabled and page is not None else []
         submitted = state.submitted
         if submitted is not None and any(w.kind == submitted.get("kind") for w in widgets):
             self._refused(submitted)  # (the same captcha again, not another one behind it)
         if not widgets or page is None:
-            self._after_submission(request, state)
+            self._after_submission(request, state, response)
             return None
         for kind in dict.fromkeys(w.kind for w in widgets):
-            self.ctx.inc(f"detected/{kind}")
+            self.ctx.detected(request, response, kind, None)
         reported: tuple[Widget, str] | None = None
         for widget in widgets:
-            mode = self._mode(modes, widget.kind)
+            mode = modes.get(widget.kind, "submit")
             if mode == "ignore":
                 continue
             if mode == "submit":
-                why = why_not_submitted(widget)
+                # (a widget outside any form: nothing would use its token, so it is
+                # solved only when the spider asks for the token, mode "token")
+                why = why_not_submitted(widget) if widget.form is not None else "no_form"
                 if why == "needs_input":
                     self.filler.remember(widget)  # solved when the spider submits it
                 if why is not None:
                     reported = reported or (widget, why)
                     continue
-                if widget.form is None:
-                    mode = "token"  # nothing to submit: hand the token over
             return self._start(request, response, page, state, mode, widget=widget)
         if reported is not None:
             widget, why = reported
             self._give_up(request, widget.kind, why, widget, stat="skipped", dont_retry=False)
         else:
-            self._after_submission(request, state)
+            self._after_submission(request, state, response)
         return None
 
     def _on_image_page(
@@ -135,31 +120,37 @@ class GateFlow:
         state: RequestState,
         image_opts: Any,
     ) -> Request | None:
+        # (meta["captcha"]["image"] was checked at process_request)
+        selector, field_name = image_opts["selector"], image_opts["field"]
         try:
-            if not isinstance(image_opts, dict):
-                raise ConfigurationError('meta["captcha"]["image"] must be a dict')
-            selector, field_name = image_opts.get("selector"), image_opts.get("field")
-            if not isinstance(selector, str) or not isinstance(field_name, str):
-                raise ConfigurationError(
-                    'meta["captcha"]["image"] needs "selector" and "field" strings'
-                )
             image = find_image(page, selector, field_name) if page is not None else None
         except ImageTooLarge as exc:
             self.ctx.log.warning("Captcha image on %s not solved: %s", response.url, exc)
-            self._give_up(request, IMAGE, "image_too_large", dont_retry=False)
+            self._give_up(request, IMAGE, "image_too_large", dont_retry=False, response=response)
             return None
-        except (ConfigurationError, ValueError) as exc:
+        except ValueError as exc:
             self.ctx.warn_once(f"image|{exc}", "%s", exc, level=logging.ERROR)
-            self._give_up(request, IMAGE, "bad_options", dont_retry=False)
+            self._give_up(request, IMAGE, "bad_options", dont_retry=False, response=response)
             return None
         if image is None:
-            self._after_submission(request, state)
+            if state.submitted is None:
+                # (a page past its captcha looks the same: said once per selector, counted)
+                self.ctx.inc("image/not_found")
+                self.ctx.warn_once(
+                    f"noimage|{selector}",
+                    'meta["captcha"]["image"] selector %r matched no image on %s: the page is '
+                    "passed on as it is (further misses are counted in "
+                    "captcha/image/not_found)",
+                    selector,
+                    response.url,
+                )
+            self._after_submission(request, state, response)
             return None
         if state.submitted is not None:
             self._refused(state.submitted)
-        self.ctx.inc(f"detected/{IMAGE}")
+        self.ctx.detected(request, response, IMAGE, None)
         if image.form is None:
-            self._give_up(request, IMAGE, "no_form", dont_retry=False)
+            self._give_up(request, IMAGE, "no_form", dont_retry=False, response=response)
             return None
         assert page is not None
         return self._start(
@@ -171,16 +162,25 @@ class GateFlow:
         report = self.solving.accounts.report_later
         report(sent.get("provider"), sent.get("kind", ""), sent.get("task_id"))
 
-    def _after_submission(self, request: Request, state: RequestState) -> None:
-        """The page after a gate submission shows no gate: the submission worked."""
+    def _after_submission(self, request: Request, state: RequestState, response: Response) -> None:
+        """The page after a gate submission shows no gate: the submission worked. With
+        HTTPCACHE on, the page behind the gate is also stored as the answer to the request
+        that met the gate: a re-run is served it instead of paying for the gate again."""
         if state.submitted is None:
             return
+        origin = state.submitted.get("origin")
         request.meta[META_RESULT] = {
-            **state.submitted,
+            **{k: v for k, v in state.submitted.items() if k != "origin"},
             "solved": True,
             "submitted": True,
             "attempts": state.attempts,
         }
+        self.ctx.inc(f"passed/{state.submitted.get('kind')}")
+        if origin and "cached" not in response.flags and not request.meta.get("dont_cache"):
+            method, url, body = origin
+            met = Request(url, method=method, body=body.encode("latin-1"), dont_filter=True)
+            if cache_response(self.ctx.crawler, met, response):
+                self.ctx.inc("http_cache_stored")
 
     def _give_up(
         self,
@@ -216,22 +216,28 @@ class GateFlow:
             self.ctx.inc("http_cache_bypassed")
             return refetch_uncached(request)
         if state.attempts >= self.ctx.settings.max_attempts:
-            self._give_up(request, kind, "max_attempts", widget, state.last_task)
+            self._give_up(
+                request, kind, "max_attempts", widget, state.last_task, response=response
+            )
             return None
         refusal = self._refusal(page, mode, widget, image)
         if refusal is not None:
-            self._give_up(request, kind, refusal, widget, dont_retry=False)
+            self._give_up(request, kind, refusal, widget, dont_retry=False, response=response)
             return None
         task_key = "image" if image is not None else widget.task_key  # type: ignore[union-attr]
         try:
             provider, reason = self.solving.choose(request, task_key)
         except ConfigurationError as exc:
             self.ctx.warn_once(f"provider|{exc}", "%s", exc, level=logging.ERROR)
-            self._give_up(request, kind, "bad_provider", widget, dont_retry=False)
+            self._give_up(
+                request, kind, "bad_provider", widget, dont_retry=False, response=response
+            )
             return None
         reservation = self.solving.reserve(provider, task_key) if provider else None
         if provider is None or reservation is None:
-            self._give_up(request, kind, reason or "budget", widget, dont_retry=False)
+            self._give_up(
+                request, kind, reason or "budget", widget, dont_retry=False, response=response
+            )
             return None
         job = Job(
             request=request,
@@ -305,31 +311,14 @@ class GateFlow:
         if error is None:
             if job.mode == "submit" and job.form is not None:
                 return self._submission(request, job)
-            return self._replay(request, job, self._token_result(request, job))
+            self.ctx.inc(f"passed/{job.kind}")
+            return self._replay(request, job, job.token_result(RequestState.of(request).attempts))
         retryable = isinstance(error, SolverError) and error.retryable
         if retryable and state.attempts < self.ctx.settings.max_attempts:
             return None  # fetch the gate again: a fresh page, a fresh solve
         reason = error.reason if isinstance(error, SolverError) else "cancelled"
-        self._give_up(request, job.kind, reason, job.widget, job.task_id)
+        self._give_up(request, job.kind, reason, job.widget, job.task_id, response=job.response)
         return self._replay(request, job, request.meta[META_RESULT])
-
-    def _token_result(self, request: Request, job: Job) -> dict[str, Any]:
-        assert job.widget is not None and job.token is not None
-        return {
-            "kind": job.widget.kind,
-            "sitekey": job.widget.sitekey,
-            "action": job.widget.action,
-            "solved": True,
-            "token": job.token.token,
-            "resp_key": job.token.resp_key,
-            "cookies": dict(job.token.cookies),
-            "user_agent": job.token.user_agent,
-            "task_id": job.task_id,
-            "provider": job.solver,
-            "cost": job.cost,
-            "attempts": RequestState.of(request).attempts,
-            "solved_at": time.time(),
-        }
 
     @staticmethod
     def _replay(carrier: Request, job: Job, result: dict[str, Any]) -> Response:
@@ -363,7 +352,15 @@ class GateFlow:
         meta = dict(carrier.meta)
         meta.pop(META_RESULT, None)
         state = RequestState.of(carrier).for_new_request()
-        state.submitted = {"kind": job.kind, "task_id": job.task_id, "provider": job.solver}
+        met = job.request
+        state.submitted = {
+            "kind": job.kind,
+            "task_id": job.task_id,
+            "provider": job.solver,
+            "cost": job.cost,
+            # (the request that met the gate: HTTPCACHE stores the page behind it for it)
+            "origin": (met.method, met.url, met.body.decode("latin-1")),
+        }
         state.session = job.session(extra)
         meta[STATE] = state
         page = urlsplit(job.response.url)

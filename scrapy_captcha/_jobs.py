@@ -80,6 +80,25 @@ class Job:
     def error(self) -> Exception | None:
         return self.flight.error if self.flight is not None else None
 
+    def token_result(self, attempts: int) -> dict[str, Any]:
+        """``meta["captcha_result"]`` of a gate page replayed with its token."""
+        assert self.widget is not None and self.token is not None
+        return {
+            "kind": self.widget.kind,
+            "sitekey": self.widget.sitekey,
+            "action": self.widget.action,
+            "solved": True,
+            "token": self.token.token,
+            "resp_key": self.token.resp_key,
+            "cookies": dict(self.token.cookies),
+            "user_agent": self.token.user_agent,
+            "task_id": self.task_id,
+            "provider": self.solver,
+            "cost": self.cost,
+            "attempts": attempts,
+            "solved_at": time.time(),
+        }
+
     def session(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
         """The page's cookies, for a request sent on its behalf (see RequestState)."""
         host = (urlsplit(self.response.url).hostname or "").lower()

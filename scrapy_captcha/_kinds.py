@@ -27,3 +27,15 @@ WIDGET_KINDS: Final = (
 )
 #: Every captcha kind, as used in stats and ``captcha_result["kind"]``.
 KINDS: Final = (*WIDGET_KINDS, IMAGE)
+#: The kinds of solver task a profile can map to a task type (``Provider.task_types``,
+#: CAPTCHA_TASK_TYPES, CAPTCHA_PRICES): the widget kinds as the services split them.
+TASK_KINDS: Final = (
+    CLOUDFLARE,
+    TURNSTILE,
+    RECAPTCHA_V2,
+    "recaptcha_v2_enterprise",
+    RECAPTCHA_V3,
+    "recaptcha_v3_enterprise",
+    HCAPTCHA,
+    IMAGE,
+)

@@ -16,15 +16,18 @@ from scrapy.exceptions import NotConfigured
 
 from scrapy_captcha._accounts import Accounts
 from scrapy_captcha._cloudflare import CloudflareFlow
-from scrapy_captcha._compat import spawn
+from scrapy_captcha._compat import close_spider, spawn
 from scrapy_captcha._context import Context
 from scrapy_captcha._coordination import Coordination
 from scrapy_captcha._fill import FormFiller
 from scrapy_captcha._gates import GateFlow
+from scrapy_captcha._kinds import CLOUDFLARE
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._routes import Routes, default_headers
 from scrapy_captcha._solving import Solving
+from scrapy_captcha._watch import Watch
 from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.providers import PROVIDERS
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import open_store
 
@@ -52,16 +55,35 @@ class Root:
         self.gates = GateFlow(
             self.ctx, self.solving, self.coordination, self.outbound, self.filler
         )
+        self.watch = Watch(self.ctx, self.coordination, self.solving)
+        self.solving.budget.on_exhausted = self._on_budget_exhausted
         self.coordination.connect_signals()
         crawler.signals.connect(self._on_spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self._on_spider_closed, signal=signals.spider_closed)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        """Every check that can fail does so here, as the crawl starts: a mistake in the
+        settings or a missing component stops it before any page or money is spent."""
         settings = CaptchaSettings.from_settings(crawler.settings)
         if not settings.enabled:
             raise NotConfigured("CAPTCHA_ENABLED is False")
-        return cls(crawler, settings)
+        if not crawler.settings.getbool("TWISTED_REACTOR_ENABLED", True):
+            raise ConfigurationError(
+                "scrapy-captcha talks to solver services through treq, which needs the "
+                "Twisted reactor, but TWISTED_REACTOR_ENABLED is False: enable the reactor "
+                "or set CAPTCHA_ENABLED = False"
+            )
+        settings.check_solver()
+        root = cls(crawler, settings)
+        missing = root.missing_components()
+        if missing:
+            raise ConfigurationError(
+                "scrapy-captcha is incomplete, " + "; ".join(missing) + " missing: use ADDONS "
+                "= {'scrapy_captcha.Addon': 500}, or see the README for the manual set-up"
+            )
+        root.check_chain()
+        return root
 
     @classmethod
     def of(cls, crawler: Crawler) -> Self:
@@ -80,35 +102,43 @@ class Root:
         flights = len(self.coordination.flights)
         return f"<{type(self).__name__} {self.accounts.default.name} flights={flights}>"
 
+    def check_chain(self) -> None:
+        """A chain in which no service can clear a Cloudflare challenge: say so at start,
+        naming the services that can (a challenge met later gives up with ``no_task``)."""
+        chain = [self.accounts.provider_named(name) for name in self.settings.providers]
+        if any(CLOUDFLARE in p.types for p in chain):
+            return
+        able = sorted(n for n, cls in PROVIDERS.items() if CLOUDFLARE in cls.task_types)
+        self.ctx.log.warning(
+            "No service in CAPTCHA_PROVIDER(S) (%s) can clear a Cloudflare challenge: such "
+            "pages will give up with 'no_task'. Services that can: %s",
+            ", ".join(p.name for p in chain),
+            ", ".join(able),
+        )
+
     # -- signals ------------------------------------------------------------------------
 
     async def _on_spider_opened(self, **kwargs: Any) -> None:
-        self._check_components()
-        if self.solving.disabled_reason == "no_reactor":
-            self.ctx.log.error(
-                "TWISTED_REACTOR_ENABLED is False: scrapy-captcha talks to solvers through "
-                "treq, which needs the Twisted reactor. Challenges are passed on unsolved."
-            )
-            self.ctx.set_stat("disabled", "no_reactor")
-            return
-        if self.accounts.check_default_key() and self.settings.check_balance:
-            spawn(self.accounts.check_balance())
+        if self.settings.check_balance:
+            for name in self.settings.providers:
+                spawn(self.accounts.check_balance(self.accounts.provider_named(name)))
             self.accounts.watch_balances()
+        self.watch.start()
 
     def missing_components(self) -> list[str]:
-        """Names of the add-on's downloader middlewares the crawler lacks."""
+        """Names of the add-on's components the crawler lacks."""
         return []
 
-    def _check_components(self) -> None:
-        missing = self.missing_components()
-        if missing:
-            self.ctx.log.error(
-                "scrapy-captcha is incomplete: %s not in DOWNLOADER_MIDDLEWARES. Use ADDONS = "
-                "{'scrapy_captcha.Addon': 500} or see the README for the manual setup.",
-                ", ".join(missing),
+    def _on_budget_exhausted(self) -> None:
+        """CAPTCHA_CLOSE_ON_BUDGET: close once the solves under way have landed and
+        delivered their pages (they are paid for)."""
+        if self.settings.close_on_budget:
+            self.coordination.when_idle(
+                lambda: close_spider(self.crawler, "captcha_budget_exhausted")
             )
 
     async def _on_spider_closed(self, **kwargs: Any) -> None:
+        self.watch.stop()
         self.coordination.close()
         await self.coordination.close_shelf()
         self.gates.close()
@@ -120,3 +150,4 @@ class Root:
             )
         await self.accounts.close()
         await self.routes.store.close()
+        self.watch.summary()

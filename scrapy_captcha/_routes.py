@@ -114,6 +114,12 @@ def _normalise_proxy(proxy: str) -> str:
     return f"{parts.scheme or 'http'}://{host}:{port}"
 
 
+def cookie_digest(value: str) -> str:
+    """A cookie value as kept on a request's state (pickled with JOBDIR): enough to tell
+    it changed, never the value itself."""
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def route_for(request: Request, secret: bytes) -> Route:
     """Compute the route of a request that has been through HttpProxyMiddleware."""
     domain = (urlparse_cached(request).hostname or "").lower()
@@ -225,7 +231,7 @@ class Routes:
             undo_target(request, state.undo.get(META_KEY))  # (the spider's own target)
             undo_clearance(request, state.undo)
             state.undo = None
-        state.applied = None
+        state.applied = state.sent = None
         if state.session is not None:
             apply_session(request, state.session)
             state.session = None
@@ -244,6 +250,12 @@ class Routes:
         state.undo = undo
         state.applied = (clearance.id, clearance.task_id)
         state.solver = clearance.provider
+        state.sent = {
+            "user_agent": clearance.user_agent,
+            "cookies": {k: cookie_digest(v) for k, v in clearance.cookies.items()},
+            "proxy": request.meta.get("proxy"),
+            "cost": clearance.cost,
+        }
         self.ctx.inc("cache/hit")
 
     # -- Cloudflare's exit-bound cookies --------------------------------------------------

@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy_captcha._bounded import BoundedDict
 from scrapy_captcha._budget import Budget, Reservation
 from scrapy_captcha._client import TaskResult
 from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
+from scrapy_captcha._outcome import Outcome
 from scrapy_captcha._solutions import CloudflareSolution, TokenSolution
 from scrapy_captcha._state import options
 from scrapy_captcha.errors import INPUT, PROXY, RETRY, ConfigurationError, SolverError
@@ -30,22 +30,6 @@ if TYPE_CHECKING:
     from scrapy_captcha._widgets import Widget
 
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """Which service solved a task, its id, what it cost and how long it took."""
-
-    task_id: str | int
-    provider: str
-    cost: float | None = None
-    seconds: float = 0.0
-
-    def record(self, job: Any, flight: Any) -> None:
-        """Note on a gate or fill job and its flight which task solved it, where, at what
-        price."""
-        flight.task_id = job.task_id = self.task_id
-        job.solver, job.cost = self.provider, self.cost
 
 
 #: what a ready Cloudflare reply must hold (for the malformed-reply error)
@@ -179,6 +163,7 @@ class Solving:
         timeout: float | None = None,
         reject_key: str | None = None,
         on_created: Callable[[str, str | int], Any] | None = None,
+        log_solved: bool = True,
     ) -> tuple[_T, Outcome]:
         """Solve with ``provider``, failing over along the request's chain when the
         account is dead or the service keeps failing; count the cost."""
@@ -192,6 +177,7 @@ class Solving:
                     on_created=noted,
                 )
             except SolverError as exc:
+                reservation.release()  # (a failed task is not paid for: its price is freed)
                 self.failed(provider, exc, where, reject_key=reject_key)
                 self._note(provider, exc)
                 following = None
@@ -215,14 +201,18 @@ class Solving:
                 )
                 provider = following
                 continue
+            self.accounts.reachable(provider, True)
             value = parse(provider, result)
+            cost = self.price(provider, task_key)
+            # A ready task is paid for, even when its reply is unusable.
+            reservation.solved(provider.name)
             if value is None:
                 raise self._malformed(provider, result, what, where)
             self._note(provider, None)
-            cost = self.price(provider, task_key)
-            self.budget.spend(provider.name, cost)
             self.ctx.inc(f"solved_by/{provider.name}")
-            return value, Outcome(result.task_id, provider.name, cost, result.seconds)
+            outcome = Outcome(result.task_id, provider.name, cost, result.seconds)
+            outcome.announce(self.ctx, task_key, where, log=log_solved)
+            return value, outcome
 
     def _note(self, provider: Provider, exc: SolverError | None) -> None:
         """Count failures in a row; a service failing CAPTCHA_FAILOVER_AFTER times rests
@@ -232,8 +222,17 @@ class Solving:
             return
         count = self._failures[provider.name] = self._failures.get(provider.name, 0) + 1
         if count >= self.settings.failover_after and not self._is_resting(provider):
-            self._resting[provider.name] = time.monotonic() + COOL_DOWN
             self._failures.pop(provider.name, None)
+            others = [n for n in self.settings.providers if n != provider.name]
+            if not others:
+                self.ctx.log.warning(
+                    "%s failed %d solves in a row (no other service in CAPTCHA_PROVIDERS to "
+                    "take over: it keeps solving)",
+                    provider.name,
+                    count,
+                )
+                return
+            self._resting[provider.name] = time.monotonic() + COOL_DOWN
             self.ctx.log.warning(
                 "%s failed %d solves in a row: the next service takes its solves for %d s",
                 provider.name,
@@ -254,6 +253,7 @@ class Solving:
         if exc.fatal and provider.name in self.accounts.disabled:
             return exc  # (counted once: the balance check may have found it first)
         self.ctx.inc(f"failed/{exc.reason}")
+        self.accounts.reachable(provider, not exc.transport)
         if exc.fatal:
             self.accounts.disable(provider, exc.reason, exc)
         elif exc.family == INPUT:
@@ -303,6 +303,7 @@ class Solving:
             request=request,
             reject_key=reject_key,
             on_created=on_created,
+            log_solved=False,  # (the flow logs its own line, with the requests waiting)
         )
         self._cloudflare_solved(solution)
         return solution, outcome

@@ -24,6 +24,9 @@ META_OPT_OUT: Final = "dont_solve_captcha"
 META_OPTIONS: Final = "captcha"
 #: response meta: what happened ({"kind", "solved", "task_id", "token", "reason", ...})
 META_RESULT: Final = "captcha_result"
+#: request meta: True (or a list of give-up reasons): the callback takes a page the add-on
+#: could not get past, instead of the errback getting ``CaptchaUnsolved``
+META_HANDLE: Final = "handle_captcha_unsolved"
 #: request meta: the add-on's own state (:class:`RequestState`); private
 STATE: Final = "_captcha"
 
@@ -73,6 +76,12 @@ class RequestState:
     #: cookies sent on a page's behalf, on the Cookie header at 760, never into the jar:
     #: {"host": page host, "cookies": {...} (same host only), "extra": {...} (always)}
     session: dict[str, Any] | None = field(default=None, repr=False)
+    #: (kind, reason) of a give-up on this very trip: the spider middleware turns the
+    #: response into a ``CaptchaUnsolved`` failure (never carried to a copy)
+    unsolved: tuple[str, str] | None = None
+    #: what the clearance put on at 760 (User-Agent, cookies, proxy), to tell what
+    #: changed after it when the site challenges the request anyway
+    sent: dict[str, Any] | None = field(default=None, repr=False)
     #: ``id()`` of the request this state belongs to (0: not claimed yet; not pickled)
     owner: int = field(default=0, repr=False, compare=False)
 
@@ -145,3 +154,20 @@ def options(request: Request) -> dict[str, Any]:
     """``meta["captcha"]``, or an empty dict when absent or not a dict."""
     opts = request.meta.get(META_OPTIONS)
     return opts if isinstance(opts, dict) else {}
+
+
+def cleared_result(state: RequestState) -> dict[str, Any]:
+    """``meta["captcha_result"]`` of a page that got through with a Cloudflare clearance;
+    ``cost`` is what this page cost: the solve it waited for, nothing for a reuse."""
+    assert state.applied is not None
+    from_cache = state.attempts == 0
+    return {
+        "kind": "cloudflare",
+        **({"variant": state.variant} if state.variant is not None else {}),
+        "solved": True,
+        "from_cache": from_cache,
+        "task_id": state.applied[1],
+        "provider": state.solver,
+        "cost": 0.0 if from_cache else (state.sent or {}).get("cost"),
+        "attempts": state.attempts,
+    }

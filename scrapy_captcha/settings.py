@@ -1,150 +1,71 @@
-"""The ``CAPTCHA_*`` settings, read once per crawler.
+"""The ``CAPTCHA_*`` settings: one registry (name, type, default, meaning), read once per
+crawler.
 
-Every setting has a default that works for a typical crawl; only the provider and its API
-key need setting. ``CaptchaSettings`` is a frozen snapshot so nothing re-reads settings on
-the hot path, and its repr hides the API key and proxy passwords.
+Why a registry: the defaults the add-on registers (so ``crawler.settings`` and ``scrapy
+settings --get`` tell the truth), the start-up validation and the settings reference in the
+docs all come from :data:`SETTINGS`, so they cannot drift apart. ``CaptchaSettings`` is a
+frozen snapshot, so nothing re-reads settings on the hot path, and its repr hides the API
+keys and proxy passwords.
+
+Every mistake is a :class:`~scrapy_captcha.errors.ConfigurationError` at start-up that
+names the setting, the bad value (never a secret) and, where one is close, the valid value
+that was probably meant.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from scrapy.settings import BaseSettings
-from scrapy.utils.misc import load_object
 
-from scrapy_captcha._kinds import WIDGET_KINDS
+from scrapy_captcha._kinds import TASK_KINDS
+from scrapy_captcha._registry import DEFAULTS, SETTINGS, Setting
+from scrapy_captcha._validate import (
+    WIDGET_MODES,
+    check_api_url,
+    check_names,
+    check_proxy,
+    check_service,
+    closest,
+    handles,
+    keys_known,
+    known_services,
+    parse_bool,
+    parse_handle,
+    plain,
+    provider_chain,
+    register_defaults,
+    shared_queue,
+    shown,
+    widget_modes,
+)
 from scrapy_captcha.errors import ConfigurationError
 
-DEFAULTS: dict[str, Any] = {
-    "CAPTCHA_ENABLED": True,
-    "CAPTCHA_PROVIDER": "1captcha",
-    "CAPTCHA_API_KEY": "",
-    "CAPTCHA_API_URL": None,
-    "CAPTCHA_API_KEYS": {},
-    "CAPTCHA_API_URLS": {},
-    "CAPTCHA_TASK_TYPES": {},
-    "CAPTCHA_PROXY": None,
-    "CAPTCHA_DOMAIN_PROXIES": {},
-    "CAPTCHA_CLEARANCE_TTL": 1800.0,
-    "CAPTCHA_SOLVE_TIMEOUT": 180.0,
-    "CAPTCHA_POLL_INTERVAL": 3.0,
-    "CAPTCHA_REQUEST_TIMEOUT": 30.0,
-    "CAPTCHA_MAX_REPLY_SIZE": 8 * 1024 * 1024,
-    "CAPTCHA_MAX_ATTEMPTS": 3,
-    "CAPTCHA_MAX_SOLVES": 0,
-    "CAPTCHA_CACHE_URL": "memory://",
-    "CAPTCHA_CACHE_PREFIX": "scrapy-captcha:",
-    "CAPTCHA_CACHE_TIMEOUT": 1.0,
-    "CAPTCHA_CACHE_RETRY": 5.0,
-    "CAPTCHA_LEASE_TTL": 30.0,
-    "CAPTCHA_CHECK_BALANCE": True,
-    "CAPTCHA_CLOSE_ON_FATAL": False,
-    "CAPTCHA_WIDGETS": {},
-    "CAPTCHA_IMAGE_TIMEOUT": 300.0,
-    "CAPTCHA_ALLOW_OFFSITE": False,
-    "CAPTCHA_FILL_ON_SUBMIT": True,
-    "CAPTCHA_PROVIDERS": [],
-    "CAPTCHA_FAILOVER_AFTER": 3,
-    "CAPTCHA_PRICES": {},
-    "CAPTCHA_MAX_COST": 0.0,
-    "CAPTCHA_BALANCE_INTERVAL": 600.0,
-    "CAPTCHA_BALANCE_WARN": 1.0,
-    "CAPTCHA_REPORT_INCORRECT": True,
-    "CAPTCHA_ENVELOPES": {},
-    # None: on when the store is shared and SCHEDULER is scrapy-redis's
-    "CAPTCHA_SHARED_QUEUE": None,
-}
+#: the older name of :func:`widget_modes`
+parse_widget_modes = widget_modes
 
-#: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
-#: "submit" a gate form with the token (a widget outside any form gets its token handed
-#: over), only hand the "token" over, or "ignore" the widget.
-WIDGET_MODES = ("submit", "token", "ignore")
-
-
-def parse_widget_modes(name: str, value: Any) -> dict[str, str]:
-    """CAPTCHA_WIDGETS (or the meta key): one mode for every kind, or ``{kind: mode}``."""
-    if value in (None, "", {}):
-        return {}
-    if isinstance(value, str):
-        value = dict.fromkeys(WIDGET_KINDS, value)
-    if not isinstance(value, dict):
-        raise ConfigurationError(f"{name} must be a mode or a dict of kind -> mode")
-    modes: dict[str, str] = {}
-    for kind, mode in value.items():
-        if kind not in WIDGET_KINDS:
-            raise ConfigurationError(
-                f"{name}: unknown widget kind {kind!r}; use one of {list(WIDGET_KINDS)}"
-            )
-        if mode not in WIDGET_MODES:
-            raise ConfigurationError(
-                f"{name}[{kind!r}]: unknown mode {mode!r}; use one of {list(WIDGET_MODES)}"
-            )
-        modes[str(kind)] = str(mode)
-    return modes
-
-
-def _plain(value: Any) -> Any:
-    """A settings dict arrives as BaseSettings when set through a settings object."""
-    return value.copy_to_dict() if isinstance(value, BaseSettings) else value
-
-
-def _positive(name: str, value: float, *, allow_zero: bool = False) -> float:
-    if value < 0 or (value == 0 and not allow_zero):
-        raise ConfigurationError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value}")
-    return value
-
-
-def _check_proxy(name: str, url: str) -> str:
-    try:
-        parts = urlsplit(url)
-        ok = parts.scheme in ("http", "https", "socks5", "socks5h", "socks4")
-        ok = ok and bool(parts.hostname) and (parts.port is None or parts.port > 0)
-    except ValueError:  # (a port that is not a number, a broken IPv6 literal)
-        ok = False
-    if not ok:
-        # Say which setting is wrong without echoing the value: it may hold a password.
-        raise ConfigurationError(f"{name}: not a proxy URL (scheme://[user:pass@]host:port)")
-    return url
-
-
-def _check_api_url(name: str, url: Any) -> str | None:
-    if not url:
-        return None
-    try:
-        parts = urlsplit(str(url))
-        ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:
-        ok = False
-    if not ok:
-        # Say which setting is wrong without echoing the value: it may hold a key.
-        raise ConfigurationError(f"{name}: not an http(s) URL (http[s]://host[:port][/path])")
-    return str(url)
-
-
-def _shared_queue(settings: BaseSettings) -> bool:
-    """CAPTCHA_SHARED_QUEUE, or whether SCHEDULER is scrapy-redis's (a queue in Redis that
-    every worker pops from)."""
-    value = settings.get("CAPTCHA_SHARED_QUEUE")
-    if value is not None:
-        try:
-            return settings.getbool("CAPTCHA_SHARED_QUEUE")
-        except ValueError:
-            raise ConfigurationError(
-                "CAPTCHA_SHARED_QUEUE must be True, False or None (auto)"
-            ) from None
-    try:
-        scheduler = load_object(settings.get("SCHEDULER"))
-    except Exception:  # (Scrapy itself reports a bad SCHEDULER)
-        return False
-    return any(c.__module__.startswith("scrapy_redis.") for c in getattr(scheduler, "__mro__", ()))
+__all__ = [
+    "DEFAULTS",
+    "SETTINGS",
+    "WIDGET_MODES",
+    "CaptchaSettings",
+    "Setting",
+    "check_proxy",
+    "check_service",
+    "closest",
+    "handles",
+    "parse_handle",
+    "register_defaults",
+    "widget_modes",
+]
 
 
 @dataclass(frozen=True)
 class CaptchaSettings:
     enabled: bool
-    provider: str
+    provider: str | None
     api_key: str = field(repr=False)
     api_url: str | None
     api_keys: dict[str, str] = field(repr=False)
@@ -165,7 +86,7 @@ class CaptchaSettings:
     cache_retry: float
     lease_ttl: float
     check_balance: bool
-    close_on_fatal: bool
+    close_on_unavailable: bool = True
     widget_modes: dict[str, str] = field(default_factory=dict)
     image_timeout: float = 300.0
     allow_offsite: bool = False
@@ -182,90 +103,177 @@ class CaptchaSettings:
     envelopes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: requests waiting for a solve are kept in the shared store too (scrapy-redis)
     shared_queue: bool = False
+    handle_unsolved: bool | frozenset[str] = False
+    close_on_budget: bool = False
+    unreachable_after: int = 3
+    cache_max_entries: int = 1_000_000
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
         def get(name: str) -> Any:
-            return settings.get(name, DEFAULTS[name])
+            return plain(settings.get(name, DEFAULTS[name]))
+
+        def flag(name: str) -> bool:
+            return parse_bool(name, get(name))
 
         def number(name: str, *, allow_zero: bool = False) -> float:
+            value = get(name)
             try:
-                value = settings.getfloat(name, DEFAULTS[name])
+                if isinstance(value, bool):
+                    raise TypeError
+                result = float(value)
             except (TypeError, ValueError):
-                raise ConfigurationError(f"{name} must be a number") from None
-            return _positive(name, value, allow_zero=allow_zero)
+                raise ConfigurationError(
+                    f"{name} must be a number, got {shown(name, value)}"
+                ) from None
+            if not math.isfinite(result) or result < 0 or (result == 0 and not allow_zero):
+                raise ConfigurationError(
+                    f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}"
+                )
+            return result
+
+        def integer(name: str, *, minimum: int = 0) -> int:
+            value = number(name, allow_zero=True)
+            if value != int(value) or value < minimum:
+                raise ConfigurationError(
+                    f"{name} must be a whole number >= {minimum}, got {get(name)!r}"
+                )
+            return int(value)
 
         def mapping(name: str) -> dict[str, Any]:
-            try:
-                return dict(settings.getdict(name))
-            except (TypeError, ValueError):
-                raise ConfigurationError(f"{name} must be a dict") from None
+            value = get(name)
+            if value is None:
+                return {}
+            if isinstance(value, str):
+                try:
+                    value = settings.getdict(name)  # (JSON, as Scrapy reads dict settings)
+                except (TypeError, ValueError):
+                    value = None
+            if not isinstance(value, dict):
+                raise ConfigurationError(
+                    f"{name} must be a dict, got {shown(name, type(value).__name__)}"
+                )
+            return {str(k): plain(v) for k, v in value.items()}
 
+        check_names(settings)
+        providers = provider_chain(settings)
+        services = sorted({*known_services(), *providers})
+        api_keys = {k: str(v) for k, v in mapping("CAPTCHA_API_KEYS").items()}
+        keys_known("CAPTCHA_API_KEYS", api_keys, services, "service")
+        api_urls = {
+            k: str(check_api_url("CAPTCHA_API_URLS", v))
+            for k, v in mapping("CAPTCHA_API_URLS").items()
+        }
+        keys_known("CAPTCHA_API_URLS", api_urls, services, "service")
+        task_types = {k: str(v) for k, v in mapping("CAPTCHA_TASK_TYPES").items()}
+        keys_known("CAPTCHA_TASK_TYPES", task_types, TASK_KINDS, "task kind")
+        prices: dict[str, dict[str, float]] = {}
+        for service, table in mapping("CAPTCHA_PRICES").items():
+            keys_known("CAPTCHA_PRICES", {service: 0}, services, "service")
+            if not isinstance(table, dict):
+                raise ConfigurationError(
+                    f"CAPTCHA_PRICES[{service!r}] must be {{task kind: USD per task}}"
+                )
+            keys_known(f"CAPTCHA_PRICES[{service!r}]", table, TASK_KINDS, "task kind")
+            try:
+                prices[service] = {str(k): float(v) for k, v in table.items()}
+            except (TypeError, ValueError):
+                raise ConfigurationError(
+                    f"CAPTCHA_PRICES[{service!r}] must be {{task kind: USD per task}}"
+                ) from None
+            if any(not math.isfinite(p) or p < 0 for p in prices[service].values()):
+                raise ConfigurationError(f"CAPTCHA_PRICES[{service!r}]: prices must be >= 0")
+        envelopes = mapping("CAPTCHA_ENVELOPES")
+        keys_known("CAPTCHA_ENVELOPES", envelopes, services, "service")
+        if any(not isinstance(v, dict) for v in envelopes.values()):
+            raise ConfigurationError("CAPTCHA_ENVELOPES must be {service: {field: value}}")
         domain_proxies = {
-            str(domain).lower().lstrip("."): _check_proxy("CAPTCHA_DOMAIN_PROXIES", str(proxy))
+            str(domain).lower().lstrip("."): check_proxy("CAPTCHA_DOMAIN_PROXIES", str(proxy))
             for domain, proxy in mapping("CAPTCHA_DOMAIN_PROXIES").items()
         }
         proxy = get("CAPTCHA_PROXY") or None
         if proxy:
-            _check_proxy("CAPTCHA_PROXY", str(proxy))
-        chain = get("CAPTCHA_PROVIDERS") or []
-        if isinstance(chain, str):
-            chain = [p.strip() for p in chain.split(",") if p.strip()]
-        if not isinstance(chain, (list, tuple)) or not all(isinstance(p, str) for p in chain):
-            raise ConfigurationError("CAPTCHA_PROVIDERS must be a list of provider names")
-        providers = tuple(dict.fromkeys(chain)) or (str(get("CAPTCHA_PROVIDER")),)
-        prices: dict[str, dict[str, float]] = {}
-        for service, table in mapping("CAPTCHA_PRICES").items():
-            try:
-                prices[str(service)] = {str(k): float(v) for k, v in dict(table).items()}
-            except (TypeError, ValueError):
-                raise ConfigurationError(
-                    "CAPTCHA_PRICES must be {service: {kind: USD per task}}"
-                ) from None
-        max_attempts = int(number("CAPTCHA_MAX_ATTEMPTS"))
-        if max_attempts < 1:
-            raise ConfigurationError(f"CAPTCHA_MAX_ATTEMPTS must be >= 1, got {max_attempts}")
+            check_proxy("CAPTCHA_PROXY", str(proxy))
+        close_on_unavailable = flag("CAPTCHA_CLOSE_ON_UNAVAILABLE")
+        if get("CAPTCHA_CLOSE_ON_FATAL") is not None:
+            close_on_unavailable = flag("CAPTCHA_CLOSE_ON_FATAL")
         return cls(
-            enabled=settings.getbool("CAPTCHA_ENABLED", True),
-            provider=providers[0],
+            enabled=flag("CAPTCHA_ENABLED"),
+            provider=providers[0] if providers else None,
             api_key=str(get("CAPTCHA_API_KEY") or ""),
-            api_url=_check_api_url("CAPTCHA_API_URL", get("CAPTCHA_API_URL")),
-            api_keys={str(k): str(v) for k, v in mapping("CAPTCHA_API_KEYS").items()},
-            api_urls={
-                str(k): str(_check_api_url("CAPTCHA_API_URLS", v))
-                for k, v in mapping("CAPTCHA_API_URLS").items()
-            },
-            task_types={str(k): str(v) for k, v in mapping("CAPTCHA_TASK_TYPES").items()},
+            api_url=check_api_url("CAPTCHA_API_URL", get("CAPTCHA_API_URL")),
+            api_keys=api_keys,
+            api_urls=api_urls,
+            task_types=task_types,
             proxy=str(proxy) if proxy else None,
             domain_proxies=domain_proxies,
             clearance_ttl=number("CAPTCHA_CLEARANCE_TTL"),
             solve_timeout=number("CAPTCHA_SOLVE_TIMEOUT"),
             poll_interval=number("CAPTCHA_POLL_INTERVAL"),
             request_timeout=number("CAPTCHA_REQUEST_TIMEOUT"),
-            max_reply_size=int(number("CAPTCHA_MAX_REPLY_SIZE")),
-            max_attempts=max_attempts,
-            max_solves=int(number("CAPTCHA_MAX_SOLVES", allow_zero=True)),
+            max_reply_size=integer("CAPTCHA_MAX_REPLY_SIZE", minimum=1),
+            max_attempts=integer("CAPTCHA_MAX_ATTEMPTS", minimum=1),
+            max_solves=integer("CAPTCHA_MAX_SOLVES"),
             cache_url=str(get("CAPTCHA_CACHE_URL")),
             cache_prefix=str(get("CAPTCHA_CACHE_PREFIX")),
             cache_timeout=number("CAPTCHA_CACHE_TIMEOUT"),
             cache_retry=number("CAPTCHA_CACHE_RETRY"),
             lease_ttl=number("CAPTCHA_LEASE_TTL"),
-            check_balance=settings.getbool("CAPTCHA_CHECK_BALANCE", True),
-            close_on_fatal=settings.getbool("CAPTCHA_CLOSE_ON_FATAL", False),
-            widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),
+            check_balance=flag("CAPTCHA_CHECK_BALANCE"),
+            close_on_unavailable=close_on_unavailable,
+            widget_modes=widget_modes("CAPTCHA_WIDGETS", get("CAPTCHA_WIDGETS")),
             image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
-            allow_offsite=settings.getbool("CAPTCHA_ALLOW_OFFSITE", False),
-            fill_on_submit=settings.getbool("CAPTCHA_FILL_ON_SUBMIT", True),
+            allow_offsite=flag("CAPTCHA_ALLOW_OFFSITE"),
+            fill_on_submit=flag("CAPTCHA_FILL_ON_SUBMIT"),
             providers=providers,
-            failover_after=max(1, int(number("CAPTCHA_FAILOVER_AFTER"))),
+            failover_after=integer("CAPTCHA_FAILOVER_AFTER", minimum=1),
             prices=prices,
             max_cost=number("CAPTCHA_MAX_COST", allow_zero=True),
             balance_interval=number("CAPTCHA_BALANCE_INTERVAL", allow_zero=True),
             balance_warn=number("CAPTCHA_BALANCE_WARN", allow_zero=True),
-            report_incorrect=settings.getbool("CAPTCHA_REPORT_INCORRECT", True),
-            envelopes={str(k): dict(_plain(v)) for k, v in mapping("CAPTCHA_ENVELOPES").items()},
-            shared_queue=_shared_queue(settings),
+            report_incorrect=flag("CAPTCHA_REPORT_INCORRECT"),
+            envelopes={k: dict(v) for k, v in envelopes.items()},
+            shared_queue=shared_queue(settings),
+            handle_unsolved=parse_handle(
+                "CAPTCHA_HANDLE_UNSOLVED", get("CAPTCHA_HANDLE_UNSOLVED")
+            ),
+            close_on_budget=flag("CAPTCHA_CLOSE_ON_BUDGET"),
+            unreachable_after=integer("CAPTCHA_UNREACHABLE_AFTER", minimum=1),
+            cache_max_entries=integer("CAPTCHA_CACHE_MAX_ENTRIES", minimum=1),
         )
+
+    def check_solver(self) -> None:
+        """At start-up: a named service, and a key for every service of the chain. No
+        silent default: a key must never go to a service the user did not name."""
+        if not self.providers:
+            if self.api_key or self.api_keys:
+                raise ConfigurationError(
+                    "CAPTCHA_API_KEY is set but CAPTCHA_PROVIDER is not: name the service the "
+                    f"key belongs to (one of {known_services()}); a key is never sent to a "
+                    "service you did not choose"
+                )
+            raise ConfigurationError(
+                "scrapy-captcha is enabled but CAPTCHA_PROVIDER is not set: name a solver "
+                f"service (one of {known_services()}) and set CAPTCHA_API_KEY, or set "
+                "CAPTCHA_ENABLED = False"
+            )
+        for index, service in enumerate(self.providers):
+            if self.key_for(service):
+                continue
+            if index == 0 and service not in self.api_keys:
+                raise ConfigurationError(
+                    f"CAPTCHA_API_KEY is not set: {service!r} (CAPTCHA_PROVIDER) needs its key"
+                )
+            raise ConfigurationError(
+                f"CAPTCHA_API_KEYS has no key for {service!r} (in CAPTCHA_PROVIDERS)"
+            )
+
+    def key_for(self, service: str) -> str:
+        """CAPTCHA_API_KEY belongs to the first service of the chain only: another service
+        never gets it."""
+        if service in self.api_keys:
+            return self.api_keys[service]
+        return self.api_key if service == self.provider else ""
 
     def widget_mode(self, kind: str) -> str:
         return self.widget_modes.get(kind, "submit")

@@ -1,7 +1,8 @@
 """Clearance stores: where solved clearances live between requests.
 
 One small async interface so a process-local dict and a shared Redis can stand behind it
-(``CAPTCHA_CACHE_URL``: ``memory://`` here, ``redis://`` in ``store_redis``; other schemes
+(``CAPTCHA_CACHE_URL``: ``file://`` (the default) and ``memory://`` here, ``redis://`` in
+``_store_redis``; other schemes
 map to classes in ``BACKENDS``, or pass the import path of your own
 :class:`ClearanceStore` subclass).
 
@@ -14,10 +15,14 @@ the lease methods here are trivial.
 from __future__ import annotations
 
 import heapq
+import json
+import logging
+import os
 import re
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from scrapy.utils.misc import load_object
 
@@ -29,6 +34,8 @@ if TYPE_CHECKING:
 
     from scrapy_captcha._shelf import RedisShelf
 
+
+logger = logging.getLogger("scrapy_captcha")
 
 #: clearances a memory store keeps (about 1 KB each): a million routes
 DEFAULT_MAX_ENTRIES = 1_000_000
@@ -165,9 +172,139 @@ class MemoryStore(ClearanceStore):
         return False
 
 
+#: the journal of a file store: one JSON object a line
+_JOURNAL = "clearances.jsonl"
+#: bytes of a journal read at most, and of one of its lines
+MAX_JOURNAL_BYTES = 256 * 1024 * 1024
+MAX_LINE_BYTES = 256 * 1024
+
+
+class FileStore(MemoryStore):
+    """The default store: a memory store whose clearances outlive the process. Each
+    change is appended to a journal (``clearances.jsonl``, readable by its owner only)
+    under the project's data directory (``.scrapy/captcha``, as HTTPCACHE_DIR), so a
+    re-run or a JOBDIR resume reuses every clearance that is still valid instead of
+    paying for it again. The journal is compacted at close and when it has grown to
+    mostly dead lines. One crawl process at a time: processes that run together share
+    clearances through ``redis://``.
+
+    Entries are read back like any untrusted input: malformed, expired or ill-typed
+    lines are skipped (``captcha/store/skipped``)."""
+
+    scheme = "file"
+
+    def __init__(self, directory: str, max_entries: int = DEFAULT_MAX_ENTRIES, stats: Any = None):
+        super().__init__(max_entries, stats)
+        self.path = Path(directory) / _JOURNAL
+        self._lines = 0
+        self._load()
+        self._file: IO[str] | None = None
+
+    @classmethod
+    def from_url(cls, url: str, crawler: Crawler) -> FileStore:
+        from scrapy.utils.project import data_path
+
+        where = url.split("://", 1)[1] if "://" in url else ""
+        directory = data_path(where or "captcha", createdir=True)
+        limit = crawler.settings.getint("CAPTCHA_CACHE_MAX_ENTRIES", DEFAULT_MAX_ENTRIES)
+        return cls(directory, max_entries=limit, stats=crawler.stats)
+
+    def __repr__(self) -> str:
+        return f"<FileStore {self.path} {len(self._data)} clearances>"
+
+    def _skip(self) -> None:
+        if self._stats is not None:
+            self._stats.inc_value("captcha/store/skipped")
+
+    def _load(self) -> None:
+        try:
+            handle = self.path.open("rb")
+        except FileNotFoundError:
+            return
+        now = time.time()
+        with handle:
+            read = 0
+            for raw in handle:
+                read += len(raw)
+                if read > MAX_JOURNAL_BYTES:
+                    self._skip()
+                    break
+                self._lines += 1
+                if len(raw) > MAX_LINE_BYTES:
+                    self._skip()
+                    continue
+                try:
+                    entry = json.loads(raw)
+                    key = entry["k"]
+                    if not isinstance(key, str) or len(key) > 1024:
+                        raise ValueError("bad key")
+                    if "drop" in entry:
+                        current = self._data.get(key)
+                        if current is not None and current.id == entry["drop"]:
+                            del self._data[key]
+                        continue
+                    clearance = Clearance.from_dict(entry["c"])
+                except (ValueError, KeyError, TypeError, RecursionError):
+                    self._skip()
+                    continue
+                if clearance.expires_at > now:
+                    self._data[key] = clearance
+                    self._data.move_to_end(key)
+                else:
+                    self._data.pop(key, None)
+        while len(self._data) > self.max_entries:
+            self._data.popitem(last=False)
+        self._expiry = [(c.expires_at, k, c.id) for k, c in self._data.items()]
+        heapq.heapify(self._expiry)
+
+    def _append(self, entry: dict[str, Any]) -> None:
+        if self._file is None:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            self._file = os.fdopen(fd, "a", encoding="utf-8")
+        self._file.write(json.dumps(entry, separators=(",", ":")) + "\n")
+        self._file.flush()
+        self._lines += 1
+        if self._lines > 2 * len(self._data) + 1024:
+            self._compact()
+
+    def _compact(self) -> None:
+        """Rewrite the journal with the live clearances only (atomically)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        now = time.time()
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        lines = 0
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            for key, clearance in self._data.items():
+                if clearance.expires_at > now:
+                    out.write(json.dumps({"k": key, "c": clearance.to_dict()}) + "\n")
+                    lines += 1
+        os.replace(tmp, self.path)
+        self._lines = lines
+
+    async def set(self, key: str, clearance: Clearance) -> None:
+        await super().set(key, clearance)
+        self._append({"k": key, "c": clearance.to_dict()})
+
+    async def invalidate(self, key: str, clearance_id: str) -> bool:
+        dropped = await super().invalidate(key, clearance_id)
+        if dropped:
+            self._append({"k": key, "drop": clearance_id})
+        return dropped
+
+    async def close(self) -> None:
+        try:
+            self._compact()
+        except OSError as exc:  # (a read-only or vanished directory: nothing to lose)
+            logger.warning("Could not compact the clearance journal %s: %s", self.path, exc)
+
+
 _IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*")
 
 BACKENDS: dict[str, str] = {
+    "file": "scrapy_captcha.store.FileStore",
     "memory": "scrapy_captcha.store.MemoryStore",
     "redis": "scrapy_captcha._store_redis.RedisStore",
     "rediss": "scrapy_captcha._store_redis.RedisStore",

@@ -128,6 +128,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 class CrawlResult:
     pages: list[dict[str, Any]]
     errors: list[dict[str, Any]]
+    #: pages the add-on could not get past: the errback's CaptchaUnsolved failures
+    unsolved: list[dict[str, Any]]
     dropped: list[str]
     download_async: list[dict[str, Any]]
     stats: dict[str, Any]
@@ -145,7 +147,11 @@ class CrawlResult:
 
     @property
     def outcomes(self) -> int:
-        return len(self.pages) + len(self.errors) + len(self.dropped)
+        return len(self.pages) + len(self.errors) + len(self.unsolved) + len(self.dropped)
+
+    def reasons(self) -> list[str]:
+        """The give-up reasons of the unsolved pages, sorted."""
+        return sorted(u["reason"] for u in self.unsolved)
 
 
 def run_crawl(
@@ -168,7 +174,8 @@ def run_crawl(
     reactor = reactor or _session_reactor
     spec = {
         "reactor": reactor,
-        "settings": settings or {},
+        # Each crawl keeps its clearances in a file store of its own (the default store).
+        "settings": {"CAPTCHA_CACHE_URL": f"file://{tmp_path / 'captcha'}", **(settings or {})},
         "batches": batches if batches is not None else [{"requests": requests or []}],
         **extra,
     }
@@ -177,6 +184,33 @@ def run_crawl(
     if in_subprocess or reactor != _session_reactor:
         return _run_subprocess(tmp_path, env, timeout)
     return _run_in_process(spec, tmp_path, env, timeout)
+
+
+def build_root(settings: dict[str, Any]) -> Any:
+    """The add-on's per-crawler root of a crawler that is set up (add-on applied) but does
+    not crawl: for tests of one service without a crawl."""
+    from scrapy.utils.test import get_crawler
+
+    from scrapy_captcha import Addon, CaptchaExtension
+
+    crawler = get_crawler(
+        settings_dict={
+            "ADDONS": {Addon: 500},
+            "CAPTCHA_PROVIDER": "1captcha",
+            "CAPTCHA_CACHE_URL": "memory://",
+            **settings,
+        }
+    )
+    crawler._apply_settings()
+    return CaptchaExtension.of(crawler)
+
+
+def start_failure(tmp_path: Path, settings: dict[str, Any]) -> BaseException:
+    """The exception a crawl with these settings stops with as it starts (a settings
+    mistake, a missing component): the crawl must not start at all."""
+    spec = {"reactor": _session_reactor, "settings": settings, "batches": [{"requests": []}]}
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    return _run_in_process(spec, tmp_path, None, 60, expect_failure=True)
 
 
 def python_command() -> list[str]:
@@ -339,8 +373,12 @@ def _clean_up_after(reactor: Any, before: set[Any]) -> None:
 
 
 def _run_in_process(
-    spec: dict[str, Any], tmp_path: Path, env: dict[str, str] | None, timeout: float
-) -> CrawlResult:
+    spec: dict[str, Any],
+    tmp_path: Path,
+    env: dict[str, str] | None,
+    timeout: float,
+    expect_failure: bool = False,
+) -> Any:
     from scrapy import signals
     from scrapy.crawler import CrawlerRunner
 
@@ -378,7 +416,11 @@ def _run_in_process(
         raise AssertionError(f"crawl did not finish within {timeout} s:\n{log[-6000:]}")
     failure = outcome[0] if outcome else None
     if failure is not None:
+        if expect_failure:
+            return failure.value
         raise AssertionError(f"crawl failed: {failure!r}\n{log[-6000:]}")
+    if expect_failure:
+        raise AssertionError(f"the crawl started, though it should not have:\n{log[-6000:]}")
     return CrawlResult(log=log, returncode=0, **out)
 
 

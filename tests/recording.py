@@ -204,15 +204,36 @@ class RecordingSpider(scrapy.Spider):
             yield request
 
     async def failed(self, failure: Any):
+        from scrapy_captcha import CaptchaUnsolved
+
         failed = failure.request
-        self.out["errors"].append(
-            {
-                "tag": failed.cb_kwargs.get("tag", ""),
-                "url": failed.url,
-                "error": type(failure.value).__name__,
-                "message": str(failure.value)[:300],
-            }
-        )
+        exc = failure.value
+        if isinstance(exc, CaptchaUnsolved):
+            # A page the add-on could not get past: its errback gets the page and why.
+            page = exc.response
+            text = page.text if isinstance(page, scrapy.http.TextResponse) else ""
+            sel = scrapy.Selector(text=text) if text else None
+            self.out["unsolved"].append(
+                {
+                    "tag": failed.cb_kwargs.get("tag", ""),
+                    "url": failed.url,
+                    "reason": exc.reason,
+                    "kind": exc.kind,
+                    "status": page.status if page is not None else None,
+                    "title": sel.css("title::text").get() if sel else None,
+                    "result": exc.result,
+                    "message": str(exc)[:300],
+                }
+            )
+        else:
+            self.out["errors"].append(
+                {
+                    "tag": failed.cb_kwargs.get("tag", ""),
+                    "url": failed.url,
+                    "error": type(exc).__name__,
+                    "message": str(exc)[:300],
+                }
+            )
         for request in await self._done(failed.cb_kwargs.get("batch", 0)):
             yield request
 
@@ -222,6 +243,7 @@ def new_out() -> dict[str, Any]:
     return {
         "pages": [],
         "errors": [],
+        "unsolved": [],
         "dropped": [],
         "download_async": [],
         "api": [],
@@ -239,6 +261,8 @@ def crawl_settings(spec: dict[str, Any]) -> dict[str, Any]:
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "DEBUG",
         "CAPTCHA_POLL_INTERVAL": 0.1,
+        # (run_crawl gives each test's crawl a file store of its own; elsewhere memory)
+        "CAPTCHA_CACHE_URL": "memory://",
         "CAPTCHA_SOLVE_TIMEOUT": 30,
         "CLOSESPIDER_TIMEOUT": spec.get("closespider_timeout", 90),
         "RETRY_ENABLED": False,

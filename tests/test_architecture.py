@@ -150,6 +150,7 @@ def test_public_surface_is_the_package_root() -> None:
         "middleware",
         "providers",
         "settings",
+        "signals",
         "store",
         "testing",
     }

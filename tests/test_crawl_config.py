@@ -13,6 +13,7 @@ MANUAL = {
 }
 
 EXTENSION = {"scrapy_captcha.CaptchaExtension": 500}
+SPIDER_MW = {"scrapy_captcha.UnsolvedMiddleware": 60}
 
 
 @pytest.fixture
@@ -36,6 +37,7 @@ def test_manual_downloader_middlewares_setup(stack: EmulatorStack, crawl) -> Non
             **stack.scrapy_settings(),
             "ADDONS": {},
             "DOWNLOADER_MIDDLEWARES": MANUAL,
+            "SPIDER_MIDDLEWARES": SPIDER_MW,
             "EXTENSIONS": EXTENSION,
         },
     )
@@ -44,19 +46,30 @@ def test_manual_downloader_middlewares_setup(stack: EmulatorStack, crawl) -> Non
     assert "scrapy-captcha is incomplete" not in result.log
 
 
-def test_missing_component_is_reported(stack: EmulatorStack, crawl) -> None:
-    partial = {k: v for k, v in MANUAL.items() if "Clearance" not in k}
-    result = crawl(
-        requests=reqs(stack, 1),
-        settings={
-            **stack.scrapy_settings(),
-            "ADDONS": {},
-            "DOWNLOADER_MIDDLEWARES": partial,
-            "EXTENSIONS": EXTENSION,
-        },
+@pytest.mark.parametrize(
+    ("setting", "left_out", "named"),
+    [
+        ("DOWNLOADER_MIDDLEWARES", "Clearance", "scrapy_captcha.ClearanceMiddleware"),
+        ("SPIDER_MIDDLEWARES", "Unsolved", "scrapy_captcha.UnsolvedMiddleware"),
+    ],
+)
+def test_a_missing_component_stops_the_crawl_at_start(
+    stack: EmulatorStack, tmp_path, setting: str, left_out: str, named: str
+) -> None:
+    """Issue 16 #8: a manual set-up without ClearanceMiddleware paid for solves it could
+    never use, with one ERROR line; now the crawl does not start."""
+    from conftest import start_failure
+    from scrapy_captcha import ConfigurationError
+
+    components = {"DOWNLOADER_MIDDLEWARES": MANUAL, "SPIDER_MIDDLEWARES": SPIDER_MW}
+    components[setting] = {k: v for k, v in components[setting].items() if left_out not in k}
+    exc = start_failure(
+        tmp_path,
+        {**stack.scrapy_settings(), "ADDONS": {}, "EXTENSIONS": EXTENSION, **components},
     )
-    assert "scrapy-captcha is incomplete: ClearanceMiddleware" in result.log
-    assert len(result.pages) == 1  # still one outcome, bounded by the attempts
+    assert isinstance(exc, ConfigurationError)
+    assert f"{setting}: {named}" in str(exc)
+    assert stack.solver.create_task_count == 0
 
 
 def test_disabled_addon_does_nothing(stack: EmulatorStack, crawl) -> None:
@@ -84,7 +97,8 @@ def test_per_request_provider_override(stack: EmulatorStack, crawl) -> None:
 
 def test_the_default_key_never_goes_to_another_service(stack: EmulatorStack, crawl) -> None:
     """CAPTCHA_API_KEY belongs to CAPTCHA_PROVIDER: a service picked per request without
-    its own key in CAPTCHA_API_KEYS is not used (its host never sees that key)."""
+    its own key in CAPTCHA_API_KEYS is not used (its host never sees that key); that
+    request fails before anything is sent, naming the setting."""
     result = crawl(
         requests=reqs(stack, 1, captcha={"provider": "ez-captcha"}),
         settings={
@@ -92,8 +106,9 @@ def test_the_default_key_never_goes_to_another_service(stack: EmulatorStack, cra
             "CAPTCHA_API_URLS": {"ez-captcha": stack.solver.url_for("ez-captcha")},
         },
     )
-    assert [p["result"]["reason"] for p in result.pages] == ["no_api_key"]
-    assert stack.solver.create_task_count == 0
+    [error] = result.errors
+    assert error["error"] == "BadCaptchaOptions" and "CAPTCHA_API_KEYS" in error["message"]
+    assert stack.solver.create_task_count == 0 and not result.pages
 
 
 def test_task_type_override_setting(stack: EmulatorStack, crawl) -> None:
@@ -108,11 +123,12 @@ def test_task_type_override_setting(stack: EmulatorStack, crawl) -> None:
     assert [t.type for t in stack.solver.tasks] == ["CloudFlareTask"]
 
 
-def test_missing_api_key_passes_challenges_through(stack: EmulatorStack, crawl) -> None:
-    settings = {**stack.scrapy_settings(), "CAPTCHA_API_KEY": ""}
-    result = crawl(requests=reqs(stack), settings=settings)
-    assert {p["result"]["reason"] for p in result.pages} == {"no_api_key"}
-    assert result.log.count("CAPTCHA_API_KEY is not set") == 1
+def test_missing_api_key_stops_the_crawl_at_start(stack: EmulatorStack, tmp_path) -> None:
+    from conftest import start_failure
+    from scrapy_captcha import ConfigurationError
+
+    exc = start_failure(tmp_path, {**stack.scrapy_settings(), "CAPTCHA_API_KEY": ""})
+    assert isinstance(exc, ConfigurationError) and "CAPTCHA_API_KEY is not set" in str(exc)
     assert stack.solver.create_task_count == 0
 
 

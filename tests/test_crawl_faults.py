@@ -27,38 +27,55 @@ def requests_for(stack: EmulatorStack, n: int = N) -> list[dict]:
 
 
 def assert_all_unsolved(result, reason: str, n: int = N) -> None:
-    assert len(result.pages) == n and not result.errors
-    assert {p["status"] for p in result.pages} == {403}
-    assert {p["result"]["reason"] for p in result.pages} == {reason}
-    assert all(p["result"]["solved"] is False for p in result.pages)
+    """Every page went to the errback as CaptchaUnsolved (none to the callback)."""
+    assert len(result.unsolved) == n and not result.errors and not result.pages
+    assert {u["status"] for u in result.unsolved} == {403}
+    assert {u["reason"] for u in result.unsolved} == {reason}
+    assert all(u["result"]["solved"] is False for u in result.unsolved)
 
 
 @pytest.mark.parametrize(
     ("key", "reason"), [("wrong-key", "bad_key"), ("empty-key", "zero_balance")]
 )
 @pytest.mark.parametrize("check_balance", [True, False])
-def test_fatal_account_errors_stop_solving(
+def test_a_dead_account_closes_the_crawl_with_a_reason(
     stack: EmulatorStack, crawl, key: str, reason: str, check_balance: bool
 ) -> None:
+    """Issue 16 #6: a bad key or an empty account lost every protected page and the crawl
+    ended ``finished``; now one ERROR says which account and why, and the spider closes
+    with ``captcha_solver_unavailable``. No page reaches a callback as a success."""
     result = crawl(
         requests=requests_for(stack),
         settings={**stack.scrapy_settings(api_key=key), "CAPTCHA_CHECK_BALANCE": check_balance},
     )
-    assert_all_unsolved(result, reason)
+    assert result.reason == "captcha_solver_unavailable"
     assert stack.solver.tasks == []
+    assert not result.pages  # (closed at start by the balance read: nothing left pending)
+    assert {u["reason"] for u in result.unsolved} <= {reason}
     assert result.log.count("disabled for the rest of the crawl") == 1
-    assert result.stats["captcha/disabled"] == reason
+    assert result.log.count(f"No usable solver account is left (1captcha: {reason})") == 1
+    assert result.stat(f"captcha/disabled/{reason}") == 1
     assert result.stat(f"captcha/failed/{reason}") == 1
-    assert result.reason == "finished"
     assert_clean_log(result, key)
 
 
-def test_fatal_error_can_close_the_spider(stack: EmulatorStack, crawl) -> None:
+@pytest.mark.parametrize("setting", ["CAPTCHA_CLOSE_ON_UNAVAILABLE", "CAPTCHA_CLOSE_ON_FATAL"])
+def test_a_dead_account_can_leave_the_crawl_running(
+    stack: EmulatorStack, crawl, setting: str
+) -> None:
+    """Opted out (CAPTCHA_CLOSE_ON_FATAL is the deprecated name): the crawl goes on, each
+    challenge gives up to the errback."""
     result = crawl(
         requests=requests_for(stack),
-        settings={**stack.scrapy_settings(api_key="wrong-key"), "CAPTCHA_CLOSE_ON_FATAL": True},
+        settings={
+            **stack.scrapy_settings(api_key="wrong-key"),
+            "CAPTCHA_CHECK_BALANCE": False,
+            setting: False,
+        },
     )
-    assert result.reason == "captcha_bad_key"
+    assert_all_unsolved(result, "bad_key")
+    assert result.reason == "finished"
+    assert "every challenge gives up from now on" in result.log
     assert_clean_log(result, "wrong-key")
 
 
@@ -111,13 +128,13 @@ def test_never_ready_times_out_and_gives_up(stack: EmulatorStack, crawl, reactor
         },
     )
     assert_all_unsolved(result, "max_attempts")
-    assert all(p["result"]["attempts"] == 2 for p in result.pages)
+    assert all(u["result"]["attempts"] == 2 for u in result.unsolved)
     # two solves, unless a straggler met its first challenge after one had failed
     assert 2 <= len(stack.solver.tasks) <= 2 * N
     assert result.stat("captcha/failed/timeout") == len(stack.solver.tasks)
     # The spider is told which task it waited for last.
-    assert {p["result"]["task_id"] for p in result.pages} <= {t.id for t in stack.solver.tasks}
-    assert all(p["result"]["task_id"] is not None for p in result.pages)
+    assert {u["result"]["task_id"] for u in result.unsolved} <= {t.id for t in stack.solver.tasks}
+    assert all(u["result"]["task_id"] is not None for u in result.unsolved)
     assert_clean_log(result, "test-key")
 
 
@@ -146,12 +163,15 @@ def test_dead_solver(stack: EmulatorStack, crawl, reactor: str) -> None:
             "CAPTCHA_MAX_ATTEMPTS": 2,
         },
     )
-    assert_all_unsolved(result, "max_attempts")
-    assert all(p["result"]["attempts"] == 2 for p in result.pages)
-    # A dead solver fails at once, so a request challenged after a failure may start the
-    # next solve: at least two, and never more than two per request.
-    assert 2 <= result.stat("captcha/failed/connection") <= 2 * N
+    # Issue 16 #6: an unreachable solver lost every page and the crawl ended "finished".
+    # CAPTCHA_UNREACHABLE_AFTER (3) calls in a row that cannot reach it make the account
+    # unusable: one ERROR, and the crawl closes with a reason.
+    assert result.reason == "captcha_solver_unavailable"
+    assert not result.pages
+    assert result.stat("captcha/disabled/unreachable") == 1
+    assert result.stat("captcha/failed/connection") + 1 == 3  # (+1: the balance read)
     assert "Could not read the 1captcha balance" in result.log
+    assert "No usable solver account is left (1captcha: unreachable)" in result.log
     assert_clean_log(result, "test-key")
 
 
@@ -162,7 +182,7 @@ def test_clearance_that_does_not_take_is_dropped_and_bounded(stack: EmulatorStac
         settings={**stack.scrapy_settings(), "CAPTCHA_MAX_ATTEMPTS": 2},
     )
     assert_all_unsolved(result, "max_attempts")
-    assert all(p["result"]["attempts"] == 2 for p in result.pages)
+    assert all(u["result"]["attempts"] == 2 for u in result.unsolved)
     assert 2 <= len(stack.solver.tasks) <= 2 * N
     # every forged clearance was dropped once it failed, and only once
     assert result.stat("captcha/cache/invalidated") == len(stack.solver.tasks)
@@ -253,17 +273,22 @@ def test_fatal_error_disables_only_that_provider(stack: EmulatorStack, crawl) ->
             "CAPTCHA_API_URLS": {"ez-captcha": stack.solver.url_for("ez-captcha")},
         },
     )
-    statuses = sorted(p["status"] for p in result.pages)
-    assert statuses == [200, 200, 403]
+    assert sorted(p["status"] for p in result.pages) == [200, 200]
+    assert result.reasons() == ["bad_key"]
+    assert result.reason == "finished"  # (ez-captcha, a configured account, still works)
     assert [t.dialect for t in stack.solver.tasks] == ["ez-captcha"]
     assert_clean_log(result, "wrong-key", "test-key")
 
 
-def test_unknown_provider_in_meta_passes_the_page_on(stack: EmulatorStack, crawl) -> None:
+def test_unknown_provider_in_meta_fails_that_request_before_paying(
+    stack: EmulatorStack, crawl
+) -> None:
     reqs = requests_for(stack, 2)
     for r in reqs:
         r["meta"]["captcha"] = {"provider": "no.such.Provider"}
     result = crawl(requests=reqs, settings=stack.scrapy_settings())
-    assert_all_unsolved(result, "bad_provider", n=2)
-    assert result.log.count("unknown CAPTCHA_PROVIDER") == 1
-    assert "Traceback" not in result.log
+    assert {e["error"] for e in result.errors} == {"BadCaptchaOptions"}
+    assert len(result.errors) == 2 and not result.pages
+    assert "unknown service 'no.such.Provider'" in result.errors[0]["message"]
+    assert result.log.count("unknown service 'no.such.Provider'") == 1  # (one ERROR line)
+    assert stack.solver.create_task_count == 0

@@ -106,9 +106,9 @@ def test_ez_captcha_dialect_turnstile_action_in_rqdata(stack, crawl) -> None:
 
 def test_hcaptcha_is_reported_without_a_task_type_and_solved_with_one(stack, crawl) -> None:
     result = crawl(requests=[gate(stack, "hcaptcha", "h1")], settings=stack.scrapy_settings())
-    (page,) = result.pages
-    assert page["title"] == "Verify you are human"  # the gate itself, passed on
-    assert page["result"]["kind"] == "hcaptcha" and page["result"]["reason"] == "no_task"
+    (page,) = result.unsolved  # the gate itself, to the errback (never as a success)
+    assert page["title"] == "Verify you are human" and not result.pages
+    assert page["kind"] == "hcaptcha" and page["reason"] == "no_task"
     assert page["result"]["sitekey"] == stack.site.sitekey(HOST, "hcaptcha")
     assert stack.solver.create_task_count == 0
     assert "has no task type for hcaptcha" in result.log
@@ -134,8 +134,13 @@ def _verify(stack: EmulatorStack, token: str, kindpath: str) -> dict[str, Any]:
 
 @pytest.mark.parametrize("reactor", REACTORS)
 def test_widget_outside_a_form_hands_the_token_over(stack, crawl, reactor: str) -> None:
+    """Asked for (mode "token"), the token of a widget outside any form is handed over."""
     requests = [
-        {"url": f"http://{HOST}/widget/{kp}/w{i}", "tag": kp, "meta": {"proxy": stack.proxy_a.url}}
+        {
+            "url": f"http://{HOST}/widget/{kp}/w{i}",
+            "tag": kp,
+            "meta": {"proxy": stack.proxy_a.url, "captcha": {"widgets": "token"}},
+        }
         for i, kp in enumerate(["turnstile", "recaptcha-v2"])
     ]
     result = crawl(reactor=reactor, requests=requests, settings=stack.scrapy_settings())
@@ -151,6 +156,23 @@ def test_widget_outside_a_form_hands_the_token_over(stack, crawl, reactor: str) 
     assert stack.solver.create_task_count == 2
     assert stack.site.count("gate_ok") == 0
     assert_clean_log(result, "test-key")
+
+
+def test_widget_outside_a_form_is_not_paid_for_unless_asked(stack, crawl) -> None:
+    """Issue 16 #9: five pages with a widget outside any form cost five paid solves whose
+    tokens nothing used. By default such a page is an ordinary page for the callback (the
+    widget reported, ``skipped``), and nothing is paid for."""
+    requests = [
+        {"url": f"http://{HOST}/widget/turnstile/w{i}", "meta": {"proxy": stack.proxy_a.url}}
+        for i in range(5)
+    ]
+    result = crawl(requests=requests, settings=stack.scrapy_settings())
+    assert len(result.pages) == 5 and not result.errors and not result.unsolved
+    for page in result.pages:
+        assert page["content"].startswith("Listing w")
+        assert page["result"]["reason"] == "no_form" and page["result"]["skipped"] is True
+    assert stack.solver.create_task_count == 0
+    assert result.stat("captcha/skipped/no_form") == 5
 
 
 def test_widget_in_a_form_to_fill_is_left_to_the_spider(stack, crawl) -> None:
@@ -370,14 +392,14 @@ def test_spider_api_from_an_async_callback(stack, crawl, reactor: str) -> None:
 
 def test_rejected_tokens_are_bounded_by_max_attempts(stack, crawl) -> None:
     """A v3 task with the wrong action: every submission is rejected; the crawl gives up
-    after CAPTCHA_MAX_ATTEMPTS solves and hands the gate to the callback."""
+    after CAPTCHA_MAX_ATTEMPTS solves and hands the gate to the errback."""
     result = crawl(
         requests=[gate(stack, "recaptcha-v3", "r1", captcha={"task": {"pageAction": "nope"}})],
         settings={**stack.scrapy_settings(), "CAPTCHA_MAX_ATTEMPTS": 3},
     )
-    (page,) = result.pages
-    assert page["gate_error"] == "wrong_action"
-    assert page["result"]["solved"] is False and page["result"]["reason"] == "max_attempts"
+    (page,) = result.unsolved
+    assert page["title"] == "Verify you are human" and not result.pages
+    assert page["result"]["solved"] is False and page["reason"] == "max_attempts"
     assert stack.solver.create_task_count == 3
     assert stack.site.gate_failures() == ["wrong_action"] * 3
     assert_clean_log(result)
@@ -393,10 +415,10 @@ def test_solver_faults_end_with_the_gate_page(stack, crawl, fault, reason, tasks
         requests=[gate(stack, "turnstile", "f1")],
         settings={**stack.scrapy_settings(), "CAPTCHA_MAX_ATTEMPTS": 2},
     )
-    assert result.outcomes == 1 and len(result.pages) == 1
-    (page,) = result.pages
+    assert result.outcomes == 1 and len(result.unsolved) == 1
+    (page,) = result.unsolved
     assert page["title"] == "Verify you are human"
-    assert page["result"]["solved"] is False and page["result"]["reason"] == reason
+    assert page["result"]["solved"] is False and page["reason"] == reason
     assert result.stat(f"captcha/failed/{reason}") == tasks
     assert_clean_log(result, "test-key")
 
@@ -406,8 +428,8 @@ def test_input_error_is_not_retried(stack, crawl) -> None:
         requests=[gate(stack, "turnstile", "x1")],
         settings={**stack.scrapy_settings(), "CAPTCHA_TASK_TYPES": {"turnstile": "NoSuchTask"}},
     )
-    (page,) = result.pages
-    assert page["result"]["reason"] == "bad_task" and page["title"] == "Verify you are human"
+    (page,) = result.unsolved
+    assert page["reason"] == "bad_task" and page["title"] == "Verify you are human"
     assert stack.solver.create_task_count == 1
     assert_clean_log(result, "test-key")
 
@@ -420,10 +442,12 @@ def test_budget_counts_widget_solves(stack, crawl) -> None:
         ],
         settings={**stack.scrapy_settings(), "CAPTCHA_MAX_SOLVES": 1},
     )
+    # A spent budget stops spending, not crawling: the second gate gives up with
+    # "budget", to its errback; the crawl goes on to its end.
     assert stack.solver.create_task_count == 1
-    assert result.reason == "captcha_budget_exhausted"
-    reasons = [p["result"] and p["result"].get("reason") for p in result.pages]
-    assert reasons.count("budget") <= 1  # the second gate: passed on unsolved, or dropped
+    assert result.reason == "finished"
+    assert [p["content"] for p in result.pages] == ["Content behind gate b1"]
+    assert result.reasons() == ["budget"]
     assert result.outcomes == 2
 
 

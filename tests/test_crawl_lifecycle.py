@@ -103,7 +103,7 @@ def test_local_ttl_expiry_resolves_without_sending_a_stale_clearance(crawl) -> N
         assert result.stat("captcha/cache/invalidated") == 0
 
 
-def test_budget_closes_the_spider_with_a_named_reason(crawl) -> None:
+def test_budget_stops_spending_not_crawling(crawl) -> None:
     with EmulatorStack() as stack:
         stack.site.add_host("shop.example")
         requests = [{"url": "http://shop.example/a", "meta": {"proxy": stack.proxy_a.url}}]
@@ -118,9 +118,9 @@ def test_budget_closes_the_spider_with_a_named_reason(crawl) -> None:
             settings={**stack.scrapy_settings(), "CAPTCHA_MAX_SOLVES": 1},
         )
         assert stack.solver.create_task_count == 1
-        assert result.reason == "captcha_budget_exhausted"
-        statuses = sorted(p["status"] for p in result.pages)
-        assert statuses == [200, 403]
+        assert result.reason == "finished"
+        assert [p["status"] for p in result.pages] == [200]
+        assert result.reasons() == ["budget"]
         assert result.stat("captcha/unsolved/budget") == 1
         assert_clean_log(result, "s3cret")
 

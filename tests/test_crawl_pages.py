@@ -31,10 +31,11 @@ def test_block_pages_are_reported_never_solved(stack: EmulatorStack, crawl) -> N
         ],
         settings=stack.scrapy_settings(),
     )
-    by_tag = {p["tag"]: p for p in result.pages}
+    by_tag = {u["tag"]: u for u in result.unsolved}
+    assert not result.pages  # (a block is never a success)
     assert by_tag["1020"]["status"] == 403 and by_tag["1015"]["status"] == 429
     for page in by_tag.values():
-        assert page["result"]["kind"] == "cloudflare_block"
+        assert page["kind"] == "cloudflare_block" and page["reason"] == "blocked"
         assert page["result"]["solved"] is False
     assert by_tag["1020"]["result"]["variant"] == "1020"
     assert by_tag["1015"]["result"]["variant"] == "1015"
@@ -117,7 +118,8 @@ def test_unsolved_pages_are_not_retried(stack: EmulatorStack, crawl) -> None:
         ],
         settings={**stack.scrapy_settings(), "RETRY_ENABLED": True},
     )
-    assert sorted(p["status"] for p in result.pages) == [429, 503]
+    assert [p["status"] for p in result.pages] == [503]
+    assert [u["status"] for u in result.unsolved] == [429]
     # Only the opted-out 503 is Retry's business (RETRY_TIMES=2): the add-on left it alone.
     assert result.stat("retry/count") == 2
     assert stack.site.count("block", host="limited.example") == 1  # 1015: not hammered

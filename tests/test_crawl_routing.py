@@ -83,10 +83,9 @@ def test_no_proxy_passes_challenge_through(crawl) -> None:
         result = crawl(
             requests=[{"url": f"{base}/p/{i}"} for i in range(3)], settings=stack.scrapy_settings()
         )
-        assert [p["status"] for p in result.pages] == [403] * 3
+        assert not result.pages and [u["status"] for u in result.unsolved] == [403] * 3
         assert all(
-            p["result"]["solved"] is False and p["result"]["reason"] == "no_proxy"
-            for p in result.pages
+            u["result"]["solved"] is False and u["reason"] == "no_proxy" for u in result.unsolved
         )
         assert stack.solver.create_task_count == 0
         assert result.log.count("has no proxy") == 1

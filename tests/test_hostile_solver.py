@@ -96,12 +96,12 @@ def test_unusable_replies_are_malformed_not_crashes(
 ) -> None:
     with HostileSite({"/createTask": create}) as solver:
         result = crawl_with_solver(crawl, stack, solver, stack.proxy_a.url)
-    assert result.outcomes == 3 and len(result.pages) == 3, (name, result.errors)
-    assert all(p["status"] == 403 and p["result"]["solved"] is False for p in result.pages)
+    assert result.outcomes == 3 and len(result.unsolved) == 3, (name, result.errors)
+    assert all(u["status"] == 403 and u["result"]["solved"] is False for u in result.unsolved)
     assert result.stat(stat) >= 1
     assert "UnicodeEncodeError" not in result.log and "T" * 1000 not in result.log
     assert_clean_log(result, "test-key")
-    for page in result.pages:
+    for page in result.unsolved:
         assert len(json.dumps(page["result"])) < 1000
 
 

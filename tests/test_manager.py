@@ -13,9 +13,11 @@ from scrapy_captcha import Addon, CaptchaExtension
 from scrapy_captcha._routes import route_secret
 
 
-def test_reactorless_scrapy_disables_solving_up_front() -> None:
+def test_reactorless_scrapy_stops_the_crawl_at_start() -> None:
     """Scrapy without a reactor is a mode of the whole process, and this test session has
-    one installed for its crawls: checked in a fresh interpreter."""
+    one installed for its crawls: checked in a fresh interpreter. treq needs a reactor, so
+    the add-on cannot solve anything: a start-up error naming the setting, not a crawl
+    whose challenges all pass through unsolved."""
     code = (
         "import scrapy\n"
         "if scrapy.version_info < (2, 14):  # 2.13's get_crawler() wants a reactor\n"
@@ -23,12 +25,17 @@ def test_reactorless_scrapy_disables_solving_up_front() -> None:
         "    install_reactor('twisted.internet.asyncioreactor.AsyncioSelectorReactor')\n"
         "from scrapy.utils.test import get_crawler\n"
         "from scrapy_captcha import CaptchaExtension\n"
-        "crawler = get_crawler(settings_dict={'TWISTED_REACTOR_ENABLED': False})\n"
-        "print(CaptchaExtension.from_crawler(crawler).solving.disabled_reason)\n"
+        "crawler = get_crawler(settings_dict={'TWISTED_REACTOR_ENABLED': False,\n"
+        "    'CAPTCHA_PROVIDER': 'capsolver', 'CAPTCHA_API_KEY': 'k'})\n"
+        "try:\n"
+        "    CaptchaExtension.from_crawler(crawler)\n"
+        "except Exception as exc:\n"
+        "    print(type(exc).__name__, exc)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.split()[-1] == "no_reactor"
+    assert proc.stdout.startswith("ConfigurationError"), proc.stdout
+    assert "TWISTED_REACTOR_ENABLED" in proc.stdout
 
 
 def test_route_secret_depends_on_every_configured_key() -> None:
@@ -38,12 +45,15 @@ def test_route_secret_depends_on_every_configured_key() -> None:
     assert len({one, two, none, route_secret("k1", {})}) == 4
 
 
+SOLVER = {"CAPTCHA_PROVIDER": "capsolver", "CAPTCHA_API_KEY": "k"}
+
+
 def test_one_root_per_crawler_built_by_scrapy() -> None:
-    crawler = get_crawler(settings_dict={"ADDONS": {Addon: 500}})
+    crawler = get_crawler(settings_dict={"ADDONS": {Addon: 500}, **SOLVER})
     crawler._apply_settings()
     root = CaptchaExtension.of(crawler)
     assert root is crawler.get_extension(CaptchaExtension)
-    other = get_crawler(settings_dict={"ADDONS": {Addon: 500}})
+    other = get_crawler(settings_dict={"ADDONS": {Addon: 500}, **SOLVER})
     other._apply_settings()
     assert CaptchaExtension.of(other) is not root
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from scrapy import Request
 from scrapy.utils.request import request_from_dict
-from scrapy.utils.test import get_crawler
 
-from conftest import assert_clean_log
+from conftest import assert_clean_log, build_root
 from scrapy_captcha import CaptchaExtension
 from scrapy_captcha._client import SolverClient
 from scrapy_captcha._fill import FormFiller
@@ -82,7 +81,7 @@ def make_filler() -> Iterator[Callable[[], FormFiller]]:
 
     def make() -> FormFiller:
         settings = {"CAPTCHA_API_KEY": "k", "CAPTCHA_API_URL": "http://127.0.0.1:9"}
-        roots.append(CaptchaExtension.from_crawler(get_crawler(settings_dict=settings)))
+        roots.append(build_root(settings))
         return roots[-1].filler
 
     yield make
@@ -148,7 +147,33 @@ def test_a_failed_fill_still_leaves_through_the_domain_proxy(stack: EmulatorStac
             "CAPTCHA_MAX_ATTEMPTS": 1,
         },
     )
-    assert not result.errors, result.errors
+    # Issue 16: a login whose token could not be solved is not sent without it (a wasted
+    # login attempt): the errback gets CaptchaUnsolved; handled, it leaves as built,
+    # through the domain's proxy.
+    (unsolved,) = result.unsolved
+    assert unsolved["tag"] == "login#0" and unsolved["status"] is None
+    assert unsolved["reason"] == "unsolvable" and not result.tagged("login#0")
+    result = crawl(
+        requests=[
+            {
+                "url": "http://accounts.example/account/turnstile/me",
+                "tag": "login",
+                "api": {
+                    "what": "none",
+                    "form": "//form[@id='login']",
+                    "formdata": dict(ACCOUNT),
+                    "captcha": {},
+                },
+            }
+        ],
+        settings={
+            **stack.scrapy_settings(),
+            "CAPTCHA_DOMAIN_PROXIES": {"accounts.example": stack.proxy_a.url},
+            "CAPTCHA_MAX_ATTEMPTS": 1,
+            "CAPTCHA_HANDLE_UNSOLVED": True,
+        },
+    )
+    assert not result.errors and not result.unsolved, result.errors
     (page,) = result.tagged("login#0")
     assert page["proxy"] == stack.proxy_a.url
     assert page["result"]["solved"] is False
