@@ -10,6 +10,12 @@ continue" forms with a Turnstile, a reCAPTCHA v2 and a reCAPTCHA v3), and logs i
 accounts whose login forms carry a Turnstile and a reCAPTCHA (the AccountSpider knows
 nothing of captchas: the add-on fills the token in when the login leaves), and prints what
 happened.
+
+Then it makes three mistakes a first crawl makes, and shows what each costs the user: a
+typo in the service chain (the crawl does not start: an error naming the setting and the
+service meant), a dead API key (one ERROR, and the crawl closes with a reason instead of
+losing every page), and a gate no service in the chain can solve (the page goes to the
+spider's errback as ``CaptchaUnsolved``, never to its callback as if it were content).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from scrapy import signals
-from scrapy.crawler import CrawlerProcess
+from scrapy.crawler import Crawler, CrawlerProcess
 from scrapy.utils.project import get_project_settings
 
 from scrapy_captcha.testing import ACCOUNT, EmulatorStack, offline_public_suffixes
@@ -41,6 +47,8 @@ GATES = ["turnstile", "recaptcha-v2", "recaptcha-v3"]
 #: login pages with a Turnstile and a reCAPTCHA: the AccountSpider fills them, the add-on
 #: fills the token in when the login leaves
 LOGINS = ["turnstile", "recaptcha-v2"]
+#: a gate whose captcha (hCaptcha) the demo's service has no task for: unsolved
+UNSOLVABLE = "http://gates.example/gate/hcaptcha/article-hcaptcha"
 
 
 def main() -> None:
@@ -60,6 +68,7 @@ def main() -> None:
             {
                 **stack.scrapy_settings("1captcha", api_key="test-key"),
                 "CAPTCHA_POLL_INTERVAL": 0.5,  # loopback emulator; real providers want 3 s
+                "CAPTCHA_CACHE_URL": "memory://",  # (the emulators' ports change every run)
                 "CAPTCHA_DOMAIN_PROXIES": {
                     "gates.example": proxies["proxy_a"],
                     **{h: proxies[p] for h, (_, p) in SHOPS.items()},
@@ -92,7 +101,12 @@ def main() -> None:
             crawler,
             sites=",".join(f"http://{host}" for host in PAGES),
             pages=",".join(str(n) for n in PAGES.values()),
-            urls=",".join(f"http://gates.example/gate/{kind}/article-{kind}" for kind in GATES),
+            urls=",".join(
+                [
+                    *(f"http://gates.example/gate/{kind}/article-{kind}" for kind in GATES),
+                    UNSOLVABLE,
+                ]
+            ),
         )
         process.crawl(
             logins,
@@ -100,9 +114,93 @@ def main() -> None:
             username=ACCOUNT["username"],
             password=ACCOUNT["password"],
         )
+        seen = mistakes(process, stack, proxies["proxy_a"])
         process.start()
         elapsed = time.monotonic() - started
         report(items, stack, elapsed, crawler.stats.get_stats())
+        print()
+        print("A first crawl's mistakes, and what the user is told:")
+        print("-" * 72)
+        for case in MISTAKES:
+            print(f"{case}:\n  {seen.get(case, '(nothing: a quiet failure)')}")
+
+
+#: a first crawl's mistakes, each run as a crawl of its own beside the demo's
+MISTAKES: dict[str, dict[str, Any]] = {
+    "a typo in CAPTCHA_PROVIDERS": {"CAPTCHA_PROVIDERS": "1captcha,capsolvr"},
+    "a dead API key": {"CAPTCHA_API_KEY": "wrong-key"},
+    "a gate no service of the chain can solve": {},
+}
+
+
+class ErrorLines(logging.Handler):
+    """The add-on's ERROR lines about one crawler's spider (its records carry it)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(logging.ERROR)
+        self.crawler = crawler
+        self.lines: list[str] = []
+        logging.getLogger("scrapy_captcha").addHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "spider", None) is getattr(self.crawler, "spider", False):
+            self.lines.append(record.getMessage())
+
+
+def mistakes(process: CrawlerProcess, stack: EmulatorStack, proxy: str) -> dict[str, str]:
+    """Schedule a crawl per mistake; the returned dict fills in with what each told."""
+    from shop.spiders.catalog import CatalogSpider
+
+    from scrapy_captcha import ConfigurationError
+
+    base = {
+        **stack.scrapy_settings("1captcha", api_key="test-key"),
+        "CAPTCHA_DOMAIN_PROXIES": {"shop.example": proxy, "gates.example": proxy},
+        "CAPTCHA_CACHE_URL": "memory://",
+        "ROBOTSTXT_OBEY": False,
+        "LOG_LEVEL": "CRITICAL",
+        "TELNETCONSOLE_ENABLED": False,
+    }
+    seen: dict[str, str] = {}
+    for case, settings in MISTAKES.items():
+        own = process.settings.copy()
+        # (above "cmdline": CrawlerProcess.crawl() applies its own settings to a Crawler)
+        own.setdict({**base, **settings}, priority=50)
+        crawler = Crawler(CatalogSpider, own)
+        items: list[dict[str, Any]] = []
+        crawler.signals.connect(
+            lambda item, items=items, **kw: items.append(item),
+            signal=signals.item_scraped,
+            weak=False,
+        )
+
+        errors = ErrorLines(crawler)
+
+        def closed(
+            reason: str, case: str = case, items: list = items, errors=errors, **kw: Any
+        ) -> None:
+            lost = [i for i in items if i.get("unsolved")]
+            seen[case] = f"the crawl closed ({reason})" + (
+                f"; errback: CaptchaUnsolved({lost[0]['unsolved']}) on {lost[0]['url']}"
+                if lost
+                else ""
+            )
+            if errors.lines:
+                seen[case] += f"; the last ERROR line: {errors.lines[-1]}"
+
+        def failed(failure: Any, case: str = case) -> None:
+            if failure.check(ConfigurationError):
+                seen[case] = f"the crawl did not start: {failure.value}"
+            else:
+                seen[case] = f"failed: {failure.value!r}"
+
+        crawler.signals.connect(closed, signal=signals.spider_closed, weak=False)
+        pages = "3" if case == "a dead API key" else "0"
+        urls = UNSOLVABLE if case.startswith("a gate") else ""
+        process.crawl(crawler, sites="http://shop.example", pages=pages, urls=urls).addErrback(
+            failed
+        )
+    return seen
 
 
 def report(
@@ -121,8 +219,10 @@ def report(
             c[f"through a {result['kind']} gate"] += 1
         elif result.get("solved"):
             c["via clearance"] += 1
+        elif item.get("unsolved"):
+            c[f"to the errback: CaptchaUnsolved ({item['unsolved']})"] += 1
         elif result.get("kind"):
-            c[f"unsolved ({result.get('reason')})"] += 1
+            c[f"left to the spider ({result.get('reason')})"] += 1
     print()
     print(f"scrapy-captcha demo: crawl finished in {elapsed:.1f} s")
     print("-" * 72)
@@ -153,7 +253,8 @@ def report(
     )
     print(
         "Every page of the protected shops arrived, the gated pages arrived as the pages "
-        "behind their gates, and the blocked shop was reported, not solved."
+        "behind their gates, and the blocked shop and the unsolvable gate went to the "
+        "spider's errback (CaptchaUnsolved), never to its callback."
     )
 
 

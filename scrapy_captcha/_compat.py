@@ -189,3 +189,13 @@ def cache_response(crawler: Crawler, request: Request, response: Response) -> bo
         return False
     cache.storage.store_response(crawler.spider, request, response)
     return True
+
+
+def apply_pre_crawler_settings(settings: Any) -> None:
+    """What a CrawlerProcess does to its settings before any crawler exists: each add-on
+    of ``ADDONS`` updates them (``update_pre_crawler_settings``, Scrapy 2.13+)."""
+    from scrapy.addons import AddonManager
+
+    load = getattr(AddonManager, "load_pre_crawler_settings", None)
+    if load is not None:
+        load(settings)

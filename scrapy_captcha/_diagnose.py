@@ -33,9 +33,13 @@ def what_changed(request: Request, state: RequestState) -> list[str]:
     if ua and (request.headers.get("User-Agent") or b"").decode("latin-1") != ua:
         changes.append("User-Agent")
     jar = parse_cookie_header(request.headers.get("Cookie"))
-    for name, digest in (sent.get("cookies") or {}).items():
-        if name not in jar or cookie_digest(jar[name]) != digest:
-            changes.append(f"Cookie ({name})")
+    lost = [
+        name
+        for name, digest in (sent.get("cookies") or {}).items()
+        if name not in jar or cookie_digest(jar[name]) != digest
+    ]
+    if lost:
+        changes.append(f"Cookie ({', '.join(lost)})")
     if request.meta.get("proxy") != sent.get("proxy"):
         changes.append("proxy")
     return changes

@@ -87,6 +87,7 @@ SLOW_FIRST = (
     "tests/test_crawl_shared.py::",
     "tests/test_crawl_faults.py::test_no_slot_",
     "tests/test_lint.py::test_mypy",
+    "tests/test_first_crawl.py::test_the_demo",
 )
 
 

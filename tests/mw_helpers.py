@@ -93,3 +93,21 @@ class SpyMiddleware:
         }
         with open(self.path, "a") as f:
             f.write(json.dumps(line) + "\n")
+
+
+@spider_argument_compat
+class LateUserAgentMiddleware:
+    """At 800 (after the add-on's 760): sets its own User-Agent on every request, as a
+    random User-Agent middleware placed too late would."""
+
+    async def process_request(self, request: Request) -> None:
+        request.headers["User-Agent"] = b"LateBot/1.0"
+
+
+@spider_argument_compat
+class LateCookieMiddleware:
+    """At 800: rebuilds the Cookie header from a cookie store of its own (the clearance
+    cookies the add-on put on are lost), as a session middleware placed too late would."""
+
+    async def process_request(self, request: Request) -> None:
+        request.headers["Cookie"] = b"session=mine"

@@ -53,6 +53,19 @@ class RecordingSpider(scrapy.Spider):
         spider = super().from_crawler(crawler, *args, **kwargs)
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
+        if spider.spec.get("record_signals"):
+            # The add-on's own signals, counted in stats as "signals/<name>".
+            from scrapy_captcha import signals as captcha_signals
+
+            for name in vars(captcha_signals):
+                if name.startswith("captcha_"):
+
+                    def count(name: str = name, **kwargs: Any) -> None:
+                        crawler.stats.inc_value(f"signals/{name}")
+
+                    crawler.signals.connect(
+                        count, signal=getattr(captcha_signals, name), weak=False
+                    )
         return spider
 
     def _idle(self, **kwargs: Any) -> None:
@@ -105,7 +118,7 @@ class RecordingSpider(scrapy.Spider):
             headers=r.get("headers"),
             meta=dict(r.get("meta", {})),
             callback=self.parse_api if r.get("api") else self.parse,
-            errback=self.failed,
+            errback=None if r.get("no_errback") else self.failed,
             cb_kwargs=cb_kwargs,
             dont_filter=r.get("dont_filter", False),
         )

@@ -27,4 +27,7 @@ CAPTCHA_MAX_SOLVES = 20  # never spend more than this on one crawl
 #   SCHEDULER = "scrapy_redis.scheduler.Scheduler"
 #   DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
 #   REDIS_URL = CAPTCHA_CACHE_URL
-CAPTCHA_CACHE_URL = os.environ.get("CAPTCHA_CACHE_URL", "memory://")
+# Without it, clearances are kept in .scrapy/captcha (the default file store): a re-run
+# within their lifetime pays for none of them again.
+if os.environ.get("CAPTCHA_CACHE_URL"):
+    CAPTCHA_CACHE_URL = os.environ["CAPTCHA_CACHE_URL"]

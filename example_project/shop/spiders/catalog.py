@@ -7,11 +7,14 @@ from typing import Any
 
 import scrapy
 
+from scrapy_captcha import CaptchaUnsolved
+
 
 class CatalogSpider(scrapy.Spider):
     name = "catalog"
-    #: statuses the spider wants to see rather than have filtered: an unsolved challenge
-    #: or a block page arrives as 403/429/503, with meta["captcha_result"] saying why
+    #: a challenge or block page comes as 403/429/503: handled here, so that a page the
+    #: add-on could not get past reaches ``unsolved`` (CaptchaUnsolved, with the page and
+    #: the reason) rather than Scrapy's HttpError
     handle_httpstatus_list = [403, 429, 503]
 
     def __init__(
@@ -29,9 +32,9 @@ class CatalogSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for site, count in zip(self.sites, self.counts, strict=True):
             for i in range(1, count + 1):
-                yield scrapy.Request(f"{site}/product/{i}")
+                yield scrapy.Request(f"{site}/product/{i}", errback=self.unsolved)
         for url in self.urls:
-            yield scrapy.Request(url)
+            yield scrapy.Request(url, errback=self.unsolved)
 
     def parse(self, response: scrapy.http.Response) -> dict[str, Any]:
         return {
@@ -39,4 +42,19 @@ class CatalogSpider(scrapy.Spider):
             "status": response.status,
             "title": response.css("title::text").get(),
             "captcha": response.meta.get("captcha_result"),
+        }
+
+    def unsolved(self, failure: Any) -> dict[str, Any] | None:
+        """The errback: a page the add-on could not get past (a block, a spent budget, a
+        captcha no service could solve) arrives here as ``CaptchaUnsolved``, never in
+        ``parse`` as if it were the page: recorded, not scraped."""
+        if not failure.check(CaptchaUnsolved):
+            self.logger.error("%s failed: %r", failure.request.url, failure.value)
+            return None
+        unsolved = failure.value
+        return {
+            "url": failure.request.url,
+            "status": unsolved.response.status if unsolved.response is not None else None,
+            "unsolved": unsolved.reason,
+            "captcha": unsolved.result,
         }
