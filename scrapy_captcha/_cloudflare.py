@@ -367,7 +367,7 @@ class CloudflareFlow:
                     request,
                     on_created=self._noter(route, lease),
                 )
-            flight.task_id = result.task_id
+            flight.task_id, flight.cost = result.task_id, result.cost
             clearance = Clearance.from_solution(
                 solution,
                 ttl=self.ctx.settings.clearance_ttl,

@@ -137,6 +137,8 @@ class Context:
             "reason": reason,
             "attempts": state.attempts,
             "task_id": task_id,
+            # (the solves it waited for; a failed task costs nothing)
+            "cost": round(state.cost, 6),
             **({"skipped": True} if stat == "skipped" else {}),
         }
         if dont_retry:

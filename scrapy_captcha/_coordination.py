@@ -54,6 +54,8 @@ class Flight:
     done: bool = False
     variant: str = ""
     task_id: str | int | None = None
+    #: what its task cost (USD), once solved at a known price
+    cost: float | None = None
     #: why it failed, once landed (None: solved)
     error: CaptchaError | None = None
 
@@ -84,6 +86,7 @@ def waited(state: RequestState, flight: Flight | None) -> None:
     if flight is not None:
         state.last_task = flight.task_id
         state.variant = flight.variant
+        state.cost += flight.cost or 0.0
 
 
 def park(request: Request, key: str, attempts: int | None = None) -> Request:

@@ -26,7 +26,8 @@ class Outcome:
         """Note on a gate or fill job and its flight which task solved it, where, at what
         price."""
         flight.task_id = job.task_id = self.task_id
-        job.solver, job.cost = self.provider, self.cost
+        flight.cost = job.cost = self.cost
+        job.solver = self.provider
 
     def announce(self, ctx: Context, kind: str, where: str, *, log: bool = True) -> None:
         """The "solved" line (unless the caller logs a richer one) and the signal."""

@@ -254,7 +254,6 @@ class Routes:
             "user_agent": clearance.user_agent,
             "cookies": {k: cookie_digest(v) for k, v in clearance.cookies.items()},
             "proxy": request.meta.get("proxy"),
-            "cost": clearance.cost,
         }
         self.ctx.inc("cache/hit")
 

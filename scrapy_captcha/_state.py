@@ -40,6 +40,8 @@ class RequestState:
 
     #: solves this request has waited for (flights that landed)
     attempts: int = 0
+    #: USD of the solves it waited for (shared with the requests that waited with it)
+    cost: float = 0.0
     #: task id and challenge variant of the last flight it waited on
     last_task: str | int | None = None
     variant: str | None = None
@@ -115,6 +117,7 @@ class RequestState:
         off, whether it was rerouted) stays; what belonged to one trip does not."""
         return RequestState(
             attempts=self.attempts,
+            cost=self.cost,
             last_task=self.last_task,
             variant=self.variant,
             undo=self.undo,
@@ -158,7 +161,8 @@ def options(request: Request) -> dict[str, Any]:
 
 def cleared_result(state: RequestState) -> dict[str, Any]:
     """``meta["captcha_result"]`` of a page that got through with a Cloudflare clearance;
-    ``cost`` is what this page cost: the solve it waited for, nothing for a reuse."""
+    ``cost`` is what this page waited for: the solve (shared by every request that waited
+    for it), nothing for a clearance reused."""
     assert state.applied is not None
     from_cache = state.attempts == 0
     return {
@@ -168,6 +172,6 @@ def cleared_result(state: RequestState) -> dict[str, Any]:
         "from_cache": from_cache,
         "task_id": state.applied[1],
         "provider": state.solver,
-        "cost": 0.0 if from_cache else (state.sent or {}).get("cost"),
+        "cost": round(state.cost, 6),
         "attempts": state.attempts,
     }

@@ -261,6 +261,19 @@ def test_an_unsolved_gate_goes_to_the_errback(
     assert_clean_log(result, "wrong-key")
 
 
+def test_a_status_the_spider_does_not_handle_is_scrapys_http_error(
+    stack: EmulatorStack, crawl
+) -> None:
+    """As for any page: a 403 the spider does not handle is HttpErrorMiddleware's (its
+    ``HttpError`` in the errback); the give-up is still counted and said."""
+    result = crawl(
+        requests=shop(stack, 1),
+        settings={**stack.scrapy_settings("2captcha"), "HTTPERROR_ALLOW_ALL": False},
+    )
+    assert [e["error"] for e in result.errors] == ["HttpError"] and not result.unsolved
+    assert result.stat("captcha/unsolved/no_task") == 1
+
+
 def test_a_spider_can_take_unsolved_pages_in_its_callback(stack: EmulatorStack, crawl) -> None:
     """``handle_captcha_unsolved`` (meta, a bool or reasons), like handle_httpstatus_list."""
     result = crawl(
@@ -413,7 +426,9 @@ def test_a_long_solve_is_visible_and_every_kind_says_solved(stack: EmulatorStack
     assert "Solved Cloudflare challenge for shop.example" in result.log
     assert "Solved a turnstile captcha on http://gates.example/gate/turnstile/w1" in result.log
     for page in result.pages:
-        assert "cost" in page["result"], page["result"]
+        assert page["result"]["cost"] == pytest.approx(
+            0.001 if page["tag"] == "turnstile" else 0.002
+        ), page["result"]
     assert all(
         isinstance(v, (int, float)) for k, v in result.stats.items() if k.startswith("captcha/")
     )
