@@ -266,6 +266,8 @@ class CloudflareFlow:
             extra=options(request).get("task") or {},
             # (the challenge page, for services that want it: CapMonster's Cloudflare task)
             page_html=response.body[:MAX_PAGE_HTML],
+            # (the User-Agent it was sent with, for services that take one: capsolver)
+            user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
         )
         self.ctx.log.info(
             "Cloudflare %s challenge on %s: solving with %s",

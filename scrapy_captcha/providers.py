@@ -18,24 +18,17 @@ from typing import Any
 
 from scrapy.utils.misc import load_object
 
+from scrapy_captcha._profile_capmonster import CapMonster
 from scrapy_captcha._profiles import (
     AntiCaptcha,
-    CapMonster,
     CapSolver,
     EzCaptcha,
     OneCaptcha,
     TwoCaptcha,
     YesCaptcha,
 )
-from scrapy_captcha._profiles_base import (
-    DEFAULT_V3_ACTION,
-    Provider,
-    TaskContext,
-    build_rq_data,
-    colon_proxy,
-    image_type,
-    split_proxy,
-)
+from scrapy_captcha._profiles_base import DEFAULT_V3_ACTION, Provider, TaskContext
+from scrapy_captcha._task_fields import build_rq_data, colon_proxy, image_type, split_proxy
 from scrapy_captcha.errors import ConfigurationError
 
 __all__ = [

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_BALANCE_INTERVAL": 600.0,
     "CAPTCHA_BALANCE_WARN": 1.0,
     "CAPTCHA_REPORT_INCORRECT": True,
+    # token tasks bound to the request's proxy where the service has such a variant
+    "CAPTCHA_TOKEN_PROXY": False,
     "CAPTCHA_ENVELOPES": {},
     # None: on when the store is shared and SCHEDULER is scrapy-redis's
     "CAPTCHA_SHARED_QUEUE": None,
@@ -123,6 +125,13 @@ def _check_api_url(name: str, url: Any) -> str | None:
     return str(url)
 
 
+def _flag(settings: BaseSettings, name: str) -> bool:
+    try:
+        return settings.getbool(name, DEFAULTS[name])
+    except ValueError:
+        raise ConfigurationError(f"{name} must be True or False") from None
+
+
 def _shared_queue(settings: BaseSettings) -> bool:
     """CAPTCHA_SHARED_QUEUE, or whether SCHEDULER is scrapy-redis's (a queue in Redis that
     every worker pops from)."""
@@ -182,6 +191,8 @@ class CaptchaSettings:
     envelopes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: requests waiting for a solve are kept in the shared store too (scrapy-redis)
     shared_queue: bool = False
+    #: token tasks go through the request's proxy where the service has a proxy variant
+    token_proxy: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -265,6 +276,7 @@ class CaptchaSettings:
             report_incorrect=settings.getbool("CAPTCHA_REPORT_INCORRECT", True),
             envelopes={str(k): dict(_plain(v)) for k, v in mapping("CAPTCHA_ENVELOPES").items()},
             shared_queue=_shared_queue(settings),
+            token_proxy=_flag(settings, "CAPTCHA_TOKEN_PROXY"),
         )
 
     def widget_mode(self, kind: str) -> str:

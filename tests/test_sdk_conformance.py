@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from scrapy_captcha._task_prep import bound_to
 from scrapy_captcha._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.providers import TaskContext, load_provider
@@ -387,12 +388,17 @@ def test_capmonster(capture: Capture, kind: str) -> None:
 
 
 def test_capmonster_cf_clearance_reply() -> None:
-    """CapMonster answers cf_clearance alone: the cookie, bound to the UA the task named."""
+    """CapMonster answers cf_clearance alone: the cookie, bound to the UA the task named
+    (the service's current one, or one given in meta["captcha"]["task"])."""
     profile = load_provider("capmonster")
     reply = {"errorId": 0, "status": "ready", "solution": {"cf_clearance": "CLR"}}
-    solution = profile.parse_cloudflare(reply)
-    assert solution is not None and solution.cookies == {"cf_clearance": "CLR"}
-    assert solution.user_agent == profile.cloudflare_user_agent
+    for given in ({}, {"userAgent": "Mozilla/5.0 (Windows NT 10.0) Meta/1"}):
+        ctx = TaskContext(URL, PROXY, page_html=b"<html></html>", extra=given)
+        task = profile.cloudflare_task(ctx)
+        solution = bound_to(profile.parse_cloudflare(reply), task)
+        assert solution is not None and solution.cookies == {"cf_clearance": "CLR"}
+        assert solution.user_agent == task["userAgent"]
+        assert task["userAgent"] == given.get("userAgent", profile.fallback_user_agent)
     top = profile.parse_cloudflare({"errorId": 0, "status": "ready", "cf_clearance": "CLR"})
     assert top is not None and top.cookies == {"cf_clearance": "CLR"}
 
@@ -544,7 +550,8 @@ def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) 
             enterprise=int(kind.endswith("enterprise")),
         )
     form = capture.form()
-    task = ours("2captcha", kind)
+    # (minScore is sent when a request asks for one: the SDK was given 0.3)
+    task = ours("2captcha", kind, {"minScore": 0.3} if kind.startswith("recaptcha_v3") else None)
     flat = {
         **{k: v for k, v in task.items() if k != "enterprisePayload"},
         **{f"enterprisePayload.{k}": v for k, v in task.get("enterprisePayload", {}).items()},

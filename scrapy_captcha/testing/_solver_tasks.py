@@ -21,6 +21,7 @@ from ._solver_tables import (
     _ERROR_TEXT,
     COOKIE_FORMATS,
     COST_PER_TASK,
+    CURRENT_WINDOWS_UA,
     DIALECTS,
     FAULTS,
     MAX_QUEUE,
@@ -29,7 +30,7 @@ from ._solver_tables import (
     TaskRecord,
     _SolveError,
 )
-from ._solver_widgets import _solve_widget, _widget_job
+from ._solver_widgets import _forge_token, _solve_widget, _widget_job
 from .widgets import WidgetAuthority
 
 logger = logging.getLogger("scrapy_captcha.testing.solver")
@@ -100,6 +101,14 @@ class _TaskBook(EmulatorServer):
         self.misspell_headers = False
         self.cookie_format = "object"
         self.ua_mismatch = False
+        #: the User-Agent getUserAgent publishes and CapMonster's cf_clearance tasks
+        #: must name (ERROR_WRONG_USERAGENT otherwise)
+        self.service_user_agent = CURRENT_WINDOWS_UA
+        #: seconds a task must be left alone between two getTaskResult calls
+        #: (ERROR_TOO_MUCH_REQUESTS otherwise; 0: no limit)
+        self.poll_spacing = 0.0
+        #: sites whose captchas the service will not solve (ERROR_DOMAIN_NOT_ALLOWED)
+        self.forbidden_domains: set[str] = set()
 
         self._lock = threading.Lock()
         self._balances: dict[str, float] = dict(
@@ -112,6 +121,7 @@ class _TaskBook(EmulatorServer):
         self._create_task_count = 0
         self._create_task_times: list[float] = []
         self._poll_count = 0
+        self._user_agent_reads = 0
         self._seq = 0
         self._next_int_id = 70_000_000 + secrets.randbelow(1_000_000)
         self._held_until: float | None = None
@@ -236,6 +246,8 @@ class _TaskBook(EmulatorServer):
             "cookie_format",
             "ua_mismatch",
             "latency",
+            "service_user_agent",
+            "poll_spacing",
         }
         unknown = set(options) - allowed
         if unknown:
@@ -261,11 +273,14 @@ class _TaskBook(EmulatorServer):
         if widget_type is None and task_type not in spec.task_types:
             known = [*spec.task_types, *spec.widget_types]
             raise _SolveError(
-                "ERROR_TASK_NOT_SUPPORTED",
+                spec.unknown_type_code,
                 f"Task type {task_type!r} is not supported; use one of {known}",
             )
+        site = urlsplit(str(task.get("websiteURL") or "")).hostname or ""
+        if site and site.lower() in self.forbidden_domains:
+            raise _SolveError("ERROR_DOMAIN_NOT_ALLOWED", _ERROR_TEXT["ERROR_DOMAIN_NOT_ALLOWED"])
         if widget_type is not None:
-            job = _widget_job(self.authority, widget_type, task)
+            job = _widget_job(self.authority, widget_type, task, dialect)
             return TaskRecord(
                 id=self._next_id(dialect),
                 dialect=dialect,
@@ -280,6 +295,11 @@ class _TaskBook(EmulatorServer):
         for name in spec.cloudflare_required:
             if not isinstance(task.get(name), str) or not task[name]:
                 raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} is required")
+        for name in ("userAgent", "html"):
+            if name in task and not isinstance(task[name], str):
+                raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} must be a string")
+        if spec.checks_user_agent and task.get("userAgent") != self.service_user_agent:
+            raise _SolveError("ERROR_WRONG_USERAGENT", _ERROR_TEXT["ERROR_WRONG_USERAGENT"])
         rq = task.get("rqData")
         if (
             spec.rqdata
@@ -341,7 +361,9 @@ class _TaskBook(EmulatorServer):
             seq = self._seq
         try:
             if record.widget is not None:
-                solution = _solve_widget(self.authority, record.dialect, record.widget, seq)
+                solution = _solve_widget(
+                    self.authority, record.dialect, record.widget, seq, self.fetch_timeout
+                )
             else:
                 solution = _browse(record, seq, self.fetch_timeout)
         except _SolveError as exc:
@@ -353,6 +375,8 @@ class _TaskBook(EmulatorServer):
             return
         if record.fault == "bad_clearance" and record.widget is None:
             _forge_clearance(solution)
+        if record.fault == "bad_token" and record.widget is not None:
+            _forge_token(solution)
         with self._lock:
             self._balances[key] = round(self._balances.get(key, 0.0) - COST_PER_TASK, 6)
         self._finish(record, solution)
