@@ -14,6 +14,7 @@ the lease methods here are trivial.
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import time
 from collections import OrderedDict
@@ -32,6 +33,22 @@ if TYPE_CHECKING:
 
 #: clearances a memory store keeps (about 1 KB each): a million routes
 DEFAULT_MAX_ENTRIES = 1_000_000
+
+
+#: seconds a task note's creation time may lie ahead of this process's clock (another
+#: machine's clock may run a little ahead); a note further in the future is not trusted
+NOTE_CLOCK_SKEW = 30.0
+
+
+def created_ok(created: Any, now: float) -> bool:
+    """A task note's ``created`` read back from a shared store: a finite number, not in
+    the future (NaN or Infinity would lift the solve deadline and the poll interval)."""
+    return (
+        isinstance(created, (int, float))
+        and not isinstance(created, bool)
+        and math.isfinite(created)
+        and created <= now + NOTE_CLOCK_SKEW
+    )
 
 
 class TaskNote(NamedTuple):
