@@ -27,7 +27,7 @@ from scrapy_captcha._task_fields import (
     chrome_user_agent,
     colon_proxy,
 )
-from scrapy_captcha.errors import FATAL, RETRY
+from scrapy_captcha.errors import FATAL
 
 if TYPE_CHECKING:
     from scrapy_captcha._widgets import Widget
@@ -319,12 +319,9 @@ class CapSolver(Provider):
         return {"taskId": task_id, "result": {"invalid": True}}
 
     def classify(self, code: str) -> tuple[str, str]:
-        """capsolver's own codes: a task id it no longer knows, a failed settlement (the
-        balance does not cover the task)."""
-        upper = code.strip().upper()
-        if upper == "ERROR_TASKID_INVALID":
-            return "task_not_found", RETRY
-        if upper == "ERROR_SETTLEMENT_FAILED":
+        """capsolver's own code for a failed settlement (the balance does not cover the
+        task): an empty account."""
+        if code.strip().upper() == "ERROR_SETTLEMENT_FAILED":
             return "zero_balance", FATAL
         return classify_error(code)
 

@@ -33,6 +33,7 @@ _ERROR_CODES: dict[str, tuple[str, str]] = {
     "ERROR_NO_SUCH_CAPCHA_ID": ("task_not_found", RETRY),
     "ERROR_TASKID_NOT_FOUND": ("task_not_found", RETRY),
     "ERROR_TASK_NOT_FOUND": ("task_not_found", RETRY),
+    "ERROR_TASKID_INVALID": ("task_not_found", RETRY),
     "ERROR_IP_BLOCKED": ("ip_blocked", RETRY),
     "ERROR_IP_BANNED": ("ip_blocked", RETRY),
     "ERROR_TASK_NOT_SUPPORTED": ("bad_task", INPUT),

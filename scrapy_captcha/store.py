@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeGuard
 
 from scrapy.utils.misc import load_object
 
@@ -40,7 +40,7 @@ DEFAULT_MAX_ENTRIES = 1_000_000
 NOTE_CLOCK_SKEW = 30.0
 
 
-def created_ok(created: Any, now: float) -> bool:
+def created_ok(created: Any, now: float) -> TypeGuard[float]:
     """A task note's ``created`` read back from a shared store: a finite number, not in
     the future (NaN or Infinity would lift the solve deadline and the poll interval)."""
     return (
