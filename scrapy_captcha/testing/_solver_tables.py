@@ -107,8 +107,11 @@ class _Dialect:
     cloudflare_required: tuple[str, ...] = ()
     #: a Cloudflare task's ``userAgent`` is the browser the worker uses
     takes_user_agent: bool = False
-    #: the task's ``userAgent`` must be the service's current one (CapMonster)
+    #: the task's ``userAgent`` must be a current Windows one (CapMonster: the one its
+    #: getUserAgent publishes, or a newer Chrome on Windows)
     checks_user_agent: bool = False
+    #: answers ERROR_DOMAIN_NOT_ALLOWED for the emulator's ``forbidden_domains``
+    forbids_domains: bool = False
     #: split proxies: accepted ``proxyType`` values ("" when it may be left out), and
     #: whether ``proxyAddress`` must be an IP address
     proxy_types: tuple[str, ...] = ("http", "https")
@@ -235,6 +238,7 @@ DIALECTS: dict[str, _Dialect] = {
         cloudflare_required=("websiteKey", "userAgent", "htmlPageBase64"),
         takes_user_agent=True,
         checks_user_agent=True,
+        forbids_domains=True,
         proxy_types=("http", "https", "socks4", "socks5"),
         proxy_ip_only=True,
         unknown_type_code="ERROR_NO_SUCH_METHOD",

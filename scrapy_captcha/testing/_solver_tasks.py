@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import queue
+import re
 import secrets
 import threading
 import time
@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ._server import EmulatorServer
 from ._solver_browser import _browse, _forge_clearance, task_proxy
+from ._solver_pool import _WorkerPool
 from ._solver_tables import (
     _ERROR_TEXT,
     COOKIE_FORMATS,
@@ -24,7 +25,6 @@ from ._solver_tables import (
     CURRENT_WINDOWS_UA,
     DIALECTS,
     FAULTS,
-    MAX_QUEUE,
     MAX_TASKS,
     SOLUTION_SHAPES,
     TaskRecord,
@@ -36,42 +36,19 @@ from .widgets import WidgetAuthority
 logger = logging.getLogger("scrapy_captcha.testing.solver")
 
 
+_CHROME = re.compile(r"Chrome/(\d+)\.")
+
+
+def _current(agent: Any, published: str) -> bool:
+    """A Windows Chrome User-Agent at least as new as the published one."""
+    if not isinstance(agent, str) or "Windows NT" not in agent:
+        return False
+    have, want = _CHROME.search(agent), _CHROME.search(published)
+    return have is not None and want is not None and int(have[1]) >= int(want[1])
+
+
 def _key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-class _WorkerPool:
-    """A fixed set of daemon worker threads (ThreadPoolExecutor's are joined at exit)."""
-
-    def __init__(self, size: int, stopped: threading.Event) -> None:
-        self._size = max(1, size)
-        self._stopped = stopped
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUE)
-        self._threads: list[threading.Thread] = []
-
-    def start(self, name: str) -> None:
-        for i in range(self._size):
-            t = threading.Thread(target=self._run, name=f"{name}-worker-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def submit(self, fn: Any) -> bool:
-        try:
-            self._queue.put_nowait(fn)
-        except queue.Full:
-            return False
-        return True
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                fn = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                fn()
-            except Exception:
-                logger.exception("solver worker failed")
 
 
 class _TaskBook(EmulatorServer):
@@ -107,8 +84,11 @@ class _TaskBook(EmulatorServer):
         #: seconds a task must be left alone between two getTaskResult calls
         #: (ERROR_TOO_MUCH_REQUESTS otherwise; 0: no limit)
         self.poll_spacing = 0.0
-        #: sites whose captchas the service will not solve (ERROR_DOMAIN_NOT_ALLOWED)
+        #: sites whose captchas the service will not solve (ERROR_DOMAIN_NOT_ALLOWED, at
+        #: the dialects that document it)
         self.forbidden_domains: set[str] = set()
+        #: task types the service no longer takes (answered as an unknown type)
+        self.withdrawn_types: set[str] = set()
 
         self._lock = threading.Lock()
         self._balances: dict[str, float] = dict(
@@ -120,6 +100,7 @@ class _TaskBook(EmulatorServer):
         self._owners: dict[str, str] = {}
         self._create_task_count = 0
         self._create_task_times: list[float] = []
+        self._create_calls: dict[str, int] = {}
         self._poll_count = 0
         self._user_agent_reads = 0
         self._seq = 0
@@ -198,6 +179,11 @@ class _TaskBook(EmulatorServer):
         with self._lock:
             return self._create_task_count
 
+    def create_task_calls(self, dialect: str) -> int:
+        """createTask calls one dialect received, answered or not."""
+        with self._lock:
+            return self._create_calls.get(dialect, 0)
+
     @property
     def create_task_times(self) -> list[float]:
         """Monotonic time of every createTask call, answered or not (no-slot back-off)."""
@@ -270,6 +256,9 @@ class _TaskBook(EmulatorServer):
         widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
         if spec.cloudflare_mode and task.get(spec.cloudflare_mode[0]) == spec.cloudflare_mode[1]:
             widget_type = None  # (CapMonster: a TurnstileTask in cf_clearance mode)
+        if task_type in self.withdrawn_types:
+            widget_type = None
+            raise _SolveError(spec.unknown_type_code, f"Task type {task_type!r} is withdrawn")
         if widget_type is None and task_type not in spec.task_types:
             known = [*spec.task_types, *spec.widget_types]
             raise _SolveError(
@@ -277,7 +266,7 @@ class _TaskBook(EmulatorServer):
                 f"Task type {task_type!r} is not supported; use one of {known}",
             )
         site = urlsplit(str(task.get("websiteURL") or "")).hostname or ""
-        if site and site.lower() in self.forbidden_domains:
+        if spec.forbids_domains and site.lower() in self.forbidden_domains:
             raise _SolveError("ERROR_DOMAIN_NOT_ALLOWED", _ERROR_TEXT["ERROR_DOMAIN_NOT_ALLOWED"])
         if widget_type is not None:
             job = _widget_job(self.authority, widget_type, task, dialect)
@@ -298,7 +287,7 @@ class _TaskBook(EmulatorServer):
         for name in ("userAgent", "html"):
             if name in task and not isinstance(task[name], str):
                 raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} must be a string")
-        if spec.checks_user_agent and task.get("userAgent") != self.service_user_agent:
+        if spec.checks_user_agent and not _current(task.get("userAgent"), self.service_user_agent):
             raise _SolveError("ERROR_WRONG_USERAGENT", _ERROR_TEXT["ERROR_WRONG_USERAGENT"])
         rq = task.get("rqData")
         if (

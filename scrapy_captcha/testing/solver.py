@@ -216,6 +216,7 @@ class SolverEmulator(_TaskBook):
         with self._lock:
             self._create_task_count += 1
             self._create_task_times.append(time.monotonic())
+            self._create_calls[dialect] = self._create_calls.get(dialect, 0) + 1
         fault = self._take_fault(("hang", "http_502", "garbage"))
         if fault == "hang":
             # Swallow the request and answer nothing, like an overloaded provider.
