@@ -267,7 +267,10 @@ class Solving:
         elif exc.family == INPUT:
             if reject_key is not None:
                 self._rejected[reject_key] = exc.reason
-            self.ctx.log.error("Solver rejected the task for %s: %s", where, exc)
+            # (a task checked before it was paid for never reached the service)
+            sent = exc.reason not in ("proxy_unresolved", "no_proxy")
+            what = "Solver rejected the task" if sent else "Task not sent"
+            self.ctx.log.error("%s for %s: %s", what, where, exc)
         else:
             self.ctx.log.warning("Solve for %s failed: %s", where, exc)
         return exc
