@@ -20,7 +20,14 @@ from scrapy_captcha._health import Health
 from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
 from scrapy_captcha._solutions import CloudflareSolution, TokenSolution
 from scrapy_captcha._state import options
-from scrapy_captcha._task_prep import bound_to, no_task_hint, prepared, token_builder
+from scrapy_captcha._task_prep import (
+    NOT_SENT,
+    bound_to,
+    no_task_hint,
+    prepared,
+    report_dropped,
+    token_builder,
+)
 from scrapy_captcha.errors import INPUT, ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, TaskContext
 
@@ -267,23 +274,11 @@ class Solving:
         elif exc.family == INPUT:
             if reject_key is not None:
                 self._rejected[reject_key] = exc.reason
-            # (a task checked before it was paid for never reached the service)
-            sent = exc.reason not in ("proxy_unresolved", "no_proxy")
-            what = "Solver rejected the task" if sent else "Task not sent"
+            what = "Task not sent" if exc.reason in NOT_SENT else "Solver rejected the task"
             self.ctx.log.error("%s for %s: %s", what, where, exc)
         else:
             self.ctx.log.warning("Solve for %s failed: %s", where, exc)
         return exc
-
-    def _report_dropped(self, dropped: tuple[str, ...]) -> None:
-        for name in dropped:
-            self.ctx.inc("reply/dropped_field")
-            self.ctx.warn_once(
-                f"dropped|{name}",
-                "Solver reply %s cannot be sent on a request (not an HTTP token, not "
-                "latin-1, or too long): left out",
-                name,
-            )
 
     def _malformed(
         self, provider: Provider, result: TaskResult, what: str, where: str
@@ -324,7 +319,7 @@ class Solving:
         return solution, outcome
 
     def _cloudflare_solved(self, solution: CloudflareSolution) -> None:
-        self._report_dropped(solution.dropped)
+        report_dropped(self.ctx, solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
 
     async def resume_cloudflare(
@@ -371,7 +366,7 @@ class Solving:
             reservation,
             request=request,
         )
-        self._report_dropped(solution.dropped)
+        report_dropped(self.ctx, solution.dropped)
         self.ctx.inc(f"solved/{widget.kind}")
         return solution, outcome
 

@@ -30,6 +30,10 @@ if TYPE_CHECKING:
     from scrapy_captcha._widgets import Widget
 
 
+#: reasons of a task stopped by these checks: it never reached the service
+NOT_SENT = frozenset({"proxy_unresolved", "no_proxy"})
+
+
 async def prepared(
     ctx: Context, provider: Provider, build: Callable[[Provider], Mapping[str, Any]]
 ) -> dict[str, Any]:
@@ -133,6 +137,18 @@ def request_proxy(request: Request | None) -> str | None:
     if request is None or not request.meta.get("proxy"):
         return None
     return route_for(request, b"").solver_proxy()
+
+
+def report_dropped(ctx: Context, dropped: tuple[str, ...]) -> None:
+    """Reply fields that cannot go on a request: counted, and said once each."""
+    for name in dropped:
+        ctx.inc("reply/dropped_field")
+        ctx.warn_once(
+            f"dropped|{name}",
+            "Solver reply %s cannot be sent on a request (not an HTTP token, not "
+            "latin-1, or too long): left out",
+            name,
+        )
 
 
 def bound_to(
