@@ -7,14 +7,14 @@ Why apart from solving: these are facts about a service account that every solve
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer, task
 
 from scrapy_captcha._bounded import BoundedSet
-from scrapy_captcha._client import SolverClient
+from scrapy_captcha._client import SolverClient, poll_floor
 from scrapy_captcha._compat import close_spider, spawn
 from scrapy_captcha.errors import ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, load_provider
@@ -22,9 +22,12 @@ from scrapy_captcha.providers import Provider, load_provider
 if TYPE_CHECKING:
     from scrapy_captcha._context import Context
 
-_LOOPBACK = ("127.", "localhost", "::1", "[::1]")
 #: task ids remembered as reported (a bounded set)
 MAX_REPORTED = 100_000
+#: how long a service's published User-Agent is used before it is read again, and how
+#: long after a failed read the fallback is used before trying again (seconds)
+USER_AGENT_TTL = 3600.0
+USER_AGENT_RETRY = 300.0
 
 
 class Accounts:
@@ -46,6 +49,8 @@ class Accounts:
         self._watch: task.LoopingCall | None = None
         #: reports under way: a crawl that ends meanwhile waits for them (a refund)
         self._reporting: set[defer.Deferred[Any]] = set()
+        #: service -> (its current User-Agent, monotonic time it expires)
+        self._user_agents: dict[str, tuple[str, float]] = {}
 
     def provider_named(self, name: str | None) -> Provider:
         """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once.
@@ -134,14 +139,66 @@ class Accounts:
                 on_call=lambda method: self.ctx.inc(f"solver/{method}"),
             )
             self._clients[name] = client
-            if s.poll_interval < 2 and not urlsplit(client.base_url).netloc.startswith(_LOOPBACK):
+            if s.poll_interval < poll_floor(client.base_url):
                 self.ctx.warn_once(
                     "poll",
                     "CAPTCHA_POLL_INTERVAL=%.1f s: providers ban clients polling faster than "
-                    "once every 2 s",
+                    "once every %.0f s; polling every %.0f s",
                     s.poll_interval,
+                    poll_floor(client.base_url),
+                    client.poll_interval,
                 )
         return client
+
+    # -- the User-Agent a service wants its tasks to name -------------------------------
+
+    def user_agent_url(self, provider: Provider) -> str | None:
+        """Where ``provider`` publishes the User-Agent its tasks must name: its
+        documented address, or the same path under CAPTCHA_API_URLS' address when the
+        service is reached elsewhere (a relay, the emulators)."""
+        url = provider.user_agent_url
+        if not url:
+            return None
+        client = self.client(provider)
+        if client.base_url == provider.base_url.rstrip("/"):
+            return url
+        return f"{client.base_url}/api/useragent/actual"
+
+    async def service_user_agent(self, provider: Provider, refresh: bool = False) -> str | None:
+        """The User-Agent ``provider`` currently wants (read at most every
+        USER_AGENT_TTL, or now when ``refresh``); its profile's fallback when it cannot
+        be read (warned once); None for services that publish none."""
+        url = self.user_agent_url(provider)
+        if url is None:
+            return None
+        cached = self._user_agents.get(provider.name)
+        if cached is not None and not refresh and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            agent = await self.client(provider).fetch_user_agent(url)
+        except SolverError as exc:
+            fallback = cached[0] if cached else provider.fallback_user_agent
+            self.ctx.inc("user_agent/fallback")
+            self.ctx.warn_once(
+                f"ua|{provider.name}",
+                "Could not read %s's current User-Agent (%s): its tasks name %s",
+                provider.name,
+                exc,
+                "the last one read" if cached else "the profile's fallback",
+            )
+            if fallback:
+                self._user_agents[provider.name] = (fallback, time.monotonic() + USER_AGENT_RETRY)
+            return fallback
+        self.ctx.inc("user_agent/read")
+        if cached is None or cached[0] != agent:
+            self.ctx.log.info("%s's current User-Agent: %s", provider.name, agent)
+        self._user_agents[provider.name] = (agent, time.monotonic() + USER_AGENT_TTL)
+        return agent
+
+    def known_user_agent(self, provider: Provider) -> str | None:
+        """The User-Agent last read for ``provider`` (or its fallback), without reading."""
+        cached = self._user_agents.get(provider.name)
+        return cached[0] if cached else provider.fallback_user_agent
 
     def report_later(self, service: str | None, kind: str, task_id: Any) -> None:
         """:meth:`report_incorrect` in the background; :meth:`close` waits for it."""
@@ -163,10 +220,11 @@ class Accounts:
             provider = self.provider_named(service)
         except ConfigurationError:
             return
-        methods = getattr(provider, "report_methods", {})
-        family = "recaptcha" if kind.startswith("recaptcha") else kind
-        method = methods.get(kind) or methods.get(family) or methods.get("token")
+        # ``kind`` may be the widget kind the site refused: the profile resolves it to
+        # the task kinds its report endpoints are listed by.
+        method = provider.report_method(kind)
         if not method:
+            self.ctx.inc(f"reported/none/{service}")
             return
         build = getattr(provider, "report_payload", None)
         payload = build(task_id) if callable(build) else {"taskId": task_id}
@@ -180,16 +238,38 @@ class Accounts:
 
     # -- balances -------------------------------------------------------------------------
 
+    def chain(self) -> list[Provider]:
+        """Every account of the chain (CAPTCHA_PROVIDERS, else CAPTCHA_PROVIDER); one
+        that cannot be loaded is reported and left out."""
+        providers: list[Provider] = []
+        for name in self.settings.providers:
+            try:
+                providers.append(self.provider_named(name))
+            except ConfigurationError as exc:
+                self.ctx.warn_once(f"provider|{exc}", "%s", exc)
+        return providers
+
+    async def check_balances(self) -> None:
+        """At start: every account of the chain, so a bad key or an empty account is
+        found before the first challenge needs it (one without a key is disabled)."""
+        for provider in self.chain():
+            if self.key_for(provider):
+                await self.check_balance(provider)
+
     async def check_balance(self, provider: Provider | None = None) -> None:
-        """Read one account's balance (the default one's at start): a bad key or an empty
-        account is found before the first challenge; a balance under
-        CAPTCHA_BALANCE_WARN is logged once each time it falls below."""
-        provider = provider or self.default
+        """Read one account's balance (every account of the chain when none is named).
+        Balances are kept in USD (``captcha/balance/<service>``, CAPTCHA_BALANCE_WARN)
+        whatever unit the service answers in; a bad key or an empty account disables
+        the account; a balance under CAPTCHA_BALANCE_WARN is logged once each time it
+        falls below."""
+        if provider is None:
+            await self.check_balances()
+            return
         name = provider.name
         if name in self.disabled:
             return
         try:
-            balance = await self.client(provider).get_balance()
+            raw = await self.client(provider).get_balance()
         except SolverError as exc:
             self.reachable(provider, not exc.transport)
             if exc.fatal:
@@ -200,10 +280,16 @@ class Accounts:
                 self.ctx.log.warning("Could not read the %s balance: %s", name, exc)
             return
         self.reachable(provider, True)
+        balance = round(provider.balance_usd(raw), 6)
         if provider is self.default:
             self.ctx.set_stat("balance", balance)
         self.ctx.set_stat(f"balance/{name}", balance)
-        self.ctx.log.info("%s balance: %.4f", name, balance)
+        if provider.balance_unit == "USD":
+            self.ctx.log.info("%s balance: %.4f", name, balance)
+        else:
+            self.ctx.log.info(
+                "%s balance: %s %s (%.4f USD)", name, f"{raw:g}", provider.balance_unit, balance
+            )
         if balance < self.settings.balance_warn:
             if name not in self._low:
                 self._low.add(name)

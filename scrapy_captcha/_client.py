@@ -8,14 +8,13 @@ family, and no message ever carries the API key.
 
 from __future__ import annotations
 
-import base64
 import json
-import re
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import treq
 from scrapy.utils.defer import maybe_deferred_to_future
@@ -26,19 +25,37 @@ from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent
 
-from scrapy_captcha._solutions import classify_error
-from scrapy_captcha._wire import task_id_ok
+from scrapy_captcha._deadline import Timer, cancelled, sane
+from scrapy_captcha._redaction import (
+    redact_proxy,
+    redact_secret,
+    redact_secrets,
+    redact_url_credentials,
+)
+from scrapy_captcha._task_fields import proxy_secrets
+from scrapy_captcha._wire import task_id_ok, user_agent_ok
 from scrapy_captcha.errors import RETRY, SolverError
 from scrapy_captcha.providers import Provider
 
 _WAITING = {"processing", "idle", "pending", "queued", "waiting"}
 #: how long a no-slot reply makes us wait before asking again (providers ask for >= 5 s)
 NO_SLOT_DELAY = 5.0
+#: createTask answers that mean "not now, ask again later": no slot, a rate limit
+_BACK_OFF = {"no_slot", "rate_limit", "poll_rate"}
 #: consecutive transport faults tolerated while polling a task that is alive
 MAX_POLL_FAULTS = 3
-
-
-_URL_CREDENTIALS = re.compile(r"([a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+#: services ban keys that poll one task more often than this (seconds): the floor of the
+#: poll interval whatever the settings or a shared task note say (the services'
+#: emulators on 127.0.0.0/8 are exempt, for fast tests)
+MIN_POLL_INTERVAL = 2.0
+#: the floor for a solver on a loopback address (tests against the emulators)
+MIN_LOOPBACK_POLL_INTERVAL = 0.01
+#: the slowest pace an ERROR_TOO_MUCH_REQUESTS reply slows polling down to
+MAX_POLL_INTERVAL = 30.0
+#: no wait of the client is longer than a day, whatever it is told
+_LONGEST = 86_400.0
+#: bytes of a getUserAgent answer read
+MAX_USER_AGENT_REPLY = 4096
 
 
 _JSON_HEADERS = Headers({b"Content-Type": [b"application/json"], b"Accept": [b"application/json"]})
@@ -46,6 +63,16 @@ _JSON_HEADERS = Headers({b"Content-Type": [b"application/json"], b"Accept": [b"a
 
 class _ReplyTooLarge(Exception):
     pass
+
+
+def _loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.startswith("127.") or host in ("localhost", "::1")
+
+
+def poll_floor(base_url: str) -> float:
+    """The shortest time between two polls of one task at the solver at ``base_url``."""
+    return MIN_LOOPBACK_POLL_INTERVAL if _loopback(base_url) else MIN_POLL_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -79,7 +106,9 @@ class SolverClient:
         self._key = api_key
         self.base_url = (base_url or provider.base_url).rstrip("/")
         self.request_timeout = request_timeout
-        self.poll_interval = poll_interval
+        #: never under MIN_POLL_INTERVAL (services ban faster polling), whatever was asked
+        self.poll_floor = poll_floor(self.base_url)
+        self.poll_interval = sane(poll_interval, 3.0, self.poll_floor, _LONGEST)
         self.solve_timeout = solve_timeout
         self.max_reply_size = max_reply_size
         self._on_call = on_call or (lambda name: None)
@@ -110,17 +139,23 @@ class SolverClient:
         (``timeout`` seconds, default the client's ``solve_timeout``). ``on_created`` is
         told the task id as soon as the service has it (another process may resume it)."""
         try:
-            return await self._solve(task_payload, timeout or self.solve_timeout, on_created)
+            return await self._solve(task_payload, self._timeout(timeout), on_created)
         except SolverError as exc:
-            # The task carries the proxy URL with its credentials: keep them out of the
-            # message even if a provider quotes them back in some other form.
-            exc.args = (_redact_proxy(str(exc.args[0]), task_payload.get("proxy")),)
+            # The task carries the proxy's credentials (split fields, a URL, a colon
+            # string): keep them out of the message in whatever form a provider quotes
+            # them back.
+            exc.args = (redact_secrets(str(exc.args[0]), proxy_secrets(task_payload)),)
             raise
 
     async def resume(self, task_id: str | int, timeout: float | None = None) -> TaskResult:
-        """Poll a task created earlier (by a process that died while it waited)."""
+        """Poll a task created earlier (by a process that died while it waited); a
+        ``timeout`` that is not a positive finite number (read from a shared store)
+        is the client's own."""
         started = time.monotonic()
-        return await self._poll(task_id, started, started + (timeout or self.solve_timeout))
+        return await self._poll(task_id, started, started + self._timeout(timeout))
+
+    def _timeout(self, timeout: float | None) -> float:
+        return sane(timeout, self.solve_timeout, 0.0, _LONGEST)
 
     async def _solve(
         self,
@@ -135,7 +170,10 @@ class SolverClient:
             try:
                 self._raise_for_error(reply)
             except SolverError as exc:
-                if exc.reason == "no_slot" and time.monotonic() + NO_SLOT_DELAY < deadline:
+                # No slot, a rate limit: no task was created; ask again after a pause
+                # (not a failed solve), as long as the deadline allows.
+                if exc.reason in _BACK_OFF and time.monotonic() + NO_SLOT_DELAY < deadline:
+                    self._on_call("createTask/backed_off")
                     await self._sleep(max(NO_SLOT_DELAY, self.poll_interval))
                     continue
                 raise
@@ -153,9 +191,12 @@ class SolverClient:
 
     async def _poll(self, task_id: str | int, started: float, deadline: float) -> TaskResult:
         faults = 0
+        interval = self.poll_interval
         while True:
-            await self._sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            wait = min(interval, left) if math.isfinite(left) else interval
+            await self._sleep(max(self.poll_floor, wait))
+            if not time.monotonic() < deadline:
                 raise SolverError(
                     "timeout",
                     f"task {task_id} not ready after {self.solve_timeout:.0f}s",
@@ -171,7 +212,15 @@ class SolverClient:
                     raise
                 continue
             faults = 0
-            self._raise_for_error(reply, task_id)
+            try:
+                self._raise_for_error(reply, task_id)
+            except SolverError as exc:
+                if exc.reason != "poll_rate":
+                    raise
+                # Polled too often: the task lives on, ask for it at half the pace.
+                interval = min(interval * 2, max(MAX_POLL_INTERVAL, self.poll_interval))
+                self._on_call("getTaskResult/slowed_down")
+                continue
             status = str(reply.get("status", "")).lower()
             if status == "ready":
                 return TaskResult(task_id, reply, time.monotonic() - started)
@@ -184,13 +233,31 @@ class SolverClient:
                 )
 
     async def get_balance(self) -> float:
+        """The account's balance, in the unit the service answers in (see
+        ``Provider.balance_unit``)."""
         deadline = time.monotonic() + self.request_timeout
         reply = await self._call("getBalance", {}, deadline)
         self._raise_for_error(reply)
+        raw: Any = reply.get("balance")
         try:
-            return float(reply["balance"])
-        except (KeyError, TypeError, ValueError):
-            raise SolverError("malformed_reply", "getBalance reply has no balance") from None
+            balance = math.nan if isinstance(raw, bool) or raw is None else float(raw)
+        except (TypeError, ValueError, OverflowError):
+            balance = math.nan
+        if not math.isfinite(balance):
+            raise SolverError("malformed_reply", "getBalance reply has no balance")
+        return balance
+
+    async def fetch_user_agent(self, url: str) -> str:
+        """The User-Agent a service publishes for its tasks (CapMonster's getUserAgent:
+        a plain-text GET); SolverError if it cannot be read or is not one."""
+        deadline = time.monotonic() + self.request_timeout
+        status, raw = await self._exchange("getUserAgent", url, None, deadline)
+        text = raw[:MAX_USER_AGENT_REPLY].decode("utf-8", "replace").strip()
+        if text.startswith('"') and text.endswith('"'):  # (a JSON string)
+            text = text[1:-1]
+        if status >= 400 or not user_agent_ok(text) or not text.startswith("Mozilla/"):
+            raise SolverError("malformed_reply", f"getUserAgent: HTTP {status}, no User-Agent")
+        return text
 
     async def report(self, method: str, payload: Mapping[str, Any]) -> None:
         """One reporting call (e.g. ``reportIncorrectRecaptcha``); raises SolverError."""
@@ -206,8 +273,8 @@ class SolverClient:
         """Provider texts may echo the key (in any case, percent-encoded or in base64)
         or a proxy URL's credentials: mask them all."""
         if self._key:
-            text = _redact_secret(text, self._key)
-        return _URL_CREDENTIALS.sub(r"\1***@", text)
+            text = redact_secret(text, self._key)
+        return redact_url_credentials(text)
 
     def _raise_for_error(self, reply: Mapping[str, Any], task_id: Any = None) -> None:
         error_id = reply.get("errorId")
@@ -215,7 +282,7 @@ class SolverClient:
         is_error = error_id not in (None, 0, "0", False) or (error_id is None and code)
         if not is_error:
             return
-        reason, family = classify_error(code or "ERROR_UNKNOWN")
+        reason, family = self.provider.classify(code or "ERROR_UNKNOWN")
         text = self._redact(self.provider.error_text(reply))[:200]
         raise SolverError(
             reason,
@@ -232,19 +299,38 @@ class SolverClient:
         self, method: str, payload: Mapping[str, Any], deadline: float
     ) -> Mapping[str, Any]:
         """POST one API call; return its JSON object whatever the HTTP status."""
-        self._on_call(method)
-        timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
         body = json.dumps({"clientKey": self._key, **self.provider.envelope(method, payload)})
         url = f"{self.base_url}/{method}"
-        timer = _Timer(self._reactor, timeout)
+        status, raw = await self._exchange(method, url, body.encode(), deadline)
         try:
-            response = await timer.run(
-                self._http.post(
-                    url,
-                    data=body.encode(),
-                    headers=self._headers,
-                )
-            )
+            data = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            reason = "http_error" if status >= 400 else "malformed_reply"
+            raise SolverError(
+                reason,
+                f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)",
+                transport=status >= 500,
+            ) from None
+        if not isinstance(data, dict):
+            raise SolverError("malformed_reply", f"{method}: HTTP {status}, JSON is not an object")
+        if status >= 400 and not (data.get("errorCode") or data.get("errorId")):
+            raise SolverError("http_error", f"{method}: HTTP {status}", transport=status >= 500)
+        return data
+
+    async def _exchange(
+        self, method: str, url: str, body: bytes | None, deadline: float
+    ) -> tuple[int, bytes]:
+        """One HTTP exchange (a POST of ``body``, or a GET), bounded in time and size:
+        (status, body)."""
+        self._on_call(method)
+        timeout = max(0.1, min(self.request_timeout, deadline - time.monotonic()))
+        timer = Timer(self._reactor, timeout)
+        try:
+            if body is None:
+                sent = self._http.get(url, headers=self._headers)
+            else:
+                sent = self._http.post(url, data=body, headers=self._headers)
+            response = await timer.run(sent)
             raw = await self._read(response, timer)
         except _ReplyTooLarge:
             raise SolverError(
@@ -261,7 +347,7 @@ class SolverClient:
                 raise SolverError(
                     "timeout", f"{method}: no answer within {timeout:.0f}s", transport=True
                 ) from None
-            if _cancelled(exc):
+            if cancelled(exc):
                 # Under the plain Twisted reactor, cancelling the solve reaches us as the
                 # Agent's ResponseNeverReceived([CancelledError]): still a cancellation.
                 raise defer.CancelledError() from None
@@ -274,23 +360,9 @@ class SolverClient:
             raise SolverError("connection", f"{method}: {what}", transport=True) from None
         finally:
             timer.stop()
-        status = response.code
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            reason = "http_error" if status >= 400 else "malformed_reply"
-            raise SolverError(
-                reason,
-                f"{method}: HTTP {status}, not JSON ({len(raw)} bytes)",
-                transport=status >= 500,
-            ) from None
-        if not isinstance(data, dict):
-            raise SolverError("malformed_reply", f"{method}: HTTP {status}, JSON is not an object")
-        if status >= 400 and not (data.get("errorCode") or data.get("errorId")):
-            raise SolverError("http_error", f"{method}: HTTP {status}", transport=status >= 500)
-        return data
+        return response.code, raw
 
-    async def _read(self, response: Any, timer: _Timer) -> bytes:
+    async def _read(self, response: Any, timer: Timer) -> bytes:
         length = response.length
         # A declared oversize body fails on its first chunk instead of being read.
         limit = (
@@ -310,71 +382,6 @@ class SolverClient:
         return b"".join(chunks)
 
 
-def _percent_tolerant(secret: str) -> re.Pattern[str]:
-    """Matches ``secret`` with any of its characters percent-encoded (either case)."""
-    parts = []
-    for char in secret:
-        encoded = "".join(f"%{byte:02x}" for byte in char.encode("utf-8"))
-        parts.append(f"(?:{re.escape(char)}|{encoded})")
-    return re.compile("".join(parts), re.IGNORECASE)
-
-
-def _redact_secret(text: str, secret: str) -> str:
-    """``text`` without ``secret``: as written in any letter case, with any characters
-    percent-encoded, or in base64."""
-    if len(secret) < 3:
-        return text
-    encoded = base64.b64encode(secret.encode("utf-8", "replace")).decode()
-    for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_")):
-        text = text.replace(form, "***")
-    return _percent_tolerant(secret).sub("***", text)
-
-
-def _redact_proxy(text: str, proxy: Any) -> str:
-    """Mask the proxy's credentials in every form a provider may quote them back: as
-    written, with any characters percent-encoded, and as base64 of ``user:pass``."""
-    if not isinstance(proxy, str):
-        return text
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
-    if user or password:
-        encoded = base64.b64encode(f"{user}:{password}".encode("utf-8", "replace")).decode()
-        for form in (encoded, encoded.rstrip("="), encoded.replace("+", "-").replace("/", "_")):
-            text = text.replace(form, "***")
-    for secret in (password, user):
-        text = _redact_secret(text, secret)
-    return text
-
-
-def _cancelled(exc: BaseException) -> bool:
-    reasons = getattr(exc, "reasons", None) or []
-    return any(getattr(r, "check", lambda *a: None)(defer.CancelledError) for r in reasons)
-
-
-class _Timer:
-    """One deadline for a whole HTTP exchange (headers and body). Twisted's Agent reports
-    a cancelled request as ResponseNeverReceived, not CancelledError, so whether the
-    deadline fired is tracked here rather than guessed from the exception."""
-
-    def __init__(self, reactor: Any, seconds: float) -> None:
-        self.fired = False
-        self._current: defer.Deferred[Any] | None = None
-        self._call = reactor.callLater(seconds, self._fire)
-
-    def _fire(self) -> None:
-        self.fired = True
-        if self._current is not None:
-            self._current.cancel()
-
-    async def run(self, d: defer.Deferred[Any]) -> Any:
-        if self.fired:
-            d.cancel()
-        self._current = d
-        try:
-            return await maybe_deferred_to_future(d)
-        finally:
-            self._current = None
-
-    def stop(self) -> None:
-        if self._call.active():
-            self._call.cancel()
+#: (the former names, for tests written against them)
+_redact_proxy = redact_proxy
+_redact_secret = redact_secret

@@ -276,6 +276,8 @@ class CloudflareFlow:
             extra=options(request).get("task") or {},
             # (the challenge page, for services that want it: CapMonster's Cloudflare task)
             page_html=response.body[:MAX_PAGE_HTML],
+            # (the User-Agent it was sent with, for services that take one: capsolver)
+            user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
         )
         self.ctx.log.info(
             "Cloudflare %s challenge on %s: solving with %s",
@@ -316,8 +318,11 @@ class CloudflareFlow:
             chain = {p.name: p for p in self.solving.chain(request)}
         except ConfigurationError:
             return None
-        left = self.ctx.settings.solve_timeout - (time.time() - created)
-        if name not in chain or left <= self.ctx.settings.poll_interval:
+        # (``created`` was checked when read: finite, not in the future; the time left is
+        # never more than a whole solve's)
+        solve_timeout = self.ctx.settings.solve_timeout
+        left = min(solve_timeout, solve_timeout - (time.time() - created))
+        if name not in chain or not left > max(self.ctx.settings.poll_interval, 0.0):
             return None
         self.ctx.log.info(
             "Resuming task %s of the process that stopped solving %s", task_id, route.describe()

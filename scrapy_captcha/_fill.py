@@ -167,6 +167,8 @@ class FormFiller:
             return None
         fields = token_fields(job.widget, job.token.token, job.token.resp_key)
         filled = _with_fields(request, fields)
+        if job.token.user_agent:
+            filled.headers["User-Agent"] = job.token.user_agent  # (the token's own)
         filled.meta[META_RESULT] = {
             "kind": job.widget.kind,
             "solved": True,

@@ -368,6 +368,8 @@ class GateFlow:
         proxy_auth = carrier.headers.get("Proxy-Authorization")
         if proxy_auth:
             headers["Proxy-Authorization"] = proxy_auth.decode("latin-1")
+        if job.token is not None and job.token.user_agent:
+            headers["User-Agent"] = job.token.user_agent  # (the one the token is bound to)
         self.ctx.inc(f"submitted/{job.kind}")
         return submit_form(
             job.page,

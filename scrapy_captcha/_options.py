@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from scrapy_captcha.settings import CaptchaSettings
 
 #: The keys ``meta["captcha"]`` takes.
-META_KEYS = ("proxy", "provider", "task", "widgets", "image", "fill")
+META_KEYS = ("proxy", "provider", "task", "widgets", "image", "fill", "token_proxy")
 #: The keys ``meta["captcha"]["image"]`` takes.
 IMAGE_KEYS = ("selector", "field", "formdata", "image_type")
 

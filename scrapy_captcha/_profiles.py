@@ -1,5 +1,5 @@
 """The built-in solver profiles, each spoken as the service's own SDK speaks it (checked by
-``tests/test_sdk_conformance.py``; ``docs/providers.md`` has the table).
+``tests/test_sdk_conformance.py``; ``providers.service_matrix()`` makes the table).
 
 Prices are USD per solved task from each service's public price list as known when this
 was written (the per-1000 figure is in the comment): a default for cost accounting, to be
@@ -8,28 +8,32 @@ overridden by configuration when a contract says otherwise.
 
 from __future__ import annotations
 
-import base64
-import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from scrapy_captcha._kinds import CLOUDFLARE
 from scrapy_captcha._profiles_base import (
+    COMMON_ERRORS,
+    PROXY_ERRORS,
+    TOKENS,
     Provider,
     TaskContext,
-    build_rq_data,
-    colon_proxy,
     logger,
-    split_proxy,
 )
-from scrapy_captcha._solutions import CloudflareSolution
-from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha._solutions import classify_error
+from scrapy_captcha._task_fields import (
+    USD_PER_CNY,
+    build_rq_data,
+    chrome_user_agent,
+    colon_proxy,
+)
+from scrapy_captcha.errors import FATAL
 
 if TYPE_CHECKING:
     from scrapy_captcha._widgets import Widget
 
-_RECAPTCHA = ("recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3", "recaptcha_v3_enterprise")
-_TOKENS = ("turnstile", *_RECAPTCHA, "hcaptcha")
+
+_RECAPTCHA = TOKENS[1:5]
 
 
 class OneCaptcha(Provider):
@@ -48,11 +52,15 @@ class OneCaptcha(Provider):
         "recaptcha_v3_enterprise": "RecaptchaV3EnterpriseTaskProxyless",
         "image": "ImageToTextTask",
     }
+    # its TurnstileTaskProxyless documents neither an action nor a cData field
+    turnstile_action = None
+    turnstile_cdata = None
     always_send_invisible = True
     v3_title_field = "websiteTitle"
     image_type_field = "imageType"
+    error_codes = (*COMMON_ERRORS, "ERROR_BAD_PARAMETERS", *PROXY_ERRORS)
     # estimates (no public list): Cloudflare $2/1000, tokens $1/1000, image $0.5/1000
-    prices = {CLOUDFLARE: 0.002, **dict.fromkeys(_TOKENS[:-1], 0.001), "image": 0.0005}
+    prices = {CLOUDFLARE: 0.002, **dict.fromkeys(TOKENS[:-1], 0.001), "image": 0.0005}
 
 
 class EzCaptcha(Provider):
@@ -78,6 +86,7 @@ class EzCaptcha(Provider):
     v3_title_field = "websiteTitle"
     error_text_fields = ("errorDesc", "errorDescription", "message")
     envelope_fields = ("appId",)
+    error_codes = (*COMMON_ERRORS, "ERROR_INVALID_TASK_DATA", *PROXY_ERRORS)
     # ez-captcha list: reCAPTCHA v2 $0.6/1000, v3 $0.8/1000, Enterprise $1.2/1000,
     # Turnstile $1/1000, hCaptcha $1/1000, Cloudflare 5s $2/1000
     prices = {
@@ -91,10 +100,13 @@ class EzCaptcha(Provider):
     }
 
     def widget_task(
-        self, widget: Widget, extra: Mapping[str, Any] | None = None
+        self,
+        widget: Widget,
+        extra: Mapping[str, Any] | None = None,
+        proxy: str | None = None,
     ) -> dict[str, Any]:
         """A v2 widget with ``data-s`` goes to the ``...V2S...`` types with an ``s`` field."""
-        task = super().widget_task(widget, extra)
+        task = super().widget_task(widget, extra, proxy)
         payload = task.pop("enterprisePayload", None)
         s_value = getattr(widget, "s", None)
         if widget.version != "v3" and widget.kind.startswith("recaptcha") and s_value:
@@ -139,11 +151,36 @@ class AntiCaptcha(Provider):
         "hcaptcha": "HCaptchaTaskProxyless",
         "image": "ImageToTextTask",
     }
-    v3_min_score = 0.3
+    # minScore: 0.3, 0.7 or 0.9 (API docs); anticaptchaofficial sends 0.9 unless told
+    v3_min_score = 0.9
     v3_scores = (0.3, 0.7, 0.9)
     v3_enterprise_flag = True
     v2_data_s_field = "recaptchaDataSValue"
+    # RecaptchaV2EnterpriseTask(Proxyless): apiDomain "www.google.com" or
+    # "www.recaptcha.net" (https://anti-captcha.com/apidoc/task-types/RecaptchaV2EnterpriseTask)
+    api_domain_kinds = frozenset({"recaptcha_v2_enterprise"})
     envelope_fields = ("softId", "callbackUrl")
+    # proxyType http / socks4 / socks5, proxyAddress an IP address ("host names are not
+    # allowed"), proxyPort an integer; the ...Task types are the proxy variants
+    proxy_format = "split"
+    proxy_needs_ip = True
+    proxy_task_types = {
+        "turnstile": "TurnstileTask",
+        "recaptcha_v2": "RecaptchaV2Task",
+        "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
+        "hcaptcha": "HCaptchaTask",
+    }
+    error_codes = (
+        *COMMON_ERRORS,
+        "ERROR_ZERO_CAPTCHA_FILESIZE",
+        "ERROR_TOO_BIG_CAPTCHA_FILESIZE",
+        "ERROR_IP_BLOCKED",
+        "ERROR_TASK_ABSENT",
+        "ERROR_RECAPTCHA_INVALID_SITEKEY",
+        "ERROR_RECAPTCHA_INVALID_DOMAIN",
+        "ERROR_ACCOUNT_SUSPENDED",
+        *PROXY_ERRORS,
+    )
     # list: image $0.7/1000, reCAPTCHA v2 $1.5/1000, v3 $2/1000, Enterprise $5/1000,
     # Turnstile $2/1000, hCaptcha $2/1000, AntiBotCookieTask $5/1000 (credits)
     prices = {
@@ -163,9 +200,10 @@ class AntiCaptcha(Provider):
     }
 
     def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
-        """``AntiBotCookieTask``: split proxy fields, ``proxyPort`` an int."""
+        """``AntiBotCookieTask``: split proxy fields, ``proxyPort`` an int, no
+        ``proxyType`` (anticaptchaofficial's antibotcookieTask sends none)."""
         task = {"type": self.task_type(CLOUDFLARE), "websiteURL": ctx.url}
-        task.update(split_proxy(ctx.proxy))
+        task.update(self.proxy_fields(ctx.proxy, with_type=False))
         task.update(ctx.extra)
         return task
 
@@ -185,93 +223,38 @@ class TwoCaptcha(Provider):
         "image": "ImageToTextTask",
     }
     turnstile_cdata = "data"
-    v3_min_score = 0.3
+    # minScore is optional (0.3 to 0.9): sent only when a request asks for one
     v3_scores = (0.3, 0.7, 0.9)
     v3_enterprise_flag = True
     v2_data_s_field = "recaptchaDataSValue"
     envelope_fields = ("softId", "callbackUrl")
+    cannot = {
+        CLOUDFLARE: "2captcha has no clearance task: it solves a challenge page's Turnstile "
+        "widget as a token only, which no Cloudflare challenge accepts from a scraper",
+        "hcaptcha": "2captcha withdrew hCaptcha",
+    }
+    # proxy-bound types take proxyType (http, socks4, socks5) and split fields
+    proxy_format = "split"
+    proxy_task_types = {
+        "turnstile": "TurnstileTask",
+        "recaptcha_v2": "RecaptchaV2Task",
+        "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
+    }
+    error_codes = (
+        *COMMON_ERRORS,
+        "ERROR_WRONG_USER_KEY",
+        "ERROR_IP_BANNED",
+        "ERROR_PAGEURL",
+        "ERROR_BAD_PARAMETERS",
+        *PROXY_ERRORS,
+    )
     # list: image $1/1000, reCAPTCHA v2/v3/Enterprise $2.99/1000, Turnstile $1.45/1000
     prices = {
         "turnstile": 0.00145,
         **dict.fromkeys(_RECAPTCHA, 0.00299),
         "image": 0.001,
     }
-    report_methods = dict.fromkeys((*_TOKENS, "image"), "reportIncorrect")
-
-
-class CapMonster(Provider):
-    """CapMonster Cloud (api.capmonster.cloud), as ``capmonstercloudclient`` sends it."""
-
-    name = "capmonster"
-    base_url = "https://api.capmonster.cloud"
-    task_types = {
-        CLOUDFLARE: "TurnstileTask",  # + cloudflareTaskType: "cf_clearance"
-        "turnstile": "TurnstileTask",
-        "recaptcha_v2": "RecaptchaV2Task",
-        "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
-        "recaptcha_v3": "RecaptchaV3TaskProxyless",
-        "recaptcha_v3_enterprise": "RecaptchaV3EnterpriseTask",
-        "hcaptcha": "HCaptchaTask",
-        "image": "ImageToTextTask",
-    }
-    turnstile_action = "pageAction"
-    turnstile_cdata = "data"
-    v2_data_s_field = "recaptchaDataSValue"
-    envelope_fields = ("softId", "callbackUrl")
-    #: the browser the cf_clearance task emulates (required; the clearance is bound to it,
-    #: and CapMonster's reply does not repeat it)
-    cloudflare_user_agent = (
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/131.0.0.0 Safari/537.36"
-    )
-    #: the site key CapMonster's docs put in a cf_clearance task (the page has none)
-    cloudflare_website_key = "xxxxxxxxxx"
-    # list: image $0.3/1000, reCAPTCHA v2 $0.6/1000, v3 $0.9/1000, Enterprise $1/1000,
-    # Turnstile and cf_clearance $1.3/1000, hCaptcha $0.8/1000
-    prices = {
-        CLOUDFLARE: 0.0013,
-        "turnstile": 0.0013,
-        "recaptcha_v2": 0.0006,
-        "recaptcha_v3": 0.0009,
-        "recaptcha_v2_enterprise": 0.001,
-        "recaptcha_v3_enterprise": 0.001,
-        "hcaptcha": 0.0008,
-        "image": 0.0003,
-    }
-    report_methods = {
-        **dict.fromkeys(_TOKENS, "reportIncorrectTokenCaptcha"),
-        # (its Cloudflare task is a TurnstileTask: a token task, reported as one)
-        "cloudflare": "reportIncorrectTokenCaptcha",
-        "image": "reportIncorrectImageCaptcha",
-    }
-
-    def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
-        """``TurnstileTask`` in ``cf_clearance`` mode: the challenge page, a UA and a proxy."""
-        html = ctx.page_html or ctx.extra.get("htmlPageBase64")
-        if not html:
-            raise ConfigurationError(
-                "capmonster's cf_clearance task needs the challenge page (htmlPageBase64)"
-            )
-        if isinstance(html, bytes):
-            html = base64.b64encode(html).decode("ascii")
-        task = {
-            "type": self.task_type(CLOUDFLARE),
-            "websiteURL": ctx.url,
-            "websiteKey": self.cloudflare_website_key,
-            "cloudflareTaskType": "cf_clearance",
-            "userAgent": self.cloudflare_user_agent,
-            "htmlPageBase64": html,
-            **split_proxy(ctx.proxy),
-        }
-        task.update(ctx.extra)
-        return task
-
-    def parse_cloudflare(self, reply: Mapping[str, Any]) -> CloudflareSolution | None:
-        """A bare ``cf_clearance`` answer is bound to the UA the task named."""
-        solution = super().parse_cloudflare(reply)
-        if solution is not None and solution.user_agent is None:
-            solution = dataclasses.replace(solution, user_agent=self.cloudflare_user_agent)
-        return solution
+    report_methods = dict.fromkeys((*TOKENS, "image"), "reportIncorrect")
 
 
 class CapSolver(Provider):
@@ -291,7 +274,34 @@ class CapSolver(Provider):
     }
     turnstile_cdata = "cdata"
     turnstile_container = "metadata"
+    # ReCaptchaV2(Enterprise)Task documents pageAction (the anchor's "sa" value)
+    v2_enterprise_action = True
     envelope_fields = ("appId", "callbackUrl")
+    cannot = {"hcaptcha": "capsolver no longer solves hCaptcha"}
+    # ``proxy: [type:]host:port[:user:pass]``; the ...Task types are the proxy variants
+    # (its Turnstile task has none)
+    proxy_format = "colon"
+    proxy_task_types = {
+        "recaptcha_v2": "ReCaptchaV2Task",
+        "recaptcha_v2_enterprise": "ReCaptchaV2EnterpriseTask",
+        "recaptcha_v3": "ReCaptchaV3Task",
+        "recaptcha_v3_enterprise": "ReCaptchaV3EnterpriseTask",
+    }
+    # docs.capsolver.com/guide/api-error
+    error_codes = (
+        "ERROR_SERVICE_UNAVALIABLE",
+        "ERROR_RATE_LIMIT",
+        "ERROR_INVALID_TASK_DATA",
+        "ERROR_BAD_REQUEST",
+        "ERROR_TASKID_INVALID",
+        "ERROR_TASK_TIMEOUT",
+        "ERROR_SETTLEMENT_FAILED",
+        "ERROR_KEY_DENIED_ACCESS",
+        "ERROR_ZERO_BALANCE",
+        "ERROR_TASK_NOT_SUPPORTED",
+        "ERROR_CAPTCHA_UNSOLVABLE",
+        "ERROR_PROXY_BANNED",
+    )
     # list: image $0.4/1000, reCAPTCHA v2 $0.8/1000, v3 $1/1000, v2 Enterprise $1/1000,
     # v3 Enterprise $3/1000, Turnstile and AntiCloudflare $1.2/1000
     prices = {
@@ -303,17 +313,31 @@ class CapSolver(Provider):
         "recaptcha_v3_enterprise": 0.003,
         "image": 0.0004,
     }
-    report_methods = dict.fromkeys((*_TOKENS, "image"), "feedbackTask")
+    report_methods = dict.fromkeys((*TOKENS, "image"), "feedbackTask")
 
     def report_payload(self, task_id: str | int) -> dict[str, Any]:
         return {"taskId": task_id, "result": {"invalid": True}}
 
+    def classify(self, code: str) -> tuple[str, str]:
+        """capsolver's own code for a failed settlement (the balance does not cover the
+        task): an empty account."""
+        if code.strip().upper() == "ERROR_SETTLEMENT_FAILED":
+            return "zero_balance", FATAL
+        return classify_error(code)
+
     def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
-        task = {
+        """``AntiCloudflareTask``: the proxy, and the optional ``html`` (the challenge
+        page, "needed for some websites") and ``userAgent`` (the one the request is sent
+        and replayed with; "only Chrome's userAgent is supported")."""
+        task: dict[str, Any] = {
             "type": self.task_type(CLOUDFLARE),
             "websiteURL": ctx.url,
             "proxy": colon_proxy(ctx.proxy),
         }
+        if chrome_user_agent(ctx.user_agent):
+            task["userAgent"] = ctx.user_agent
+        if ctx.page_html:
+            task["html"] = ctx.page_html.decode("utf-8", "replace")
         task.update(ctx.extra)
         return task
 
@@ -333,9 +357,16 @@ class YesCaptcha(Provider):
         "hcaptcha": "HCaptchaTaskProxyless",
         "image": "ImageToTextTask",
     }
-    turnstile_cdata = None  # yescaptcha documents no cData field
-    v3_min_score = 0.3  # (its RecaptchaV3EnterpriseTask takes none)
+    # its TurnstileTaskProxyless documents neither an action nor a cData field
+    turnstile_action = None
+    turnstile_cdata = None
+    v3_min_score = 0.3  # the yescaptcha SDK's default (its RecaptchaV3EnterpriseTask takes none)
     envelope_fields = ("softId", "callbackUrl")
+    cannot = {CLOUDFLARE: "yescaptcha has no Cloudflare clearance task"}
+    #: getBalance answers in points: 1 yuan = 1000 points
+    balance_unit = "points"
+    usd_per_unit = USD_PER_CNY / 1000
+    error_codes = (*COMMON_ERRORS, "ERROR_TASKID_INVALID")
     # estimates from the points price list: reCAPTCHA v2 $1/1000, v3 $1.5/1000,
     # Enterprise $2/1000, Turnstile $1.5/1000, hCaptcha $1/1000, image $0.5/1000
     prices = {
@@ -349,9 +380,12 @@ class YesCaptcha(Provider):
     }
 
     def widget_task(
-        self, widget: Widget, extra: Mapping[str, Any] | None = None
+        self,
+        widget: Widget,
+        extra: Mapping[str, Any] | None = None,
+        proxy: str | None = None,
     ) -> dict[str, Any]:
-        task = super().widget_task(widget, extra)
+        task = super().widget_task(widget, extra, proxy)
         if widget.version == "v3" and widget.enterprise and "minScore" not in (extra or {}):
             task.pop("minScore", None)
         return task

@@ -10,20 +10,30 @@ a short table that the conformance tests can check field by field.
 from __future__ import annotations
 
 import base64
-import json
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from scrapy_captcha._kinds import CLOUDFLARE
+from scrapy_captcha._kinds import (
+    CLOUDFLARE,
+    TURNSTILE,
+)
 from scrapy_captcha._solutions import (
     CloudflareSolution,
     TokenSolution,
+    classify_error,
     parse_cloudflare_solution,
     parse_text_solution,
     parse_token_solution,
+)
+from scrapy_captcha._task_fields import (
+    PROXY_TYPES,
+    colon_proxy,
+    image_type,
+    split_proxy,
+    task_kinds,
 )
 from scrapy_captcha.errors import ConfigurationError
 
@@ -35,10 +45,28 @@ logger = logging.getLogger("scrapy_captcha")
 #: sent when a reCAPTCHA v3 page names no literal action: every SDK requires
 #: ``pageAction`` and Google's own examples use "verify" / "submit"
 DEFAULT_V3_ACTION = "verify"
+#: the token task kinds
+TOKENS = (
+    "turnstile",
+    "recaptcha_v2",
+    "recaptcha_v2_enterprise",
+    "recaptcha_v3",
+    "recaptcha_v3_enterprise",
+    "hcaptcha",
+)
+#: the codes every anti-captcha-style service documents, and its proxy errors
+COMMON_ERRORS = (
+    "ERROR_KEY_DOES_NOT_EXIST",
+    "ERROR_ZERO_BALANCE",
+    "ERROR_NO_SLOT_AVAILABLE",
+    "ERROR_CAPTCHA_UNSOLVABLE",
+    "ERROR_NO_SUCH_CAPCHA_ID",
+    "ERROR_TASK_NOT_SUPPORTED",
+    "ERROR_IP_NOT_ALLOWED",
+)
+PROXY_ERRORS = ("ERROR_PROXY_CONNECT_REFUSED", "ERROR_PROXY_BANNED")
 #: identifies the add-on to solver services (they ask integrators to send one)
 CLIENT_USER_AGENT = "scrapy-captcha/0.1 (+https://github.com/scrapy-captcha)"
-#: what each proxy scheme is called in split ``proxyType`` fields
-_PROXY_TYPES = {"http": "http", "https": "https", "socks4": "socks4", "socks5": "socks5"}
 
 
 @dataclass(frozen=True)
@@ -53,53 +81,10 @@ class TaskContext:
     extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
     #: the challenge page as served (CapMonster's cf_clearance task needs it)
     page_html: bytes = field(default=b"", repr=False)
-
-
-def image_type(image: bytes) -> str | None:
-    """The image format from its magic bytes (solvers want ``imageType``; the header of a
-    fetched captcha is often wrong or ``application/octet-stream``)."""
-    if image.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if image.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if image.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if image[:4] == b"RIFF" and image[8:12] == b"WEBP":
-        return "webp"
-    if image.startswith(b"BM"):
-        return "bmp"
-    return None
-
-
-def split_proxy(proxy: str) -> dict[str, Any]:
-    """``proxyType/proxyAddress/proxyPort/proxyLogin/proxyPassword`` from a proxy URL
-    (anti-captcha, CapMonster); ``proxyPort`` is an int, as their SDKs send it."""
-    parts = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    scheme = _PROXY_TYPES.get(parts.scheme.lower())
-    if not parts.hostname or port is None or scheme is None:
-        raise ConfigurationError("the Cloudflare proxy must be scheme://[user:pass@]host:port")
-    fields: dict[str, Any] = {
-        "proxyType": scheme,
-        "proxyAddress": parts.hostname,
-        "proxyPort": port,
-    }
-    if parts.username is not None:
-        fields["proxyLogin"] = unquote(parts.username)
-        fields["proxyPassword"] = unquote(parts.password or "")
-    return fields
-
-
-def colon_proxy(proxy: str) -> str:
-    """``[type:]host:port[:user:pass]`` (capsolver): the scheme only when not plain HTTP."""
-    split = split_proxy(proxy)
-    out = f"{split['proxyAddress']}:{split['proxyPort']}"
-    if "proxyLogin" in split:
-        out += f":{split['proxyLogin']}:{split['proxyPassword']}"
-    return out if split["proxyType"] == "http" else f"{split['proxyType']}:{out}"
+    #: the User-Agent the challenged request was sent with (capsolver's ``userAgent``)
+    user_agent: str | None = None
+    #: the User-Agent the service wants its tasks to name (CapMonster: its current one)
+    service_user_agent: str | None = None
 
 
 class Provider:
@@ -112,6 +97,9 @@ class Provider:
     name: ClassVar[str] = "generic"
     base_url: ClassVar[str] = ""
     task_types: ClassVar[Mapping[str, str]] = {}
+    #: kinds the service documents no task for, and what it does instead (the hint given
+    #: when a page needs one: adding a task type cannot help there)
+    cannot: ClassVar[Mapping[str, str]] = {}
     #: Turnstile: field names of the action and cData, and the object holding them (None:
     #: top level; "metadata" at capsolver, "rqData" at ez-captcha); None drops the value
     turnstile_action: ClassVar[str | None] = "action"
@@ -120,8 +108,10 @@ class Provider:
     #: the older spelling of the three above, kept for subclasses written against it:
     #: "action" (``action`` only), "flat" (``action`` + ``data``) or "metadata" (capsolver)
     turnstile_style: ClassVar[str | None] = None
-    #: reCAPTCHA v3 ``minScore`` sent by default (None: not sent), and the only values the
-    #: service accepts (a requested score is rounded up to one of them)
+    #: reCAPTCHA v3 ``minScore`` sent by default (None: not sent, the service's own
+    #: default applies), and the only values the service accepts (a requested score is
+    #: rounded up to one of them). ``meta["captcha"]["task"]["minScore"]`` sets it per
+    #: request.
     v3_min_score: ClassVar[float | None] = None
     v3_scores: ClassVar[tuple[float, ...]] = ()
     #: v3 Enterprise is the v3 task type plus ``isEnterprise: true`` (anti-captcha, 2captcha)
@@ -130,6 +120,11 @@ class Provider:
     v3_title_field: ClassVar[str | None] = None
     #: field carrying a plain v2 widget's ``data-s`` (None: the service documents none)
     v2_data_s_field: ClassVar[str | None] = None
+    #: the service documents ``pageAction`` on v2 Enterprise tasks (most do for v3 only)
+    v2_enterprise_action: ClassVar[bool] = False
+    #: task kinds whose documents name ``apiDomain`` (sent for widgets loaded from
+    #: www.recaptcha.net)
+    api_domain_kinds: ClassVar[frozenset[str]] = frozenset()
     #: send ``isInvisible: false`` too (ez-captcha's SDK warns when it is missing)
     always_send_invisible: ClassVar[bool] = False
     #: field naming the image format in image tasks (None: the service documents none)
@@ -138,6 +133,19 @@ class Provider:
     image_timeout: ClassVar[float] = 300.0
     #: reply field holding the error text; checked in this order
     error_text_fields: ClassVar[tuple[str, ...]] = ("errorDescription", "errorDesc", "message")
+    #: error codes this service documents (for the services table; any other code is
+    #: classified alike, see ``classify``)
+    error_codes: ClassVar[tuple[str, ...]] = (
+        "ERROR_KEY_DOES_NOT_EXIST",
+        "ERROR_ZERO_BALANCE",
+        "ERROR_NO_SLOT_AVAILABLE",
+        "ERROR_CAPTCHA_UNSOLVABLE",
+        "ERROR_TASK_NOT_SUPPORTED",
+        "ERROR_PROXY_CONNECT_REFUSED",
+    )
+    #: codes after which this service is not asked for that task kind again in the
+    #: crawl (the next service of the chain takes the kind)
+    kind_refusals: ClassVar[frozenset[str]] = frozenset()
     #: HTTP headers for every solver call (services ask integrations to identify themselves)
     headers: ClassVar[Mapping[str, str]] = {"User-Agent": CLIENT_USER_AGENT}
     #: createTask envelope fields this service documents (``softId``, ``appId``, ...)
@@ -146,6 +154,24 @@ class Provider:
     prices: ClassVar[Mapping[str, float]] = {}
     #: endpoint that reports an incorrect result, by task kind (absent: none documented)
     report_methods: ClassVar[Mapping[str, str]] = {}
+    #: the unit getBalance answers in, and what one unit is worth in USD
+    balance_unit: ClassVar[str] = "USD"
+    usd_per_unit: ClassVar[float] = 1.0
+    #: how tasks carry a proxy: "url" (``proxy: scheme://user:pass@host:port``), "split"
+    #: (``proxyType``/``proxyAddress``/``proxyPort``/``proxyLogin``/``proxyPassword``) or
+    #: "colon" (``proxy: [type:]host:port:user:pass``)
+    proxy_format: ClassVar[str] = "url"
+    #: ``proxyType`` names by proxy URL scheme (split format)
+    proxy_types: ClassVar[Mapping[str, str]] = PROXY_TYPES
+    #: ``proxyAddress`` must be an IP address (anti-captcha, CapMonster document it): a
+    #: host name is resolved before the task is sent
+    proxy_needs_ip: ClassVar[bool] = False
+    #: proxy-bound token task types, by task kind (CAPTCHA_TOKEN_PROXY)
+    proxy_task_types: ClassVar[Mapping[str, str]] = {}
+    #: where the service publishes the User-Agent its clearance tasks must name (None:
+    #: tasks name the request's own), and the one used when it cannot be read
+    user_agent_url: ClassVar[str | None] = None
+    fallback_user_agent: ClassVar[str | None] = None
 
     def __init__(
         self,
@@ -167,7 +193,11 @@ class Provider:
         except KeyError:
             raise ConfigurationError(f"{self.name} has no task for {kind}") from None
 
-    # -- envelope, reports --------------------------------------------------------------
+    def can(self, kind: str) -> bool:
+        """Whether this service has a task for ``kind`` (a task or a widget kind)."""
+        return all(k in self.types for k in task_kinds(kind))
+
+    # -- envelope, reports, balances ----------------------------------------------------
 
     def envelope(self, method: str, payload: Mapping[str, Any]) -> dict[str, Any]:
         """The body of one API call besides ``clientKey``: ``createTask`` also carries the
@@ -177,11 +207,49 @@ class Provider:
         return dict(payload)
 
     def report_method(self, kind: str) -> str | None:
-        return self.report_methods.get(kind)
+        """The report endpoint for a task of ``kind``: a task kind, or the widget kind a
+        site refused (an invisible v2 widget is a v2 task; an Enterprise widget a v2 or
+        v3 Enterprise task, reported alike wherever a service documents both)."""
+        for task_kind in task_kinds(kind):
+            method = self.report_methods.get(task_kind)
+            if method:
+                return method
+        return None
 
     def report_payload(self, task_id: str | int) -> dict[str, Any]:
         """The body of a report of an incorrect result, besides ``clientKey``."""
         return {"taskId": task_id}
+
+    def balance_usd(self, balance: float) -> float:
+        """A getBalance answer (in ``balance_unit``) in USD."""
+        return balance * self.usd_per_unit
+
+    def classify(self, code: str) -> tuple[str, str]:
+        """``(reason, family)`` of an error code, as this service means it."""
+        return classify_error(code)
+
+    # -- proxies ------------------------------------------------------------------------
+
+    def proxy_fields(self, proxy: str, *, with_type: bool = True) -> dict[str, Any]:
+        """A proxy URL in the form this service's tasks take it."""
+        if self.proxy_format == "split":
+            return split_proxy(proxy, self.proxy_types, with_type=with_type)
+        if self.proxy_format == "colon":
+            return {"proxy": colon_proxy(proxy)}
+        return {"proxy": proxy}
+
+    def has_proxy_variant(self, kind: str) -> bool:
+        return kind in self.proxy_task_types
+
+    def needs_proxy(self, kind: str) -> bool:
+        """The configured task type for ``kind`` is a proxy-bound one only (set through
+        CAPTCHA_TASK_TYPES): it must carry the request's proxy."""
+        configured = self.types.get(kind)
+        return (
+            configured is not None
+            and configured in self.proxy_task_types.values()
+            and configured not in self.task_types.values()
+        )
 
     # -- tasks --------------------------------------------------------------------------
 
@@ -189,22 +257,22 @@ class Provider:
         task: dict[str, Any] = {
             "type": self.task_type(CLOUDFLARE),
             "websiteURL": ctx.url,
-            "proxy": ctx.proxy,
+            **self.proxy_fields(ctx.proxy),
         }
         task.update(ctx.extra)
         return task
 
-    def turnstile_fields(self, action: str | None, cdata: str | None) -> dict[str, Any]:
+    def turnstile_layout(self) -> tuple[str | None, str | None, str | None]:
+        """(action field, cData field, container) of this service's Turnstile tasks."""
         layout = {
             "action": ("action", None, None),
             "flat": ("action", "data", None),
             "metadata": ("action", "cdata", "metadata"),
         }.get(self.turnstile_style or "")
-        action_field, cdata_field, container = layout or (
-            self.turnstile_action,
-            self.turnstile_cdata,
-            self.turnstile_container,
-        )
+        return layout or (self.turnstile_action, self.turnstile_cdata, self.turnstile_container)
+
+    def turnstile_fields(self, action: str | None, cdata: str | None) -> dict[str, Any]:
+        action_field, cdata_field, container = self.turnstile_layout()
         named = ((action_field, action), (cdata_field, cdata))
         fields = {name: value for name, value in named if name and value}
         return {container: fields} if container and fields else fields
@@ -214,17 +282,42 @@ class Provider:
         score = self.v3_min_score if requested is None else requested
         if score is None or isinstance(score, bool) or not isinstance(score, (int, float)):
             return None
+        if not math.isfinite(score):
+            return None
         if self.v3_scores:
             return next((s for s in sorted(self.v3_scores) if s >= score), max(self.v3_scores))
         return float(score)
 
+    def unsent(self, widget: Widget) -> tuple[str, ...]:
+        """What this widget declares that this service's task cannot carry (its documents
+        name no field for it): logged once per service, never silently dropped."""
+        out: list[str] = []
+        if widget.kind == TURNSTILE:
+            action_field, cdata_field, _ = self.turnstile_layout()
+            if widget.action and not action_field:
+                out.append("Turnstile action")
+            if widget.cdata and not cdata_field:
+                out.append("Turnstile cData")
+        elif widget.kind.startswith("recaptcha") and widget.version != "v3":
+            s_value = getattr(widget, "s", None)
+            if s_value and not widget.enterprise and not self.v2_data_s_field:
+                out.append("reCAPTCHA data-s")
+            if widget.enterprise and widget.action and not self.v2_enterprise_action:
+                out.append("v2 Enterprise action")
+        return tuple(out)
+
     def widget_task(
-        self, widget: Widget, extra: Mapping[str, Any] | None = None
+        self,
+        widget: Widget,
+        extra: Mapping[str, Any] | None = None,
+        proxy: str | None = None,
     ) -> dict[str, Any]:
-        """A token task for ``widget`` (proxyless: tokens are not bound to an exit IP)."""
+        """A token task for ``widget``: proxyless, or bound to ``proxy`` (the request's)
+        in this service's proxy variant of the task and its proxy format."""
         extra = dict(extra or {})
+        kind = widget.task_key
         task: dict[str, Any] = {
-            "type": self.task_type(widget.task_key),
+            "type": self.task_type(kind),
             "websiteURL": widget.page_url,
             "websiteKey": widget.sitekey,
         }
@@ -244,7 +337,7 @@ class Provider:
             if widget.invisible or self.always_send_invisible:
                 task["isInvisible"] = widget.invisible
             if widget.enterprise:
-                if widget.action:
+                if widget.action and self.v2_enterprise_action:
                     task["pageAction"] = widget.action  # (an Enterprise checkbox's action)
                 if s_value:
                     task["enterprisePayload"] = {"s": s_value}
@@ -252,6 +345,13 @@ class Provider:
                 task[self.v2_data_s_field] = s_value
         elif widget.invisible:
             task["isInvisible"] = True
+        api_domain = getattr(widget, "api_domain", None)
+        if api_domain and kind in self.api_domain_kinds:
+            task["apiDomain"] = api_domain
+        if proxy is not None:
+            if task["type"] == self.task_types.get(kind) and kind in self.proxy_task_types:
+                task["type"] = self.proxy_task_types[kind]
+            task.update(self.proxy_fields(proxy))
         task.update(extra)
         return task
 
@@ -289,41 +389,3 @@ class Provider:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
-
-
-def _sniff_json(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-def build_rq_data(method: str, body: bytes, content_type: str) -> dict[str, Any] | None:
-    """ez-captcha's ``rqData`` for a page reached by POST: JSON or FORM fields.
-
-    A body without a JSON Content-Type that parses as a JSON object is sent as JSON (APIs
-    often post JSON as text/plain or with no type); ``mode`` always comes last, so a body
-    field of that name can never replace it."""
-    if method.upper() != "POST":
-        return None
-    ctype = content_type.lower()
-    text = body.decode("utf-8", "replace")
-    if "multipart" in ctype:
-        return None
-    sniff = not ctype.startswith("application/x-www-form") and text.lstrip()[:1] in ("{", "[")
-    if "json" in ctype or sniff:
-        data = _sniff_json(text or "{}")
-        if isinstance(data, dict) and "mode" not in data:
-            return {**data, "mode": "JSON"}
-        if "json" in ctype or isinstance(data, (dict, list)):
-            return None  # a JSON array, or a JSON field named ``mode``: not describable
-    fields: dict[str, Any] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
-        if name in fields:  # a repeated field keeps every value
-            previous = fields[name]
-            fields[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            fields[name] = value
-    if "mode" in fields:
-        return None  # ez-captcha reads the mode from the same object: it would be lost
-    return {**fields, "mode": "FORM"}

@@ -193,6 +193,15 @@ SETTINGS: dict[str, Setting] = {
             the chain takes its solves.""",
         ),
         _s(
+            "CAPTCHA_TOKEN_PROXY",
+            False,
+            "bool",
+            """Token tasks (Turnstile, reCAPTCHA, hCaptcha) bound to the request's proxy,
+            where the service has a proxy variant (the token's User-Agent is then used for
+            the submission that carries it); per request: meta
+            ``captcha["token_proxy"]``.""",
+        ),
+        _s(
             "CAPTCHA_CHECK_BALANCE",
             True,
             "bool",

@@ -33,6 +33,7 @@ _ERROR_CODES: dict[str, tuple[str, str]] = {
     "ERROR_NO_SUCH_CAPCHA_ID": ("task_not_found", RETRY),
     "ERROR_TASKID_NOT_FOUND": ("task_not_found", RETRY),
     "ERROR_TASK_NOT_FOUND": ("task_not_found", RETRY),
+    "ERROR_TASKID_INVALID": ("task_not_found", RETRY),
     "ERROR_IP_BLOCKED": ("ip_blocked", RETRY),
     "ERROR_IP_BANNED": ("ip_blocked", RETRY),
     "ERROR_TASK_NOT_SUPPORTED": ("bad_task", INPUT),
@@ -48,6 +49,36 @@ _ERROR_CODES: dict[str, tuple[str, str]] = {
     "ERROR_ZERO_CAPTCHA_FILESIZE": ("bad_task", INPUT),
     "ERROR_TOO_BIG_CAPTCHA_FILESIZE": ("bad_task", INPUT),
     "ERROR_IMAGE_TYPE_NOT_SUPPORTED": ("bad_task", INPUT),
+    "ERROR_NO_SUCH_METHOD": ("bad_task", INPUT),
+    "ERROR_DOMAIN_NOT_ALLOWED": ("domain_not_allowed", INPUT),
+    # polling one task too often (CapMonster: at most once every 2 s): poll it slower
+    "ERROR_TOO_MUCH_REQUESTS": ("poll_rate", RETRY),
+    # too many calls for the account's plan (capsolver): back off, as for no slot
+    "ERROR_RATE_LIMIT": ("rate_limit", RETRY),
+    # the clearance task's User-Agent is not the service's current one (CapMonster)
+    "ERROR_WRONG_USERAGENT": ("wrong_user_agent", RETRY),
+}
+
+#: what the add-on does with an error of each reason (the services table, ``providers``)
+ERROR_ACTIONS: dict[str, str] = {
+    "bad_key": "account disabled for the crawl; the next service of the chain takes over",
+    "zero_balance": "account disabled for the crawl; the next service of the chain takes over",
+    "ip_not_allowed": "account disabled for the crawl; the next service of the chain takes over",
+    "account_suspended": (
+        "account disabled for the crawl; the next service of the chain takes over"
+    ),
+    "no_slot": "createTask sent again after a back-off (>= 5 s), within the solve deadline",
+    "rate_limit": "createTask sent again after a back-off (>= 5 s), within the solve deadline",
+    "poll_rate": "the same task polled again, at half the pace each time",
+    "unsolvable": "a new task, within CAPTCHA_MAX_ATTEMPTS",
+    "timeout": "a new task, within CAPTCHA_MAX_ATTEMPTS",
+    "task_not_found": "a new task, within CAPTCHA_MAX_ATTEMPTS",
+    "ip_blocked": "a new task, within CAPTCHA_MAX_ATTEMPTS",
+    "bad_task": "given up as a bad task: the identical task is never sent again",
+    "domain_not_allowed": "given up as a bad task: the identical task is never sent again",
+    "wrong_user_agent": "the service's current User-Agent fetched again, the task sent once more",
+    "proxy": "a new task; the proxy, not the account, is at fault",
+    "solver_error": "a new task, within CAPTCHA_MAX_ATTEMPTS",
 }
 
 

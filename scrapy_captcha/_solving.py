@@ -7,19 +7,28 @@ the same whichever path met it; the budget counter changes here and nowhere else
 
 from __future__ import annotations
 
+import dataclasses
 import functools
-import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from scrapy_captcha._bounded import BoundedDict
 from scrapy_captcha._budget import Budget, Reservation
 from scrapy_captcha._client import TaskResult
+from scrapy_captcha._health import Health
 from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
 from scrapy_captcha._outcome import Outcome
 from scrapy_captcha._solutions import CloudflareSolution, TokenSolution
 from scrapy_captcha._state import options
-from scrapy_captcha.errors import INPUT, PROXY, RETRY, ConfigurationError, SolverError
+from scrapy_captcha._task_prep import (
+    NOT_SENT,
+    bound_to,
+    no_task_hint,
+    prepared,
+    report_dropped,
+    token_builder,
+)
+from scrapy_captcha.errors import INPUT, ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, TaskContext
 
 if TYPE_CHECKING:
@@ -35,9 +44,6 @@ _T = TypeVar("_T")
 #: what a ready Cloudflare reply must hold (for the malformed-reply error)
 CLOUDFLARE_WHAT = "usable cookies and User-Agent"
 
-#: a service failing this many solves in a row (unsolvable, timeouts) rests this long
-COOL_DOWN = 600.0
-
 
 class Solving:
     """Providers, clients and accounts of one crawler, and the budget it may spend."""
@@ -52,9 +58,9 @@ class Solving:
         # task is pointless.
         self._rejected: BoundedDict[str, str] = BoundedDict(100_000)
         self.budget = Budget(ctx)
-        #: service -> failed solves in a row; service -> monotonic end of its rest
-        self._failures: dict[str, int] = {}
-        self._resting: dict[str, float] = {}
+        #: failures in a row, services resting, kinds a service refused
+        self.health = Health(ctx)
+        self._hinted: set[str] = set()
 
     # -- providers ------------------------------------------------------------------------
 
@@ -82,7 +88,7 @@ class Solving:
             why = self.unavailable(provider, task_key)
             if why is not None:
                 reason = reason or why
-            elif self._is_resting(provider) and len(chain) > 1:
+            elif self.health.resting(provider) and len(chain) > 1:
                 resting = resting or provider
             else:
                 return provider, None
@@ -97,10 +103,6 @@ class Solving:
                 return candidate
         return None
 
-    def _is_resting(self, provider: Provider) -> bool:
-        until = self._resting.get(provider.name)
-        return until is not None and until > time.monotonic()
-
     def price(self, provider: Provider, task_key: str) -> float | None:
         """USD per solved task: CAPTCHA_PRICES, else the profile's public price list."""
         own = self.settings.prices.get(provider.name, {})
@@ -111,25 +113,35 @@ class Solving:
 
     def unavailable(self, provider: Provider, task_key: str | None = None) -> str | None:
         """Why no task for ``task_key`` can be sent to ``provider`` now (the whole add-on
-        or the account is off, or the provider has no such task), or None."""
+        or the account is off, the provider has no such task, or refused the kind), or
+        None."""
         disabled = self.disabled_reason or self.accounts.disabled.get(provider.name)
         if disabled is not None:
             return disabled
         if task_key is None:
             return None
+        if self.health.refused(provider.name, task_key):
+            return "bad_task"
         try:
             provider.task_type(task_key)
         except ConfigurationError:
-            self.ctx.warn_once(
-                f"notask|{provider.name}|{task_key}",
-                "%s has no task type for %s captchas: reported, not solved (add one with "
-                "CAPTCHA_TASK_TYPES = {%r: '<TaskType>'})",
-                provider.name,
-                task_key,
-                task_key,
-            )
+            if f"notask|{provider.name}|{task_key}" not in self._hinted:
+                self._hinted.add(f"notask|{provider.name}|{task_key}")
+                can = [n for n in self.settings.providers if self._can(n, task_key)]
+                self.ctx.log.warning("%s", no_task_hint(provider, task_key, can))
             return "no_task"
         return None
+
+    def _can(self, name: str, task_key: str) -> bool:
+        try:
+            other = self.provider_named(name)
+        except ConfigurationError:
+            return False
+        return (
+            other.can(task_key)
+            and name not in self.accounts.disabled
+            and not self.health.refused(name, task_key)
+        )
 
     # -- budget -------------------------------------------------------------------------
 
@@ -154,7 +166,7 @@ class Solving:
         provider: Provider,
         task_key: str,
         build: Callable[[Provider], Mapping[str, Any]],
-        parse: Callable[[Provider, TaskResult], _T | None],
+        parse: Callable[[Provider, TaskResult, Mapping[str, Any]], _T | None],
         what: str,
         where: str,
         reservation: Reservation,
@@ -164,25 +176,44 @@ class Solving:
         reject_key: str | None = None,
         on_created: Callable[[str, str | int], Any] | None = None,
         log_solved: bool = True,
+        service_user_agent: bool = False,
     ) -> tuple[_T, Outcome]:
         """Solve with ``provider``, failing over along the request's chain when the
-        account is dead or the service keeps failing; count the cost."""
+        account is dead, the service keeps failing or refuses the kind; count the cost.
+        ``parse`` is given the task as sent (a reply may leave out what the task named,
+        such as its User-Agent)."""
+        agent_refreshed = False
         while True:
-            reservation.commit()
             noted = None if on_created is None else functools.partial(on_created, provider.name)
             try:
+                if service_user_agent and provider.user_agent_url:
+                    await self.accounts.service_user_agent(provider)
+                payload = await prepared(self.ctx, provider, build)
+                reservation.commit()
                 result = await self.accounts.client(provider).solve(
-                    build(provider),
+                    payload,
                     timeout=timeout,
                     on_created=noted,
                 )
             except SolverError as exc:
+                if exc.reason == "wrong_user_agent" and not agent_refreshed:
+                    # The service's current User-Agent changed: read it, send once more
+                    # (createTask refused the task: nothing was bought).
+                    agent_refreshed = True
+                    self.ctx.inc("user_agent/refreshed")
+                    await self.accounts.service_user_agent(provider, refresh=True)
+                    continue
                 reservation.release()  # (a failed task is not paid for: its price is freed)
                 self.failed(provider, exc, where, reject_key=reject_key)
-                self._note(provider, exc)
+                self.health.note(provider, exc)
+                self.health.note_refusal(provider, task_key, exc)
                 following = None
                 held: Reservation | None = None
-                if exc.fatal or self._is_resting(provider):
+                if (
+                    exc.fatal
+                    or self.health.resting(provider)
+                    or self.health.refused(provider.name, task_key)
+                ):
                     following = self._next(provider, task_key, request)
                 # The next service's task is another task: it needs its own place in
                 # the budget (at its own price), or the failover stops here.
@@ -200,45 +231,20 @@ class Solving:
                     exc.reason,
                 )
                 provider = following
+                agent_refreshed = False
                 continue
             self.accounts.reachable(provider, True)
-            value = parse(provider, result)
+            value = parse(provider, result, payload)
             cost = self.price(provider, task_key)
             # A ready task is paid for, even when its reply is unusable.
             reservation.solved(provider.name)
             if value is None:
                 raise self._malformed(provider, result, what, where)
-            self._note(provider, None)
+            self.health.note(provider, None)
             self.ctx.inc(f"solved_by/{provider.name}")
             outcome = Outcome(result.task_id, provider.name, cost, result.seconds)
             outcome.announce(self.ctx, task_key, where, log=log_solved)
             return value, outcome
-
-    def _note(self, provider: Provider, exc: SolverError | None) -> None:
-        """Count failures in a row; a service failing CAPTCHA_FAILOVER_AFTER times rests
-        (the next service of the chain takes its solves) for COOL_DOWN seconds."""
-        if exc is None or exc.family not in (RETRY, PROXY):
-            self._failures.pop(provider.name, None)
-            return
-        count = self._failures[provider.name] = self._failures.get(provider.name, 0) + 1
-        if count >= self.settings.failover_after and not self._is_resting(provider):
-            self._failures.pop(provider.name, None)
-            others = [n for n in self.settings.providers if n != provider.name]
-            if not others:
-                self.ctx.log.warning(
-                    "%s failed %d solves in a row (no other service in CAPTCHA_PROVIDERS to "
-                    "take over: it keeps solving)",
-                    provider.name,
-                    count,
-                )
-                return
-            self._resting[provider.name] = time.monotonic() + COOL_DOWN
-            self.ctx.log.warning(
-                "%s failed %d solves in a row: the next service takes its solves for %d s",
-                provider.name,
-                count,
-                COOL_DOWN,
-            )
 
     def failed(
         self,
@@ -259,20 +265,11 @@ class Solving:
         elif exc.family == INPUT:
             if reject_key is not None:
                 self._rejected[reject_key] = exc.reason
-            self.ctx.log.error("Solver rejected the task for %s: %s", where, exc)
+            what = "Task not sent" if exc.reason in NOT_SENT else "Solver rejected the task"
+            self.ctx.log.error("%s for %s: %s", what, where, exc)
         else:
             self.ctx.log.warning("Solve for %s failed: %s", where, exc)
         return exc
-
-    def _report_dropped(self, dropped: tuple[str, ...]) -> None:
-        for name in dropped:
-            self.ctx.inc("reply/dropped_field")
-            self.ctx.warn_once(
-                f"dropped|{name}",
-                "Solver reply %s cannot be sent on a request (not an HTTP token, not "
-                "latin-1, or too long): left out",
-                name,
-            )
 
     def _malformed(
         self, provider: Provider, result: TaskResult, what: str, where: str
@@ -295,8 +292,12 @@ class Solving:
         solution, outcome = await self._solve(
             provider,
             CLOUDFLARE,
-            lambda p: p.cloudflare_task(task),
-            lambda p, result: p.parse_cloudflare(result.reply),
+            lambda p: p.cloudflare_task(
+                dataclasses.replace(task, service_user_agent=self.accounts.known_user_agent(p))
+                if p.user_agent_url
+                else task
+            ),
+            lambda p, result, sent: bound_to(p.parse_cloudflare(result.reply), sent),
             CLOUDFLARE_WHAT,
             where,
             reservation,
@@ -304,12 +305,13 @@ class Solving:
             reject_key=reject_key,
             on_created=on_created,
             log_solved=False,  # (the flow logs its own line, with the requests waiting)
+            service_user_agent=True,
         )
         self._cloudflare_solved(solution)
         return solution, outcome
 
     def _cloudflare_solved(self, solution: CloudflareSolution) -> None:
-        self._report_dropped(solution.dropped)
+        report_dropped(self.ctx, solution.dropped)
         self.ctx.inc(f"solved/{CLOUDFLARE}")
 
     async def resume_cloudflare(
@@ -327,7 +329,10 @@ class Solving:
             if exc.fatal:
                 self.failed(provider, exc, where)
             raise
-        solution = provider.parse_cloudflare(result.reply)
+        # (The task is not known here: a bare clearance is bound to the User-Agent the
+        # service wants now, the one the dead process's task named.)
+        agent = self.accounts.known_user_agent(provider) if provider.user_agent_url else None
+        solution = bound_to(provider.parse_cloudflare(result.reply), {"userAgent": agent})
         if solution is None:
             raise self._malformed(provider, result, CLOUDFLARE_WHAT, where)
         self._cloudflare_solved(solution)
@@ -346,14 +351,14 @@ class Solving:
         solution, outcome = await self._solve(
             provider,
             widget.task_key,
-            lambda p: p.widget_task(widget, fields),
-            lambda p, result: p.parse_token(result.reply),
+            token_builder(self.ctx, widget, fields, request),
+            lambda p, result, sent: p.parse_token(result.reply),
             "token",
             f"a {widget.kind} captcha on {widget.page_url}",
             reservation,
             request=request,
         )
-        self._report_dropped(solution.dropped)
+        report_dropped(self.ctx, solution.dropped)
         self.ctx.inc(f"solved/{widget.kind}")
         return solution, outcome
 
@@ -372,7 +377,7 @@ class Solving:
             provider,
             "image",
             lambda p: p.image_task(image, hint, fields),
-            lambda p, result: p.parse_text(result.reply),
+            lambda p, result, sent: p.parse_text(result.reply),
             "text",
             "an image captcha",
             reservation,

@@ -46,7 +46,7 @@ from scrapy_captcha._wire import task_id_ok
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
-from scrapy_captcha.store import ClearanceStore, MemoryStore, TaskNote
+from scrapy_captcha.store import ClearanceStore, MemoryStore, TaskNote, created_ok
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -258,8 +258,7 @@ class RedisStore(ClearanceStore):
         if (
             not isinstance(provider, str)
             or not task_id_ok(task_id)
-            or not isinstance(created, (int, float))
-            or isinstance(created, bool)
+            or not created_ok(created, time.time())
         ):
             return None
         return TaskNote(provider, task_id, float(created))

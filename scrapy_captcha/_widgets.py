@@ -81,6 +81,8 @@ class Widget:
     page_title: str | None = field(default=None, repr=False)
     #: reCAPTCHA ``data-s`` / render ``s``: Enterprise's ``enterprisePayload.s``
     s: str | None = field(default=None, repr=False)
+    #: reCAPTCHA loaded from www.recaptcha.net (tasks' ``apiDomain``), else None
+    api_domain: str | None = field(default=None, repr=False)
 
     @property
     def task_key(self) -> str:
@@ -137,7 +139,8 @@ def find_widgets(response: Response | Page) -> list[Widget]:
     if any(_HCAPTCHA_API.search(s) for s in srcs):
         loaded.add("hcaptcha")
     enterprise = any(api == "enterprise" for _, api in apis) or "grecaptcha.enterprise" in inline
-    found = _Found(page, title)
+    net = any("recaptcha.net" in s.lower() for s in recaptcha_srcs)
+    found = _Found(page, title, "www.recaptcha.net" if net else None)
 
     # 1. Elements carrying a site key.
     elements = f"(//*[@data-sitekey][not({_SKIP_ANCESTORS})])[position() <= {MAX_WIDGETS}]"
@@ -235,6 +238,7 @@ def find_widgets(response: Response | Page) -> list[Widget]:
                 enterprise=is_enterprise,
                 form=page.enclosing_form(field_el),
                 page_title=title,
+                api_domain="www.recaptcha.net" if "recaptcha.net" in src.lower() else None,
             )
         )
     return found.widgets
@@ -253,8 +257,9 @@ def _has_contact_form(page: Page) -> bool:
 class _Found:
     """The widgets of one page, without duplicates, built alike whatever declared them."""
 
-    def __init__(self, page: Page, title: str | None) -> None:
+    def __init__(self, page: Page, title: str | None, api_domain: str | None = None) -> None:
         self.page, self.title = page, title
+        self.api_domain = api_domain
         self.widgets: list[Widget] = []
         self._seen: set[tuple[str, str, int | None]] = set()
 
@@ -329,5 +334,6 @@ class _Found:
                 form=form,
                 page_title=self.title,
                 s=s,
+                api_domain=self.api_domain,
             )
         )

@@ -18,24 +18,18 @@ from typing import Any
 
 from scrapy.utils.misc import load_object
 
+from scrapy_captcha._matrix import ErrorRow, ServiceRow, error_rows, render_markdown, service_rows
+from scrapy_captcha._profile_capmonster import CapMonster
 from scrapy_captcha._profiles import (
     AntiCaptcha,
-    CapMonster,
     CapSolver,
     EzCaptcha,
     OneCaptcha,
     TwoCaptcha,
     YesCaptcha,
 )
-from scrapy_captcha._profiles_base import (
-    DEFAULT_V3_ACTION,
-    Provider,
-    TaskContext,
-    build_rq_data,
-    colon_proxy,
-    image_type,
-    split_proxy,
-)
+from scrapy_captcha._profiles_base import DEFAULT_V3_ACTION, Provider, TaskContext
+from scrapy_captcha._task_fields import build_rq_data, colon_proxy, image_type, split_proxy
 from scrapy_captcha.errors import ConfigurationError
 
 __all__ = [
@@ -44,9 +38,11 @@ __all__ = [
     "AntiCaptcha",
     "CapMonster",
     "CapSolver",
+    "ErrorRow",
     "EzCaptcha",
     "OneCaptcha",
     "Provider",
+    "ServiceRow",
     "TaskContext",
     "TwoCaptcha",
     "YesCaptcha",
@@ -54,6 +50,9 @@ __all__ = [
     "colon_proxy",
     "image_type",
     "load_provider",
+    "service_errors",
+    "service_matrix",
+    "service_matrix_markdown",
     "split_proxy",
 ]
 
@@ -93,3 +92,21 @@ def load_provider(
     if not (isinstance(cls, type) and issubclass(cls, Provider)):
         raise ConfigurationError(f"CAPTCHA_PROVIDER {name_or_path!r} is not a Provider subclass")
     return cls(task_types, envelope)
+
+
+def service_matrix(
+    providers: Mapping[str, type[Provider]] | None = None,
+) -> list[ServiceRow]:
+    """The services table, from the profiles themselves: a row per service and task
+    kind (task type, proxy-bound type and proxy fields, report endpoint, price)."""
+    return service_rows(PROVIDERS if providers is None else providers)
+
+
+def service_errors(providers: Mapping[str, type[Provider]] | None = None) -> list[ErrorRow]:
+    """Every error code each service documents, and what the add-on does with it."""
+    return error_rows(PROVIDERS if providers is None else providers)
+
+
+def service_matrix_markdown(providers: Mapping[str, type[Provider]] | None = None) -> str:
+    """Both tables as Markdown (the docs page renders the same rows)."""
+    return render_markdown(service_matrix(providers), service_errors(providers))

@@ -107,6 +107,8 @@ class CaptchaSettings:
     close_on_budget: bool = False
     unreachable_after: int = 3
     cache_max_entries: int = 1_000_000
+    #: token tasks bound to the request's proxy where the service has such a variant
+    token_proxy: bool = False
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -240,6 +242,7 @@ class CaptchaSettings:
             close_on_budget=flag("CAPTCHA_CLOSE_ON_BUDGET"),
             unreachable_after=integer("CAPTCHA_UNREACHABLE_AFTER", minimum=1),
             cache_max_entries=integer("CAPTCHA_CACHE_MAX_ENTRIES", minimum=1),
+            token_proxy=flag("CAPTCHA_TOKEN_PROXY"),
         )
 
     def check_solver(self) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 import heapq
 import json
 import logging
+import math
 import os
 import re
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import IO, TYPE_CHECKING, Any, ClassVar, NamedTuple, TypeGuard
 
 from scrapy.utils.misc import load_object
 
@@ -39,6 +40,22 @@ logger = logging.getLogger("scrapy_captcha")
 
 #: clearances a memory store keeps (about 1 KB each): a million routes
 DEFAULT_MAX_ENTRIES = 1_000_000
+
+
+#: seconds a task note's creation time may lie ahead of this process's clock (another
+#: machine's clock may run a little ahead); a note further in the future is not trusted
+NOTE_CLOCK_SKEW = 30.0
+
+
+def created_ok(created: Any, now: float) -> TypeGuard[float]:
+    """A task note's ``created`` read back from a shared store: a finite number, not in
+    the future (NaN or Infinity would lift the solve deadline and the poll interval)."""
+    return (
+        isinstance(created, (int, float))
+        and not isinstance(created, bool)
+        and math.isfinite(created)
+        and created <= now + NOTE_CLOCK_SKEW
+    )
 
 
 class TaskNote(NamedTuple):

@@ -69,3 +69,14 @@ def test_solve_errors_never_carry_the_task_proxy_credentials() -> None:
         assert "hunter22" not in str(exc) and "carol" not in str(exc)
     else:  # pragma: no cover
         raise AssertionError("no error raised")
+
+
+def test_redact_secrets_in_any_form() -> None:
+    import base64
+
+    from scrapy_captcha._redaction import redact_secrets
+
+    b64 = base64.b64encode(b"bob:pa55w0rd").decode()
+    text = f"pa55w0rd PA55W0RD pa55%770rd Basic {b64} bob"
+    out = redact_secrets(text, ["pa55w0rd", "bob"])
+    assert "pa55" not in out.lower() and b64 not in out and "bob" not in out

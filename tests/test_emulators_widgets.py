@@ -701,10 +701,10 @@ def test_v3_token_with_wrong_page_action_is_rejected(
 @pytest.mark.parametrize(
     ("dialect", "task"),
     [
-        ("1captcha", {"type": "TurnstileTaskProxyless", "rqData": {"metadataAction": "continue"}}),
+        ("capmonster", {"type": "TurnstileTask", "action": "continue"}),
         ("ez-captcha", {"type": "CloudFlareTurnstileTask", "action": "continue"}),
     ],
-    ids=["1captcha-rqData", "ez-captcha-action"],
+    ids=["capmonster-action", "ez-captcha-action"],
 )
 def test_turnstile_action_in_the_other_dialects_field_is_ignored(
     stack: EmulatorStack, browser: Browser, dialect: str, task: dict[str, Any]

@@ -192,3 +192,45 @@ def test_a_mistyped_setting_never_echoes_its_password(settings: dict[str, Any]) 
     text = "".join(str(e) for e in (caught.value, caught.value.__cause__) if e)
     assert "Pa55" not in text and "Pa55" not in repr(caught.value)
     assert caught.value.__cause__ is None or "Pa55" not in repr(caught.value.__cause__)
+
+
+#: how each profile puts a proxy in its Cloudflare task (issue 17, item 13)
+PROXY_FORMS = ["anti-captcha", "capmonster", "capsolver", "1captcha", "ez-captcha"]
+
+
+@pytest.mark.parametrize("code", ["ERROR_PROXY_CONNECT_REFUSED", "ERROR_ZERO_BALANCE"])
+@pytest.mark.parametrize("name", PROXY_FORMS)
+def test_proxy_passwords_are_redacted_in_every_form_a_profile_sends(
+    stack: EmulatorStack, crawl, name: str, code: str
+) -> None:
+    """A solver quoting the task's proxy back in failure and account-disabled lines:
+    split fields (anti-captcha, CapMonster), ``host:port:user:pass`` (capsolver), a URL,
+    and base64 ``user:pass``; whatever form the profile sent, none of it is logged."""
+    user, password = "alice", "s3cret"
+    b64 = base64.b64encode(f"{user}:{password}".encode()).decode()
+    quoted = (
+        f"proxyLogin={user} proxyPassword={password}; 127.0.0.1:1:{user}:{password}; "
+        f"http://{user}:{password}@127.0.0.1; Basic {b64}; {password.upper()}"
+    )
+    error = {"errorId": 1, "errorCode": code, "errorDescription": f"bad task: {quoted}"}
+    with HostileSite({"/createTask": reply(error), "/getBalance": reply(error)}) as solver:
+        result = crawl(
+            requests=pages(1, stack.proxy_b.url_with(user, password)),
+            settings={
+                **stack.scrapy_settings(name),
+                "CAPTCHA_API_URL": solver.url,
+                "CAPTCHA_CHECK_BALANCE": False,
+            },
+        )
+        assert solver.hits("/createTask"), "the task must have been sent"
+    # (a dead only account closes the crawl: its waiting request may end with it)
+    assert result.outcomes == 1 or result.reason == "captcha_solver_unavailable"
+    stat = (
+        "captcha/failed/proxy"
+        if code.startswith("ERROR_PROXY")
+        else "captcha/disabled/zero_balance"
+    )
+    assert result.stat(stat)
+    if code == "ERROR_ZERO_BALANCE":
+        assert f"Captcha solving with {name} disabled" in result.log
+    assert_clean_log(result, password, password.upper(), b64, b64.rstrip("="))

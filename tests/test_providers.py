@@ -162,3 +162,44 @@ def test_rqdata_keeps_repeated_form_fields_and_skips_multipart() -> None:
     assert build_rq_data("POST", b"--xyz", "multipart/form-data; boundary=xyz") is None
     assert build_rq_data("POST", b"[1, 2]", "application/json") is None
     assert build_rq_data("GET", b"a=1", "") is None
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("ERROR_TOO_MUCH_REQUESTS", ("poll_rate", RETRY)),
+        ("ERROR_RATE_LIMIT", ("rate_limit", RETRY)),
+        ("ERROR_DOMAIN_NOT_ALLOWED", ("domain_not_allowed", INPUT)),
+        ("ERROR_NO_SUCH_METHOD", ("bad_task", INPUT)),
+        ("ERROR_WRONG_USERAGENT", ("wrong_user_agent", RETRY)),
+        ("ERROR_TASKID_INVALID", ("task_not_found", RETRY)),
+    ],
+)
+def test_classify_the_services_own_codes(code: str, expected: tuple[str, str]) -> None:
+    assert classify_error(code) == expected
+
+
+def test_capsolver_settlement_failure_is_an_empty_account() -> None:
+    assert load_provider("capsolver").classify("ERROR_SETTLEMENT_FAILED") == (
+        "zero_balance",
+        FATAL,
+    )
+
+
+def test_proxy_secrets_in_every_form() -> None:
+    from scrapy_captcha._task_fields import proxy_secrets
+
+    assert proxy_secrets({"proxyLogin": "u", "proxyPassword": "p:w"}) == ["p:w", "u"]
+    assert proxy_secrets({"proxy": "http://u:p%40w@h:1"}) == ["p@w", "u"]
+    assert proxy_secrets({"proxy": "h:1:u:p:w"}) == ["p:w", "u"]
+    assert proxy_secrets({"proxy": "socks5:h:1:u:pw"}) == ["pw", "u"]
+    assert proxy_secrets({"proxy": "h:1"}) == [] and proxy_secrets({}) == []
+
+
+def test_proxy_types_as_documented() -> None:
+    anti = load_provider("anti-captcha")
+    assert anti.proxy_fields("https://u:p@1.2.3.4:443")["proxyType"] == "http"
+    assert anti.proxy_fields("socks5h://1.2.3.4:1080")["proxyType"] == "socks5"
+    assert "proxyType" not in anti.cloudflare_task(TaskContext("https://s/", "http://1.2.3.4:8"))
+    with pytest.raises(ConfigurationError, match="scheme"):
+        anti.proxy_fields("ftp://1.2.3.4:21")

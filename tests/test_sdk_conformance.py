@@ -1,4 +1,8 @@
-"""Our profiles against the services' own SDKs: each SDK is driven against a loopback
+"""Our profiles against the services' own SDKs, and against their documents where no SDK
+sends a task (``COVERAGE`` records which, for every task the profiles build), their
+refund endpoints (``REFUNDS``) and error tables (``ERRORS``).
+
+Our profiles against the services' own SDKs: each SDK is driven against a loopback
 capture server for the same widget, and the task it sends is compared with ours field by
 field (names, value types and values; the fields the SDK sends with a value must be ours
 too, and ours must be fields the SDK knows, beyond a few documented extras).
@@ -27,9 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
+from scrapy_captcha._task_prep import bound_to
 from scrapy_captcha._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import TaskContext, load_provider
+from scrapy_captcha.providers import TaskContext, load_provider, service_matrix
 
 URL = "https://shop.example/login"
 TS_KEY = "0x4AAAAAAAB1cdefghijklmn"
@@ -387,12 +392,17 @@ def test_capmonster(capture: Capture, kind: str) -> None:
 
 
 def test_capmonster_cf_clearance_reply() -> None:
-    """CapMonster answers cf_clearance alone: the cookie, bound to the UA the task named."""
+    """CapMonster answers cf_clearance alone: the cookie, bound to the UA the task named
+    (the service's current one, or one given in meta["captcha"]["task"])."""
     profile = load_provider("capmonster")
     reply = {"errorId": 0, "status": "ready", "solution": {"cf_clearance": "CLR"}}
-    solution = profile.parse_cloudflare(reply)
-    assert solution is not None and solution.cookies == {"cf_clearance": "CLR"}
-    assert solution.user_agent == profile.cloudflare_user_agent
+    for given in ({}, {"userAgent": "Mozilla/5.0 (Windows NT 10.0) Meta/1"}):
+        ctx = TaskContext(URL, PROXY, page_html=b"<html></html>", extra=given)
+        task = profile.cloudflare_task(ctx)
+        solution = bound_to(profile.parse_cloudflare(reply), task)
+        assert solution is not None and solution.cookies == {"cf_clearance": "CLR"}
+        assert solution.user_agent == task["userAgent"]
+        assert task["userAgent"] == given.get("userAgent", profile.fallback_user_agent)
     top = profile.parse_cloudflare({"errorId": 0, "status": "ready", "cf_clearance": "CLR"})
     assert top is not None and top.cookies == {"cf_clearance": "CLR"}
 
@@ -544,7 +554,8 @@ def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) 
             enterprise=int(kind.endswith("enterprise")),
         )
     form = capture.form()
-    task = ours("2captcha", kind)
+    # (minScore is sent when a request asks for one: the SDK was given 0.3)
+    task = ours("2captcha", kind, {"minScore": 0.3} if kind.startswith("recaptcha_v3") else None)
     flat = {
         **{k: v for k, v in task.items() if k != "enterprisePayload"},
         **{f"enterprisePayload.{k}": v for k, v in task.get("enterprisePayload", {}).items()},
@@ -569,3 +580,411 @@ def test_2captcha_reports_and_envelope() -> None:
     assert profile.report_payload(7) == {"taskId": 7}
     with pytest.raises(ConfigurationError, match="appId"):
         load_provider("2captcha", envelope={"appId": "x"})
+
+
+# Proxy-bound token tasks (CAPTCHA_TOKEN_PROXY) --------------------------------------------
+
+ANTI_PROXYON = {
+    "turnstile": ("turnstileproxyon", "turnstileProxyon"),
+    "recaptcha_v2": ("recaptchav2proxyon", "recaptchaV2Proxyon"),
+    "recaptcha_v2_enterprise": ("recaptchav2enterpriseproxyon", "recaptchaV2EnterpriseProxyon"),
+    "hcaptcha": ("hcaptchaproxyon", "hCaptchaProxyon"),
+}
+
+
+@pytest.mark.parametrize("kind", list(ANTI_PROXYON))
+def test_anticaptcha_proxy_bound(
+    capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Our proxy-bound tasks against anticaptchaofficial's ``...proxyon`` solvers: the
+    same type, split proxy fields with ``proxyType`` and an int port."""
+    ac = pytest.importorskip("anticaptchaofficial.antinetworking")
+    real = ac.session.post
+    monkeypatch.setattr(
+        ac.session,
+        "post",
+        lambda url, **kw: real(url.replace("https://api.anti-captcha.com", capture.url), **kw),
+    )
+    module, cls = ANTI_PROXYON[kind]
+    solver = getattr(__import__(f"anticaptchaofficial.{module}", fromlist=[cls]), cls)()
+    solver.set_key("k")
+    widget = WIDGETS[kind]
+    solver.set_website_url(URL)
+    solver.set_website_key(widget.sitekey)
+    solver.set_proxy_type("http")
+    solver.set_proxy_address("10.1.2.3")
+    solver.set_proxy_port(8080)
+    solver.set_proxy_login("user")
+    solver.set_proxy_password("pa55")
+    if kind == "turnstile":
+        solver.set_action(widget.action)
+        solver.set_cdata(widget.cdata)
+    elif kind == "recaptcha_v2_enterprise":
+        solver.set_enterprise_payload({"s": widget.s})
+    assert solver.solve_and_return_solution() not in (0, None)
+    ours_task = load_provider("anti-captcha").widget_task(widget, None, PROXY)
+    compare(capture.created()["task"], ours_task)
+
+
+@pytest.mark.parametrize("kind", ["recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3"])
+def test_capsolver_proxy_bound(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    capsolver = pytest.importorskip("capsolver")
+    with Capture(ready_on_create=True) as capture:
+        monkeypatch.setattr(capsolver, "api_base", capture.url)
+        monkeypatch.setattr(capsolver, "api_key", "k")
+        task = load_provider("capsolver").widget_task(WIDGETS[kind], None, PROXY)
+        assert capsolver.solve(task) == SOLUTION
+    assert task["type"].endswith("Task") and task["proxy"] == "10.1.2.3:8080:user:pa55"
+    assert capture.created() == {"clientKey": "k", "task": task}
+
+
+# Where no SDK speaks the task: the services' documents ---------------------------------
+# Each example as the service's documentation shows it (values replaced by the test
+# widget's); ours must send the same fields (and only documented ones).
+
+_SPLIT = {
+    "proxyType": "http",
+    "proxyAddress": "10.1.2.3",
+    "proxyPort": 8080,
+    "proxyLogin": "user",
+    "proxyPassword": "pa55",
+}
+DOCUMENTED: dict[tuple[str, str, bool], tuple[str, dict[str, Any]]] = {
+    # api.1captcha.vip (anti-captcha-style examples; no Turnstile action/cData field)
+    ("1captcha", "turnstile", False): (
+        "https://1captcha.vip/docs (TurnstileTaskProxyless)",
+        {"type": "TurnstileTaskProxyless", "websiteURL": URL, "websiteKey": TS_KEY},
+    ),
+    ("1captcha", "recaptcha_v2", False): (
+        "https://1captcha.vip/docs (RecaptchaV2TaskProxyless)",
+        {
+            "type": "RecaptchaV2TaskProxyless",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "isInvisible": False,
+        },
+    ),
+    ("1captcha", "recaptcha_v2_enterprise", False): (
+        "https://1captcha.vip/docs (RecaptchaV2EnterpriseTaskProxyless)",
+        {
+            "type": "RecaptchaV2EnterpriseTaskProxyless",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "isInvisible": False,
+            "enterprisePayload": {"s": "S-PAYLOAD"},
+        },
+    ),
+    ("1captcha", "recaptcha_v3", False): (
+        "https://1captcha.vip/docs (RecaptchaV3TaskProxyless)",
+        {
+            "type": "RecaptchaV3TaskProxyless",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "pageAction": "submit",
+        },
+    ),
+    ("1captcha", "recaptcha_v3_enterprise", False): (
+        "https://1captcha.vip/docs (RecaptchaV3EnterpriseTaskProxyless)",
+        {
+            "type": "RecaptchaV3EnterpriseTaskProxyless",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "pageAction": "login",
+        },
+    ),
+    ("1captcha", "image", False): (
+        "https://1captcha.vip/docs (ImageToTextTask)",
+        {"type": "ImageToTextTask", "body": base64.b64encode(PNG).decode(), "imageType": "png"},
+    ),
+    ("1captcha", "cloudflare", False): (
+        "https://1captcha.vip/docs (CloudFlareTaskS3)",
+        {"type": "CloudFlareTaskS3", "websiteURL": URL, "proxy": PROXY},
+    ),
+    # ez-captcha: its SDK has no Turnstile or Cloudflare helper (ez-captcha.com docs)
+    ("ez-captcha", "turnstile", False): (
+        "https://ez-captcha.gitbook.io (CloudFlareTurnstileTask)",
+        {
+            "type": "CloudFlareTurnstileTask",
+            "websiteURL": URL,
+            "websiteKey": TS_KEY,
+            "rqData": {"metadataAction": "login", "metadataCdata": "cd-1"},
+        },
+    ),
+    ("ez-captcha", "cloudflare", False): (
+        "https://ez-captcha.gitbook.io (CloudFlare5STask)",
+        {"type": "CloudFlare5STask", "websiteURL": URL, "proxy": PROXY},
+    ),
+    # yescaptcha: TurnstileTaskProxyless documents no action or cData
+    ("yescaptcha", "turnstile", False): (
+        "https://yescaptcha.atlassian.net/wiki (TurnstileTaskProxyless)",
+        {"type": "TurnstileTaskProxyless", "websiteURL": URL, "websiteKey": TS_KEY},
+    ),
+    # proxy-bound variants no installable SDK sends
+    ("2captcha", "turnstile", True): (
+        "https://2captcha.com/api-docs/cloudflare-turnstile (TurnstileTask)",
+        {
+            "type": "TurnstileTask",
+            "websiteURL": URL,
+            "websiteKey": TS_KEY,
+            "action": "login",
+            "data": "cd-1",
+            **_SPLIT,
+        },
+    ),
+    ("2captcha", "recaptcha_v2", True): (
+        "https://2captcha.com/api-docs/recaptcha-v2 (RecaptchaV2Task)",
+        {"type": "RecaptchaV2Task", "websiteURL": URL, "websiteKey": RC_KEY, **_SPLIT},
+    ),
+    ("2captcha", "recaptcha_v2_enterprise", True): (
+        "https://2captcha.com/api-docs/recaptcha-v2-enterprise (RecaptchaV2EnterpriseTask)",
+        {
+            "type": "RecaptchaV2EnterpriseTask",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "enterprisePayload": {"s": "S-PAYLOAD"},
+            **_SPLIT,
+        },
+    ),
+    ("capmonster", "recaptcha_v2_enterprise", True): (
+        "https://docs.capmonster.cloud/docs/captchas/recaptcha-v2-enterprise-task",
+        {
+            "type": "RecaptchaV2EnterpriseTask",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "enterprisePayload": {"s": "S-PAYLOAD"},
+            **_SPLIT,
+        },
+    ),
+    ("capmonster", "recaptcha_v2", True): (
+        "https://docs.capmonster.cloud/docs/captchas/no-captcha-task",
+        {"type": "RecaptchaV2Task", "websiteURL": URL, "websiteKey": RC_KEY, **_SPLIT},
+    ),
+    ("capmonster", "turnstile", True): (
+        "https://docs.capmonster.cloud/docs/captchas/tunrstile-task",
+        {
+            "type": "TurnstileTask",
+            "websiteURL": URL,
+            "websiteKey": TS_KEY,
+            "pageAction": "login",
+            "data": "cd-1",
+            **_SPLIT,
+        },
+    ),
+    ("capmonster", "hcaptcha", True): (
+        "https://docs.capmonster.cloud/docs/captchas/hcaptcha-task",
+        {"type": "HCaptchaTask", "websiteURL": URL, "websiteKey": HC_KEY, **_SPLIT},
+    ),
+    ("capsolver", "recaptcha_v3_enterprise", True): (
+        "https://docs.capsolver.com/guide/captcha/ReCaptchaV3 (ReCaptchaV3EnterpriseTask)",
+        {
+            "type": "ReCaptchaV3EnterpriseTask",
+            "websiteURL": URL,
+            "websiteKey": RC_KEY,
+            "pageAction": "login",
+            "proxy": "10.1.2.3:8080:user:pa55",
+        },
+    ),
+}
+
+
+def _ours(name: str, kind: str, proxied: bool) -> dict[str, Any]:
+    if proxied:
+        return load_provider(name).widget_task(WIDGETS[kind], None, PROXY)
+    return ours(name, kind)
+
+
+@pytest.mark.parametrize(("name", "kind", "proxied"), sorted(DOCUMENTED))
+def test_against_the_documents(name: str, kind: str, proxied: bool) -> None:
+    _source, example = DOCUMENTED[(name, kind, proxied)]
+    compare(example, _ours(name, kind, proxied))
+
+
+#: how each (service, kind, proxy-bound) task the profiles build is checked: against
+#: the service's SDK (``sdk:<package>``, driven above) or its documents (``docs``,
+#: DOCUMENTED). Every task the profiles build is in here (see the test below).
+_SDK_KINDS = {
+    "anti-captcha": ("sdk:anticaptchaofficial", ANTI_KINDS),
+    "capmonster": ("sdk:capmonstercloudclient (recorded)", ANTI_KINDS),
+    "capsolver": (
+        "sdk:capsolver",
+        [
+            "turnstile",
+            "recaptcha_v2",
+            "recaptcha_v2_enterprise",
+            "recaptcha_v3",
+            "recaptcha_v3_enterprise",
+            "image",
+            "cloudflare",
+        ],
+    ),
+    "yescaptcha": (
+        "sdk:yescaptcha",
+        [k for k in ANTI_KINDS if k not in ("turnstile", "cloudflare")],
+    ),
+    "ez-captcha": (
+        "sdk:ezcaptcha",
+        [k for k in ANTI_KINDS if k not in ("turnstile", "image", "cloudflare")],
+    ),
+    "2captcha": (
+        "sdk:2captcha-python",
+        [k for k in ANTI_KINDS if k not in ("hcaptcha", "cloudflare")],
+    ),
+}
+COVERAGE: dict[tuple[str, str, bool], str] = {
+    **{(n, k, False): src for n, (src, kinds) in _SDK_KINDS.items() for k in kinds},
+    **{("anti-captcha", k, True): "sdk:anticaptchaofficial (proxyon)" for k in ANTI_PROXYON},
+    **{
+        ("capsolver", k, True): "sdk:capsolver"
+        for k in ("recaptcha_v2", "recaptcha_v2_enterprise", "recaptcha_v3")
+    },
+    **{key: f"docs: {source}" for key, (source, _) in DOCUMENTED.items()},
+}
+
+
+def test_every_task_the_profiles_build_is_checked() -> None:
+    built = {(r.service, r.kind, False) for r in service_matrix() if r.task_type}
+    built |= {
+        (r.service, r.kind, True)
+        for r in service_matrix()
+        if r.proxy_task_type and r.kind != "cloudflare"
+    }
+    assert set(COVERAGE) >= built, sorted(built - set(COVERAGE))
+    assert set(COVERAGE) <= built, sorted(set(COVERAGE) - built)
+
+
+# Refunds and the error table -------------------------------------------------------------
+
+#: each service's report endpoints and where they are documented (the crawl tests in
+#: test_crawl_refunds.py check each is reached for every kind)
+REFUNDS = {
+    "anti-captcha": (
+        "sdk:anticaptchaofficial report_incorrect_* + anti-captcha.com/apidoc/methods",
+        {
+            **dict.fromkeys(
+                (
+                    "recaptcha_v2",
+                    "recaptcha_v2_enterprise",
+                    "recaptcha_v3",
+                    "recaptcha_v3_enterprise",
+                ),
+                "reportIncorrectRecaptcha",
+            ),
+            "hcaptcha": "reportIncorrectHcaptcha",
+            "image": "reportIncorrectImageCaptcha",
+        },
+    ),
+    "2captcha": (
+        "docs: 2captcha.com/api-docs/report-incorrect",
+        dict.fromkeys(
+            (
+                "turnstile",
+                "recaptcha_v2",
+                "recaptcha_v2_enterprise",
+                "recaptcha_v3",
+                "recaptcha_v3_enterprise",
+                "image",
+            ),
+            "reportIncorrect",
+        ),
+    ),
+    "capmonster": (
+        "sdk:capmonstercloudclient __REPORT_TOKEN_URL / __REPORT_IMAGE_URL",
+        {
+            **dict.fromkeys(
+                (
+                    "cloudflare",
+                    "turnstile",
+                    "recaptcha_v2",
+                    "recaptcha_v2_enterprise",
+                    "recaptcha_v3",
+                    "recaptcha_v3_enterprise",
+                    "hcaptcha",
+                ),
+                "reportIncorrectTokenCaptcha",
+            ),
+            "image": "reportIncorrectImageCaptcha",
+        },
+    ),
+    "capsolver": (
+        "docs: docs.capsolver.com/guide/api-feedback (feedbackTask)",
+        dict.fromkeys(
+            (
+                "turnstile",
+                "recaptcha_v2",
+                "recaptcha_v2_enterprise",
+                "recaptcha_v3",
+                "recaptcha_v3_enterprise",
+                "image",
+            ),
+            "feedbackTask",
+        ),
+    ),
+    "yescaptcha": ("docs: none documented", {}),
+    "1captcha": ("docs: none documented", {}),
+    "ez-captcha": ("docs: none documented", {}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUNDS))
+def test_refund_endpoints(name: str) -> None:
+    _source, methods = REFUNDS[name]
+    got = {r.kind: r.report for r in service_matrix() if r.service == name and r.report}
+    assert got == methods
+
+
+def test_capmonster_sdk_report_endpoints() -> None:
+    try:
+        client = importlib.import_module("capmonstercloudclient.capmonster_client")
+    except ImportError:
+        pytest.skip("capmonstercloudclient is not installable beside Scrapy (see pyproject)")
+    text = Path(client.__file__).read_text()
+    assert "/reportIncorrectTokenCaptcha" in text and "/reportIncorrectImageCaptcha" in text
+    assert "capmonster.cloud/api/useragent/actual" in text  # (getUserAgent)
+
+
+#: every error code each service documents (its errors page) and the family the add-on
+#: puts it in; test_service_matrix.py checks the action, the crawl tests the behaviour
+ERRORS = {
+    "capmonster": (
+        "docs.capmonster.cloud/docs/api/api-errors",
+        {
+            "ERROR_TOO_MUCH_REQUESTS": "retry",
+            "ERROR_DOMAIN_NOT_ALLOWED": "input",
+            "ERROR_NO_SUCH_METHOD": "input",
+            "ERROR_WRONG_USERAGENT": "retry",
+            "ERROR_KEY_DOES_NOT_EXIST": "fatal",
+            "ERROR_ZERO_BALANCE": "fatal",
+            "ERROR_IP_NOT_ALLOWED": "fatal",
+            "ERROR_NO_SLOT_AVAILABLE": "retry",
+            "ERROR_PROXY_CONNECT_REFUSED": "proxy",
+        },
+    ),
+    "capsolver": (
+        "docs.capsolver.com/guide/api-error",
+        {
+            "ERROR_RATE_LIMIT": "retry",
+            "ERROR_SETTLEMENT_FAILED": "fatal",
+            "ERROR_KEY_DENIED_ACCESS": "fatal",
+            "ERROR_TASKID_INVALID": "retry",
+            "ERROR_INVALID_TASK_DATA": "input",
+        },
+    ),
+    "anti-captcha": (
+        "anti-captcha.com/apidoc/errors",
+        {
+            "ERROR_ACCOUNT_SUSPENDED": "fatal",
+            "ERROR_IP_BLOCKED": "retry",
+            "ERROR_TASK_ABSENT": "input",
+            "ERROR_RECAPTCHA_INVALID_SITEKEY": "input",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_error_table(name: str) -> None:
+    _source, families = ERRORS[name]
+    provider = load_provider(name)
+    for code, family in families.items():
+        assert code in provider.error_codes, code
+        assert provider.classify(code)[1] == family, code

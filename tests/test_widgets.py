@@ -197,13 +197,12 @@ def test_provider_tasks_per_profile() -> None:
             'data-cdata="c"></div>'
         )
     )
-    assert OneCaptcha().widget_task(ts) == {
+    assert OneCaptcha().widget_task(ts) == {  # (1captcha documents neither action nor cData)
         "type": "TurnstileTaskProxyless",
         "websiteURL": "https://site.example/gate",
         "websiteKey": TS,
-        "action": "a",
-        "cData": "c",  # (it used to be dropped)
     }
+    assert OneCaptcha().unsent(ts) == ("Turnstile action", "Turnstile cData")
     ez = EzCaptcha().widget_task(ts)
     assert ez["type"] == "CloudFlareTurnstileTask"
     assert ez["rqData"] == {"metadataAction": "a", "metadataCdata": "c"}

@@ -7,6 +7,7 @@ import base64
 import contextlib
 import gzip
 import http.client
+import ipaddress
 import json
 import re
 import secrets
@@ -74,12 +75,27 @@ def _parse_proxy(value: Any) -> _Proxy:
     return _Proxy(parts.hostname, port, auth)
 
 
-def _split_proxy(task: dict[str, Any]) -> _Proxy:
-    """anti-captcha / CapMonster: proxyType, proxyAddress, proxyPort (an int), login."""
+def _split_proxy(task: dict[str, Any], dialect: str = "") -> _Proxy:
+    """anti-captcha / CapMonster / 2captcha: proxyType (the dialect's values; the
+    emulated workers speak http only), proxyAddress (an IP address where the dialect
+    says so), proxyPort (an int), login."""
+    spec = DIALECTS[dialect] if dialect else None
+    allowed = spec.proxy_types if spec else ("http", "https")
     kind, host, port = task.get("proxyType"), task.get("proxyAddress"), task.get("proxyPort")
     login, password = task.get("proxyLogin"), task.get("proxyPassword")
-    if kind not in ("http", "https") or not isinstance(host, str) or not host:
-        raise _SolveError("ERROR_BAD_PARAMETERS", "proxyType http(s) and proxyAddress needed")
+    if kind is None and "" in allowed:
+        kind = "http"
+    if kind not in allowed or not isinstance(host, str) or not host:
+        raise _SolveError(
+            "ERROR_BAD_PARAMETERS",
+            f"proxyType ({', '.join(filter(None, allowed))}) and proxyAddress needed",
+        )
+    if kind not in ("http", "https"):
+        raise _SolveError("ERROR_PROXY_CONNECT_REFUSED", f"{kind} proxies are not emulated")
+    if spec is not None and spec.proxy_ip_only and not _is_ip(host):
+        raise _SolveError(
+            "ERROR_BAD_PARAMETERS", "proxyAddress must be an IP address, not a host name"
+        )
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise _SolveError("ERROR_BAD_PARAMETERS", "proxyPort must be an integer port")
     if login is not None and not (isinstance(login, str) and isinstance(password, str)):
@@ -111,10 +127,18 @@ def task_proxy(dialect: str, task: dict[str, Any]) -> _Proxy:
     """The proxy of a Cloudflare task, in the dialect's format."""
     style = DIALECTS[dialect].proxy_style
     if style == "split":
-        return _split_proxy(task)
+        return _split_proxy(task, dialect)
     if style == "colon":
         return _colon_proxy(task.get("proxy"))
     return _parse_proxy(task.get("proxy"))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _forge_clearance(solution: dict[str, Any]) -> None:
@@ -138,7 +162,7 @@ def _browse(record: TaskRecord, seq: int, timeout: float) -> dict[str, Any]:
     task = record.task
     url: str = task["websiteURL"]
     proxy = task_proxy(record.dialect, task)
-    given_ua = task.get("userAgent") if DIALECTS[record.dialect].cloudflare_mode else None
+    given_ua = task.get("userAgent") if DIALECTS[record.dialect].takes_user_agent else None
     ua = given_ua if isinstance(given_ua, str) and given_ua else _browser_ua(seq)
     method, body, ctype = "GET", None, None
     rq = task.get("rqData") if DIALECTS[record.dialect].rqdata else None

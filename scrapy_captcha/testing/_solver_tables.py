@@ -21,6 +21,12 @@ FAULTS = (
     "never_ready",
     "hang",
     "bad_clearance",
+    # a token the site refuses (a real service's worker sometimes returns one): refunds
+    "bad_token",
+    # capsolver's ERROR_RATE_LIMIT at createTask (the account's plan rate)
+    "rate_limit",
+    # the service's getUserAgent endpoint answers 502
+    "user_agent_down",
 )
 SOLUTION_SHAPES = ("nested", "top_level", "both")
 COOKIE_FORMATS = ("object", "list", "string")
@@ -39,7 +45,20 @@ _ERROR_TEXT = {
     "ERROR_CAPTCHA_UNSOLVABLE": "The challenge could not be solved",
     "ERROR_PROXY_CONNECT_REFUSED": "Could not connect to the task's proxy",
     "ERROR_BAD_PARAMETERS": "Required parameters are missing or have an incorrect format",
+    "ERROR_TOO_MUCH_REQUESTS": "Too many requests for one task's result: at most one per 2 s",
+    "ERROR_RATE_LIMIT": "Request frequency/rate limit",
+    "ERROR_DOMAIN_NOT_ALLOWED": "Captchas from this domain cannot be solved",
+    "ERROR_NO_SUCH_METHOD": "Incorrect captcha type (the type parameter)",
+    "ERROR_WRONG_USERAGENT": "The User-Agent is not the current one: see getUserAgent",
 }
+#: the User-Agent the emulated CapMonster publishes (its getUserAgent) and requires in
+#: cf_clearance tasks; ``SolverEmulator.service_user_agent`` changes it
+CURRENT_WINDOWS_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/140.0.0.0 Safari/537.36"
+)
+#: what one USD is in yescaptcha's points (1 yuan = 1000 points), at the add-on's rate
+POINTS_PER_USD = 1000 / 0.14
 
 
 @dataclass(frozen=True)
@@ -50,6 +69,8 @@ class _WidgetType:
     enterprise: bool = False
     # Where a Turnstile task carries action/cdata (see ``TURNSTILE_FIELDS``).
     turnstile_fields: str = "action"
+    #: proxy fields: "" (none read), "required" (a proxy-bound type), "optional"
+    proxy: str = ""
 
 
 #: Turnstile layouts: name -> (container, action field, cdata field), as the SDKs send them
@@ -61,6 +82,9 @@ TURNSTILE_FIELDS: dict[str, tuple[str | None, str, str | None]] = {
     "metadata": ("metadata", "action", "cdata"),  # capsolver
     "rqdata": ("rqData", "metadataAction", "metadataCdata"),  # ez-captcha
 }
+#: Turnstile layout of services that document no action/cData field: their workers
+#: solve the widget on the page itself (tokens carry the page's own action)
+ON_PAGE = "page"
 
 
 @dataclass(frozen=True)
@@ -81,6 +105,21 @@ class _Dialect:
     cloudflare_mode: tuple[str, str] | None = None
     #: fields a Cloudflare task must carry besides websiteURL and the proxy
     cloudflare_required: tuple[str, ...] = ()
+    #: a Cloudflare task's ``userAgent`` is the browser the worker uses
+    takes_user_agent: bool = False
+    #: the task's ``userAgent`` must be a current Windows one (CapMonster: the one its
+    #: getUserAgent publishes, or a newer Chrome on Windows)
+    checks_user_agent: bool = False
+    #: answers ERROR_DOMAIN_NOT_ALLOWED for the emulator's ``forbidden_domains``
+    forbids_domains: bool = False
+    #: split proxies: accepted ``proxyType`` values ("" when it may be left out), and
+    #: whether ``proxyAddress`` must be an IP address
+    proxy_types: tuple[str, ...] = ("http", "https")
+    proxy_ip_only: bool = False
+    #: the error code of an unknown task type
+    unknown_type_code: str = "ERROR_TASK_NOT_SUPPORTED"
+    #: getBalance answers in this many units per USD (yescaptcha: points)
+    balance_per_usd: float = 1.0
 
 
 DIALECTS: dict[str, _Dialect] = {
@@ -90,7 +129,8 @@ DIALECTS: dict[str, _Dialect] = {
         False,
         False,
         {
-            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="cdata"),
+            # (its documents name no Turnstile action or cData field)
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields=ON_PAGE),
             "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
             "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
             "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
@@ -138,9 +178,20 @@ DIALECTS: dict[str, _Dialect] = {
             "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),  # isEnterprise: flag
             "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
             "ImageToTextTask": _WidgetType("image"),
+            # proxy-bound variants
+            "TurnstileTask": _WidgetType("turnstile", turnstile_fields="cdata", proxy="required"),
+            "RecaptchaV2Task": _WidgetType("recaptcha_v2", proxy="required"),
+            "RecaptchaV2EnterpriseTask": _WidgetType(
+                "recaptcha_v2", enterprise=True, proxy="required"
+            ),
+            "HCaptchaTask": _WidgetType("hcaptcha", proxy="required"),
         },
         proxy_style="split",
         cloudflare_reply="antibot",
+        # http (any http/https proxy), socks4, socks5; AntiBotCookieTask's SDK sends none;
+        # "IP address only, host names are not allowed"
+        proxy_types=("", "http", "socks4", "socks5"),
+        proxy_ip_only=True,
     ),
     "2captcha": _Dialect(
         (),
@@ -153,7 +204,14 @@ DIALECTS: dict[str, _Dialect] = {
             "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
             "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),  # isEnterprise: flag
             "ImageToTextTask": _WidgetType("image"),
+            "TurnstileTask": _WidgetType("turnstile", turnstile_fields="data", proxy="required"),
+            "RecaptchaV2Task": _WidgetType("recaptcha_v2", proxy="required"),
+            "RecaptchaV2EnterpriseTask": _WidgetType(
+                "recaptcha_v2", enterprise=True, proxy="required"
+            ),
         },
+        proxy_style="split",
+        proxy_types=("http", "socks4", "socks5"),
     ),
     "capmonster": _Dialect(
         ("TurnstileTask",),
@@ -161,18 +219,29 @@ DIALECTS: dict[str, _Dialect] = {
         False,
         False,
         {
-            "TurnstileTask": _WidgetType("turnstile", turnstile_fields="pagedata"),
-            "RecaptchaV2Task": _WidgetType("recaptcha_v2"),
-            "RecaptchaV2EnterpriseTask": _WidgetType("recaptcha_v2", enterprise=True),
+            # (the same types take a proxy or none)
+            "TurnstileTask": _WidgetType(
+                "turnstile", turnstile_fields="pagedata", proxy="optional"
+            ),
+            "RecaptchaV2Task": _WidgetType("recaptcha_v2", proxy="optional"),
+            "RecaptchaV2EnterpriseTask": _WidgetType(
+                "recaptcha_v2", enterprise=True, proxy="optional"
+            ),
             "RecaptchaV3TaskProxyless": _WidgetType("recaptcha_v3"),
             "RecaptchaV3EnterpriseTask": _WidgetType("recaptcha_v3", enterprise=True),
-            "HCaptchaTask": _WidgetType("hcaptcha"),
+            "HCaptchaTask": _WidgetType("hcaptcha", proxy="optional"),
             "ImageToTextTask": _WidgetType("image"),
         },
         proxy_style="split",
         cloudflare_reply="cf_clearance",
         cloudflare_mode=("cloudflareTaskType", "cf_clearance"),
         cloudflare_required=("websiteKey", "userAgent", "htmlPageBase64"),
+        takes_user_agent=True,
+        checks_user_agent=True,
+        forbids_domains=True,
+        proxy_types=("http", "https", "socks4", "socks5"),
+        proxy_ip_only=True,
+        unknown_type_code="ERROR_NO_SUCH_METHOD",
     ),
     "capsolver": _Dialect(
         ("AntiCloudflareTask",),
@@ -186,9 +255,18 @@ DIALECTS: dict[str, _Dialect] = {
             "ReCaptchaV3TaskProxyLess": _WidgetType("recaptcha_v3"),
             "ReCaptchaV3EnterpriseTaskProxyLess": _WidgetType("recaptcha_v3", enterprise=True),
             "ImageToTextTask": _WidgetType("image"),
+            "ReCaptchaV2Task": _WidgetType("recaptcha_v2", proxy="required"),
+            "ReCaptchaV2EnterpriseTask": _WidgetType(
+                "recaptcha_v2", enterprise=True, proxy="required"
+            ),
+            "ReCaptchaV3Task": _WidgetType("recaptcha_v3", proxy="required"),
+            "ReCaptchaV3EnterpriseTask": _WidgetType(
+                "recaptcha_v3", enterprise=True, proxy="required"
+            ),
         },
         proxy_style="colon",
         cloudflare_reply="capsolver",
+        takes_user_agent=True,
     ),
     "yescaptcha": _Dialect(
         (),
@@ -196,7 +274,8 @@ DIALECTS: dict[str, _Dialect] = {
         True,
         False,
         {
-            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields="action"),
+            # (its documents name no Turnstile action or cData field)
+            "TurnstileTaskProxyless": _WidgetType("turnstile", turnstile_fields=ON_PAGE),
             "NoCaptchaTaskProxyless": _WidgetType("recaptcha_v2"),
             "RecaptchaV2TaskProxyless": _WidgetType("recaptcha_v2"),
             "RecaptchaV2EnterpriseTaskProxyless": _WidgetType("recaptcha_v2", enterprise=True),
@@ -205,6 +284,7 @@ DIALECTS: dict[str, _Dialect] = {
             "HCaptchaTaskProxyless": _WidgetType("hcaptcha"),
             "ImageToTextTask": _WidgetType("image"),
         },
+        balance_per_usd=POINTS_PER_USD,
     ),
 }
 
@@ -221,6 +301,10 @@ class _WidgetJob:
     invisible: bool = False
     enterprise: bool = False
     image: bytes = b""
+    #: solved on the page itself (a Turnstile task of a service naming no action field)
+    on_page: bool = False
+    #: the proxy a proxy-bound task is solved through (a ``_solver_browser._Proxy``)
+    proxy: Any = None
 
 
 @dataclass
@@ -239,6 +323,8 @@ class TaskRecord:
     solution: dict[str, Any] | None = field(default=None, repr=False)
     fault: str | None = field(default=None, repr=False)
     widget: _WidgetJob | None = field(default=None, repr=False)
+    #: monotonic time of its last getTaskResult (``poll_spacing``)
+    last_poll: float | None = field(default=None, repr=False)
 
     def summary(self) -> dict[str, Any]:
         """JSON-friendly view for ``/_control/stats``."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
-import queue
+import re
 import secrets
 import threading
 import time
@@ -17,60 +17,38 @@ from urllib.parse import urlsplit
 
 from ._server import EmulatorServer
 from ._solver_browser import _browse, _forge_clearance, task_proxy
+from ._solver_pool import _WorkerPool
 from ._solver_tables import (
     _ERROR_TEXT,
     COOKIE_FORMATS,
     COST_PER_TASK,
+    CURRENT_WINDOWS_UA,
     DIALECTS,
     FAULTS,
-    MAX_QUEUE,
     MAX_TASKS,
     SOLUTION_SHAPES,
     TaskRecord,
     _SolveError,
 )
-from ._solver_widgets import _solve_widget, _widget_job
+from ._solver_widgets import _forge_token, _solve_widget, _widget_job
 from .widgets import WidgetAuthority
 
 logger = logging.getLogger("scrapy_captcha.testing.solver")
 
 
+_CHROME = re.compile(r"Chrome/(\d+)\.")
+
+
+def _current(agent: Any, published: str) -> bool:
+    """A Windows Chrome User-Agent at least as new as the published one."""
+    if not isinstance(agent, str) or "Windows NT" not in agent:
+        return False
+    have, want = _CHROME.search(agent), _CHROME.search(published)
+    return have is not None and want is not None and int(have[1]) >= int(want[1])
+
+
 def _key_id(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-class _WorkerPool:
-    """A fixed set of daemon worker threads (ThreadPoolExecutor's are joined at exit)."""
-
-    def __init__(self, size: int, stopped: threading.Event) -> None:
-        self._size = max(1, size)
-        self._stopped = stopped
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=MAX_QUEUE)
-        self._threads: list[threading.Thread] = []
-
-    def start(self, name: str) -> None:
-        for i in range(self._size):
-            t = threading.Thread(target=self._run, name=f"{name}-worker-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
-
-    def submit(self, fn: Any) -> bool:
-        try:
-            self._queue.put_nowait(fn)
-        except queue.Full:
-            return False
-        return True
-
-    def _run(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                fn = self._queue.get(timeout=0.2)
-            except queue.Empty:
-                continue
-            try:
-                fn()
-            except Exception:
-                logger.exception("solver worker failed")
 
 
 class _TaskBook(EmulatorServer):
@@ -100,6 +78,17 @@ class _TaskBook(EmulatorServer):
         self.misspell_headers = False
         self.cookie_format = "object"
         self.ua_mismatch = False
+        #: the User-Agent getUserAgent publishes and CapMonster's cf_clearance tasks
+        #: must name (ERROR_WRONG_USERAGENT otherwise)
+        self.service_user_agent = CURRENT_WINDOWS_UA
+        #: seconds a task must be left alone between two getTaskResult calls
+        #: (ERROR_TOO_MUCH_REQUESTS otherwise; 0: no limit)
+        self.poll_spacing = 0.0
+        #: sites whose captchas the service will not solve (ERROR_DOMAIN_NOT_ALLOWED, at
+        #: the dialects that document it)
+        self.forbidden_domains: set[str] = set()
+        #: task types the service no longer takes (answered as an unknown type)
+        self.withdrawn_types: set[str] = set()
 
         self._lock = threading.Lock()
         self._balances: dict[str, float] = dict(
@@ -111,7 +100,9 @@ class _TaskBook(EmulatorServer):
         self._owners: dict[str, str] = {}
         self._create_task_count = 0
         self._create_task_times: list[float] = []
+        self._create_calls: dict[str, int] = {}
         self._poll_count = 0
+        self._user_agent_reads = 0
         self._seq = 0
         self._next_int_id = 70_000_000 + secrets.randbelow(1_000_000)
         self._held_until: float | None = None
@@ -188,6 +179,11 @@ class _TaskBook(EmulatorServer):
         with self._lock:
             return self._create_task_count
 
+    def create_task_calls(self, dialect: str) -> int:
+        """createTask calls one dialect received, answered or not."""
+        with self._lock:
+            return self._create_calls.get(dialect, 0)
+
     @property
     def create_task_times(self) -> list[float]:
         """Monotonic time of every createTask call, answered or not (no-slot back-off)."""
@@ -236,6 +232,8 @@ class _TaskBook(EmulatorServer):
             "cookie_format",
             "ua_mismatch",
             "latency",
+            "service_user_agent",
+            "poll_spacing",
         }
         unknown = set(options) - allowed
         if unknown:
@@ -258,14 +256,20 @@ class _TaskBook(EmulatorServer):
         widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
         if spec.cloudflare_mode and task.get(spec.cloudflare_mode[0]) == spec.cloudflare_mode[1]:
             widget_type = None  # (CapMonster: a TurnstileTask in cf_clearance mode)
+        if task_type in self.withdrawn_types:
+            widget_type = None
+            raise _SolveError(spec.unknown_type_code, f"Task type {task_type!r} is withdrawn")
         if widget_type is None and task_type not in spec.task_types:
             known = [*spec.task_types, *spec.widget_types]
             raise _SolveError(
-                "ERROR_TASK_NOT_SUPPORTED",
+                spec.unknown_type_code,
                 f"Task type {task_type!r} is not supported; use one of {known}",
             )
+        site = urlsplit(str(task.get("websiteURL") or "")).hostname or ""
+        if spec.forbids_domains and site.lower() in self.forbidden_domains:
+            raise _SolveError("ERROR_DOMAIN_NOT_ALLOWED", _ERROR_TEXT["ERROR_DOMAIN_NOT_ALLOWED"])
         if widget_type is not None:
-            job = _widget_job(self.authority, widget_type, task)
+            job = _widget_job(self.authority, widget_type, task, dialect)
             return TaskRecord(
                 id=self._next_id(dialect),
                 dialect=dialect,
@@ -280,6 +284,11 @@ class _TaskBook(EmulatorServer):
         for name in spec.cloudflare_required:
             if not isinstance(task.get(name), str) or not task[name]:
                 raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} is required")
+        for name in ("userAgent", "html"):
+            if name in task and not isinstance(task[name], str):
+                raise _SolveError("ERROR_BAD_PARAMETERS", f"{name} must be a string")
+        if spec.checks_user_agent and not _current(task.get("userAgent"), self.service_user_agent):
+            raise _SolveError("ERROR_WRONG_USERAGENT", _ERROR_TEXT["ERROR_WRONG_USERAGENT"])
         rq = task.get("rqData")
         if (
             spec.rqdata
@@ -341,7 +350,9 @@ class _TaskBook(EmulatorServer):
             seq = self._seq
         try:
             if record.widget is not None:
-                solution = _solve_widget(self.authority, record.dialect, record.widget, seq)
+                solution = _solve_widget(
+                    self.authority, record.dialect, record.widget, seq, self.fetch_timeout
+                )
             else:
                 solution = _browse(record, seq, self.fetch_timeout)
         except _SolveError as exc:
@@ -353,6 +364,8 @@ class _TaskBook(EmulatorServer):
             return
         if record.fault == "bad_clearance" and record.widget is None:
             _forge_clearance(solution)
+        if record.fault == "bad_token" and record.widget is not None:
+            _forge_token(solution)
         with self._lock:
             self._balances[key] = round(self._balances.get(key, 0.0) - COST_PER_TASK, 6)
         self._finish(record, solution)

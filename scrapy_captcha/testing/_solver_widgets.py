@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
+from ._solver_browser import _fetch, task_proxy
 from ._solver_tables import (
     DIALECTS,
+    ON_PAGE,
     TURNSTILE_FIELDS,
     _browser_ua,
     _optional,
@@ -21,10 +24,11 @@ from .widgets import WidgetAuthority, WidgetError
 
 
 def _widget_job(
-    authority: WidgetAuthority, wtype: _WidgetType, task: dict[str, Any]
+    authority: WidgetAuthority, wtype: _WidgetType, task: dict[str, Any], dialect: str = ""
 ) -> _WidgetJob:
     """Validate a widget or image task as providers do at createTask (bad input and bad
-    site keys are refused there, never queued)."""
+    site keys are refused there, never queued); a proxy-bound one names its proxy in the
+    dialect's format."""
     if wtype.kind == "image":
         body = task.get("body")
         if not isinstance(body, str) or not body:
@@ -51,7 +55,15 @@ def _widget_job(
     cdata: str | None = None
     invisible = False
     enterprise = wtype.enterprise
-    if wtype.kind == "turnstile":
+    proxy = None
+    proxied = wtype.proxy == "required" or (
+        wtype.proxy == "optional" and ("proxyAddress" in task or "proxy" in task)
+    )
+    if proxied:
+        proxy = task_proxy(dialect, task)
+    if wtype.kind == "turnstile" and wtype.turnstile_fields == ON_PAGE:
+        pass  # (the worker runs the page's own widget: no field is read)
+    elif wtype.kind == "turnstile":
         container, action_field, cdata_field = TURNSTILE_FIELDS[wtype.turnstile_fields]
         holder, prefix = task, ""
         if container is not None:
@@ -66,6 +78,9 @@ def _widget_job(
         _optional(task, "recaptchaDataSValue", str)
         _optional(task, "s", str)
         _optional(task, "pageAction", str)
+        domain = _optional(task, "apiDomain", str)
+        if domain is not None and domain not in ("www.google.com", "www.recaptcha.net"):
+            raise _SolveError("ERROR_BAD_PARAMETERS", "apiDomain: www.google.com or recaptcha.net")
     elif wtype.kind == "recaptcha_v3":
         action = _optional(task, "pageAction", str)
         _optional(task, "websiteTitle", str)
@@ -90,14 +105,29 @@ def _widget_job(
         cdata=cdata,
         invisible=invisible,
         enterprise=enterprise,
+        on_page=wtype.kind == "turnstile" and wtype.turnstile_fields == ON_PAGE,
+        proxy=proxy,
     )
 
 
 def _solve_widget(
-    authority: WidgetAuthority, dialect: str, job: _WidgetJob, seq: int
+    authority: WidgetAuthority, dialect: str, job: _WidgetJob, seq: int, timeout: float = 30.0
 ) -> dict[str, Any]:
     """A worker's "solve" of a widget: a token minted by the authority (or an image read
-    by it), in the reply fields providers use."""
+    by it), in the reply fields providers use. A proxy-bound task's worker loads the
+    page through the task's proxy first (a proxy that refuses fails the task)."""
+    if job.proxy is not None:
+        _fetch(
+            job.proxy,
+            "GET",
+            job.page_url,
+            _browser_ua(seq),
+            OrderedDict(),
+            None,
+            None,
+            site="none",
+            timeout=timeout,
+        )
     if job.kind == "image":
         text = authority.read_image(job.image)
         if text is None:
@@ -112,6 +142,7 @@ def _solve_widget(
             cdata=job.cdata,
             invisible=job.invisible,
             enterprise=job.enterprise,
+            on_page=job.on_page,
         )
     except WidgetError as exc:
         raise _SolveError(exc.code, exc.description) from None
@@ -120,6 +151,8 @@ def _solve_widget(
         solution = {"token": minted.token, "userAgent": _browser_ua(seq)}
     elif job.kind == "hcaptcha":
         solution = {"gRecaptchaResponse": minted.token}
+        if job.proxy is not None:
+            solution["userAgent"] = _browser_ua(seq)
     else:
         solution = {"gRecaptchaResponse": minted.token, "userAgent": _browser_ua(seq)}
     if minted.resp_key is not None:
@@ -127,3 +160,12 @@ def _solve_widget(
     if minted.cookies:
         solution["cookies"] = dict(minted.cookies)
     return {"widget": solution}
+
+
+def _forge_token(solution: dict[str, Any]) -> None:
+    """Swap a minted token for one the site never issued (the ``bad_token`` fault): the
+    site refuses it, and the add-on should report it for a refund."""
+    widget = solution.get("widget", {})
+    for name in ("token", "gRecaptchaResponse", "text"):
+        if isinstance(widget.get(name), str):
+            widget[name] = widget[name][:3] + "FORGED" + widget[name][9:]

@@ -99,6 +99,9 @@ class SolverEmulator(_TaskBook):
             self._control(h, path[len("/_control/") :], body)
             return
         parts = path.strip("/").split("/")
+        if parts[1:] == ["api", "useragent", "actual"] and DIALECTS.get(parts[0]) is not None:
+            self._user_agent(h, parts[0])
+            return
         if len(parts) != 2 or parts[0] not in DIALECTS:
             self._json(h, {"errorId": 1, "errorCode": "ERROR_NOT_FOUND"}, 404)
             return
@@ -116,6 +119,23 @@ class SolverEmulator(_TaskBook):
             self._report(h, dialect, endpoint, body)
         else:
             self._json(h, {"errorId": 1, "errorCode": "ERROR_NOT_FOUND"}, 404)
+
+    def _user_agent(self, h: EmulatorHandler, dialect: str) -> None:
+        """CapMonster's getUserAgent (a plain-text GET, no key): the current Windows UA
+        its cf_clearance tasks must name."""
+        with self._lock:
+            self._user_agent_reads += 1
+        if not DIALECTS[dialect].checks_user_agent:
+            self._json(h, {"errorId": 1, "errorCode": "ERROR_NOT_FOUND"}, 404)
+        elif self._take_fault(("user_agent_down",)):
+            self._send_502(h)
+        else:
+            h.send_bytes(200, self.service_user_agent.encode(), content_type="text/plain")
+
+    @property
+    def user_agent_reads(self) -> int:
+        with self._lock:
+            return self._user_agent_reads
 
     def _report(self, h: EmulatorHandler, dialect: str, method: str, body: bytes) -> None:
         """A report of an incorrect result (a refund at the real services): recorded."""
@@ -175,7 +195,9 @@ class SolverEmulator(_TaskBook):
     def _get_balance(self, h: EmulatorHandler, dialect: str, body: bytes) -> None:
         authorised = self._authorised(h, dialect, body)
         if authorised is not None:
-            self._json(h, {"errorId": 0, "balance": round(self.balance(authorised[1]), 6)})
+            # (in the dialect's unit: yescaptcha answers in points)
+            units = self.balance(authorised[1]) * DIALECTS[dialect].balance_per_usd
+            self._json(h, {"errorId": 0, "balance": round(units, 6)})
 
     def _send_502(self, h: EmulatorHandler) -> None:
         page = (
@@ -194,6 +216,7 @@ class SolverEmulator(_TaskBook):
         with self._lock:
             self._create_task_count += 1
             self._create_task_times.append(time.monotonic())
+            self._create_calls[dialect] = self._create_calls.get(dialect, 0) + 1
         fault = self._take_fault(("hang", "http_502", "garbage"))
         if fault == "hang":
             # Swallow the request and answer nothing, like an overloaded provider.
@@ -224,6 +247,9 @@ class SolverEmulator(_TaskBook):
         if fault == "no_slot":
             self._error(h, dialect, "ERROR_NO_SLOT_AVAILABLE")
             return
+        if self._take_fault(("rate_limit",)):
+            self._error(h, dialect, "ERROR_RATE_LIMIT")
+            return
         if fault == "malformed":
             self._json(h, {"errorId": 0})
             return
@@ -232,7 +258,9 @@ class SolverEmulator(_TaskBook):
         except _SolveError as exc:
             self._error(h, dialect, exc.code, exc.description)
             return
-        record.fault = self._take_fault(("unsolvable", "never_ready", "bad_clearance"))
+        record.fault = self._take_fault(
+            ("unsolvable", "never_ready", "bad_clearance", "bad_token")
+        )
         with self._lock:
             self._store(record, key)
             held = self._is_held()
@@ -277,7 +305,14 @@ class SolverEmulator(_TaskBook):
                 record = None
             held = self._is_held()
             status = record.status if record else None
-        if record is None:
+            too_soon = False
+            if record is not None:
+                now = time.monotonic()
+                last, record.last_poll = record.last_poll, now
+                too_soon = last is not None and now - last < float(self.poll_spacing)
+        if too_soon:
+            self._error(h, dialect, "ERROR_TOO_MUCH_REQUESTS")
+        elif record is None:
             self._error(h, dialect, "ERROR_NO_SUCH_CAPCHA_ID")
         elif held or status == "processing":
             self._json(h, {"errorId": 0, "status": "processing"})

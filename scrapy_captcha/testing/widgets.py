@@ -89,6 +89,9 @@ class _Token:
     cookie: str | None
     expires_at: float
     used: bool = False
+    #: solved on the page itself (a worker's browser ran the widget as the site renders
+    #: it): the token carries the page's own action, whatever the site checks
+    on_page: bool = False
 
 
 def png_grayscale(width: int, height: int, pixels: bytes) -> bytes:
@@ -206,8 +209,10 @@ class WidgetAuthority:
         cdata: str | None = None,
         invisible: bool = False,
         enterprise: bool = False,
+        on_page: bool = False,
     ) -> Minted:
-        """Issue a token for ``sitekey`` as a browser that solved the widget would get it."""
+        """Issue a token for ``sitekey`` as a browser that solved the widget would get it
+        (``on_page``: on the page itself, so with the page's own action)."""
         self.check_sitekey(kind, sitekey)
         with self._lock:
             info = self._keys[sitekey]
@@ -232,6 +237,7 @@ class WidgetAuthority:
             resp_key=resp_key,
             cookie=cookie,
             expires_at=time.monotonic() + self.lifetime(kind),
+            on_page=on_page,
         )
         with self._lock:
             self._tokens[token] = record
@@ -270,7 +276,7 @@ class WidgetAuthority:
             return fail("wrong_sitekey")
         if record.invisible != key.invisible or record.enterprise != key.enterprise:
             return fail("wrong_type")
-        if action is not None and record.action != action:
+        if action is not None and record.action != action and not record.on_page:
             return fail("wrong_action")
         if key.resp_key and (resp_key is None or resp_key != record.resp_key):
             return fail("wrong_resp_key")
