@@ -7,6 +7,7 @@ the hot path, and its repr hides the API key and proxy passwords.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "CAPTCHA_WIDGETS": {},
     "CAPTCHA_IMAGE_TIMEOUT": 300.0,
     "CAPTCHA_ALLOW_OFFSITE": False,
+    "CAPTCHA_PUBLIC_ADDRESSES": [],
     "CAPTCHA_FILL_ON_SUBMIT": True,
     "CAPTCHA_PROVIDERS": [],
     "CAPTCHA_FAILOVER_AFTER": 3,
@@ -123,6 +125,31 @@ def _check_api_url(name: str, url: Any) -> str | None:
     return str(url)
 
 
+def _public_addresses(value: Any) -> frozenset[tuple[str, int]]:
+    """CAPTCHA_PUBLIC_ADDRESSES: ``"address:port"`` entries (``"[::1]:8080"`` for IPv6),
+    each an exact endpoint the outbound policy treats as public although its address is
+    internal (a test site on loopback, a staging site on a private network)."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigurationError('CAPTCHA_PUBLIC_ADDRESSES must be a list of "address:port"')
+    found: set[tuple[str, int]] = set()
+    for entry in value:
+        host, sep, port = str(entry).strip().rpartition(":")
+        try:
+            address = ipaddress.ip_address(host.strip("[]")).compressed
+            number = int(port)
+        except ValueError:
+            number = 0
+        if not sep or not 0 < number < 65536:
+            raise ConfigurationError(
+                f'CAPTCHA_PUBLIC_ADDRESSES: {str(entry)[:60]!r} is not "address:port" '
+                "(an IP address and a port: only that exact endpoint is treated as public)"
+            )
+        found.add((address, number))
+    return frozenset(found)
+
+
 def _shared_queue(settings: BaseSettings) -> bool:
     """CAPTCHA_SHARED_QUEUE, or whether SCHEDULER is scrapy-redis's (a queue in Redis that
     every worker pops from)."""
@@ -169,6 +196,8 @@ class CaptchaSettings:
     widget_modes: dict[str, str] = field(default_factory=dict)
     image_timeout: float = 300.0
     allow_offsite: bool = False
+    #: (address, port) endpoints the outbound policy treats as public
+    public_addresses: frozenset[tuple[str, int]] = frozenset()
     fill_on_submit: bool = True
     #: the failover order (CAPTCHA_PROVIDERS, else just CAPTCHA_PROVIDER)
     providers: tuple[str, ...] = ()
@@ -255,6 +284,7 @@ class CaptchaSettings:
             widget_modes=parse_widget_modes("CAPTCHA_WIDGETS", _plain(get("CAPTCHA_WIDGETS"))),
             image_timeout=number("CAPTCHA_IMAGE_TIMEOUT"),
             allow_offsite=settings.getbool("CAPTCHA_ALLOW_OFFSITE", False),
+            public_addresses=_public_addresses(_plain(get("CAPTCHA_PUBLIC_ADDRESSES"))),
             fill_on_submit=settings.getbool("CAPTCHA_FILL_ON_SUBMIT", True),
             providers=providers,
             failover_after=max(1, int(number("CAPTCHA_FAILOVER_AFTER"))),
