@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_clean_log
-from hostile import HostileSite, html
+from hostile import HostileSite, LocalNames, html
 from scrapy_captcha.testing import EmulatorStack, ForwardProxy
 
 IMAGE = {"selector": "img#captcha", "field": "code"}
@@ -239,3 +239,290 @@ def test_cloudflare_cookies_a_site_sets_stay_with_their_route(hostile: Hostile, 
     }
     assert "cf_clearance=CLR" in cookies["/again"]  # the same route: kept and sent
     assert "cf_clearance" not in cookies["/again?via=other"]  # another proxy: never
+
+
+# -- round 2: the URL judged is the URL sent, by origin, at every hop, resolved -----------
+
+
+def wire_hosts(site: HostileSite) -> set[str]:
+    """The Host of every request that reached the site (through the forward proxy)."""
+    return {r["headers"].get("host", "") for r in site.requests}
+
+
+def turnstile_gate(key: str, action: str) -> str:
+    return (
+        "<html><head><title>Verify</title>"
+        '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js"></script></head>'
+        f'<body><form method="post" action="{action}"><input type="hidden" name="csrf" '
+        f'value="c"><div class="cf-turnstile" data-sitekey="{key}"></div><button>Go</button>'
+        "</form></body></html>"
+    )
+
+
+@pytest.mark.parametrize(
+    "src",
+    [
+        "http://127.0.0.1:PORT\\@shop.example/c.png",  # urlsplit: shop.example
+        "http://\u2460\u2461\u2466.0.0.1:PORT/c.png",  # circled digits: 127.0.0.1
+        "http://127\u30020\u30020\u30021:PORT/c.png",  # ideographic full stops
+    ],
+    ids=["backslash", "circled-digits", "ideographic-dots"],
+)
+def test_the_image_url_judged_is_the_one_sent(hostile: Hostile, crawl, src: str) -> None:
+    """The policy read the raw string (``urlsplit``); Scrapy normalises it before sending:
+    the backslash one was fetched from 127.0.0.1 and uploaded."""
+    src = src.replace("PORT", str(hostile.internal.port))
+    hostile.site.routes["/form"] = html(image_form(src))
+    png = hostile.stack.authority.new_image("s1")
+    for path in ("/@shop.example/c.png", "/c.png"):  # what 127.0.0.1 would serve
+        hostile.site.routes[path] = (200, {"Content-Type": "image/png"}, png)
+    result = crawl(
+        requests=[hostile.request("/form", captcha={"image": IMAGE})],
+        settings=hostile.settings(),
+    )
+    page = one_page(result)
+    assert page["result"]["reason"] == "internal_address"
+    assert wire_hosts(hostile.site) == {"shop.example"}  # nothing went to 127.0.0.1
+    assert hostile.stack.solver.create_task_count == 0
+    assert_clean_log(result)
+
+
+@pytest.mark.parametrize(
+    ("action", "reason"),
+    [
+        ("http://127.0.0.1:PORT\\@shop.example/steal", "internal_address"),
+        ("http://shop.example\uff20127.0.0.1:PORT/steal", "bad_url"),  # fullwidth @
+    ],
+    ids=["backslash", "fullwidth-at"],
+)
+def test_gate_form_actions_are_judged_as_sent(
+    hostile: Hostile, crawl, action: str, reason: str
+) -> None:
+    """A backslash action posted the form and its token to 127.0.0.1 even with
+    allowed_domains; an action Python cannot parse was a traceback."""
+    key = hostile.stack.authority.register("turnstile")
+    action = action.replace("PORT", str(hostile.internal.port))
+    hostile.site.routes["/gate"] = html(turnstile_gate(key, action))
+    result = crawl(
+        requests=[hostile.request("/gate", handle_captcha_unsolved=True)],
+        settings=hostile.settings(),
+        allowed_domains=["shop.example"],
+    )
+    page = one_page(result)
+    assert page["result"]["solved"] is False and page["result"]["reason"] == reason
+    assert result.stat(f"captcha/unsolved/{reason}") == 1
+    assert hostile.stack.solver.create_task_count == 0
+    assert wire_hosts(hostile.site) == {"shop.example"}
+    assert_clean_log(result)
+
+
+def test_another_port_of_the_pages_host_is_another_origin(hostile: Hostile, crawl) -> None:
+    """An admin service on another port of the page's host got the spider's Cookie,
+    Authorization and own headers with the image fetch, and the page's session with the
+    form."""
+    png = hostile.stack.authority.new_image("s1")
+    hostile.site.routes["/form"] = html(
+        image_form("http://shop.example:8081/c.png"), **{"Set-Cookie": "sid=S; Path=/"}
+    )
+    hostile.site.routes["/c.png"] = (200, {"Content-Type": "image/png"}, png)
+    hostile.site.routes["/login"] = html("<html><body><p id='content'>in</p></body></html>")
+    key = hostile.stack.authority.register("turnstile")
+    hostile.site.routes["/gate"] = html(
+        turnstile_gate(key, "http://shop.example:8081/login"), **{"Set-Cookie": "gid=G; Path=/"}
+    )
+    secrets = {"Authorization": "Basic c2VjcmV0OnB3", "X-Spider-Secret": "s3"}
+    result = crawl(
+        requests=[
+            {**hostile.request("/form", captcha={"image": IMAGE}), "headers": secrets},
+            {**hostile.request("/gate"), "headers": secrets},
+        ],
+        settings=hostile.settings(),
+    )
+    assert len(result.pages) == 2 and all(p["content"] == "in" for p in result.pages)
+    (fetch,) = hostile.site.hits("/c.png")
+    assert fetch["headers"]["host"] == "shop.example:8081"
+    posts = {r["headers"]["host"]: r for r in hostile.site.hits("/login")}
+    for sent in (fetch, posts["shop.example:8081"]):
+        for leaked in ("authorization", "x-spider-secret", "cookie"):
+            assert leaked not in sent["headers"], sent["headers"]
+    # The image form posts to the page's own origin: its session goes with it.
+    assert "sid=S" in posts["shop.example"]["headers"].get("cookie", "")
+    assert_clean_log(result)
+
+
+def test_another_port_of_an_internal_host_is_refused_like_another_host(
+    hostile: Hostile, crawl
+) -> None:
+    """The page is the (emulated, public) site on 127.0.0.1:SITE; its image on another
+    port of 127.0.0.1 is an internal service, refused as another internal host would be.
+    (Before: same host name, so no check at all.)"""
+    hostile.site.routes["/form"] = html(
+        image_form(f"http://127.0.0.1:{hostile.internal.port}/admin.png")
+    )
+    hostile.internal.routes["/admin.png"] = (200, {"Content-Type": "image/png"}, b"\x89PNG")
+    result = crawl(
+        requests=[{"url": f"{hostile.site.url}/form", "meta": {"captcha": {"image": IMAGE}}}],
+        settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{hostile.site.port}"]),
+    )
+    page = one_page(result)
+    assert page["result"]["reason"] == "internal_address"
+    assert hostile.internal.requests == []
+    assert hostile.stack.solver.create_task_count == 0
+
+
+def redirect(location: str, status: int = 302) -> Any:
+    return status, {"Location": location, "Content-Type": "text/plain"}, b""
+
+
+def test_an_image_redirect_to_an_internal_address_is_not_followed(
+    hostile: Hostile, crawl
+) -> None:
+    """A 302 to 127.0.0.1 was fetched and uploaded to the solver."""
+    png = hostile.stack.authority.new_image("s1")
+    hostile.site.routes["/form"] = html(image_form("/c.png"))
+    hostile.site.routes["/c.png"] = redirect(f"http://127.0.0.1:{hostile.internal.port}/admin")
+    hostile.site.routes["/admin"] = (200, {"Content-Type": "image/png"}, png)
+    result = crawl(
+        requests=[hostile.request("/form", captcha={"image": IMAGE})],
+        settings=hostile.settings(),
+    )
+    page = one_page(result)
+    assert page["result"]["reason"] == "internal_address"
+    assert wire_hosts(hostile.site) == {"shop.example"}
+    assert hostile.site.hits("/admin") == []
+    assert hostile.stack.solver.create_task_count == 0
+    assert "Captcha image fetch for http://shop.example/form not sent" in result.log
+
+
+def test_a_submission_redirect_to_an_internal_address_is_not_followed(
+    hostile: Hostile, crawl
+) -> None:
+    """A 307 re-posted the form and its token to 127.0.0.1. The token is spent (the
+    redirect is only known once posted): the request gives up, never a success."""
+    key = hostile.stack.authority.register("turnstile")
+    hostile.site.routes["/gate"] = html(turnstile_gate(key, "/login"))
+    hostile.site.routes["/login"] = redirect(
+        f"http://127.0.0.1:{hostile.internal.port}/steal", 307
+    )
+    hostile.site.routes["/steal"] = html("<html><body><p id='content'>stolen</p></body></html>")
+    result = crawl(requests=[hostile.request("/gate")], settings=hostile.settings())
+    assert result.outcomes == 1 and result.pages == []
+    (error,) = result.errors
+    assert error["error"] == "OutboundRefused" and "internal_address" in error["message"]
+    assert result.stat("captcha/unsolved/internal_address") == 1
+    assert hostile.site.hits("/steal") == []
+    assert len(hostile.site.hits("/login")) == 1
+    assert_clean_log(result)
+
+
+def test_an_image_redirect_to_another_site_gets_none_of_the_spiders_headers(
+    hostile: Hostile, crawl
+) -> None:
+    """A 302 to another site received the spider's X-Api-Token (Scrapy's redirect takes
+    only Cookie and Authorization off)."""
+    png = hostile.stack.authority.new_image("s1")
+    hostile.site.routes["/form"] = html(image_form("/c.png"))
+    hostile.site.routes["/c.png"] = redirect("http://img.other.test/c2.png")
+    hostile.site.routes["/c2.png"] = (200, {"Content-Type": "image/png"}, png)
+    hostile.site.routes["/login"] = html("<html><body><p id='content'>in</p></body></html>")
+    result = crawl(
+        requests=[
+            {
+                **hostile.request("/form", captcha={"image": IMAGE}),
+                "headers": {"X-Api-Token": "t0k3n", "Authorization": "Basic eDp5"},
+            }
+        ],
+        settings=hostile.settings(CAPTCHA_ALLOW_OFFSITE=True),
+    )
+    page = one_page(result)
+    assert page["content"] == "in"
+    (first,) = hostile.site.hits("/c.png")
+    assert first["headers"]["x-api-token"] == "t0k3n"  # the page's own origin: kept
+    (hop,) = hostile.site.hits("/c2.png")
+    assert hop["headers"]["host"] == "img.other.test"
+    for leaked in ("x-api-token", "authorization", "cookie"):
+        assert leaked not in hop["headers"], hop["headers"]
+    assert hop["headers"].get("referer") == "http://shop.example:80/"
+
+
+def test_gate_submissions_obey_allowed_domains_at_every_hop(hostile: Hostile, crawl) -> None:
+    """Gate submissions were ``dont_filter``: OffsiteMiddleware let them and their
+    redirects go anywhere. Now it filters them as it filters any request (no page
+    reaches the spider: Scrapy drops an offsite redirect quietly, for any request)."""
+    key = hostile.stack.authority.register("turnstile")
+    hostile.site.routes["/gate"] = html(turnstile_gate(key, "/login"))
+    hostile.site.routes["/login"] = redirect("http://collect.evil.test/next")
+    hostile.site.routes["/next"] = html("<html><body><p id='content'>evil</p></body></html>")
+    result = crawl(
+        requests=[hostile.request("/gate")],
+        settings=hostile.settings(CAPTCHA_ALLOW_OFFSITE=True),
+        allowed_domains=["shop.example"],
+    )
+    assert result.pages == [] and result.errors == []
+    assert hostile.site.hits("/next") == []
+    assert result.stat("offsite/filtered") == 1
+
+
+# -- names that resolve inside: no proxy, names resolved through the reactor's resolver ---
+
+
+def test_a_site_name_that_resolves_inside_gets_no_request_of_the_addons(
+    hostile: Hostile, crawl
+) -> None:
+    """``admin.shop.test`` is on the page's site, and resolves to 127.0.0.1 (another
+    port: the internal service). Its image was fetched and uploaded; its form would have
+    had the token posted. Both are refused before anything is paid for."""
+    site, internal = hostile.site, hostile.internal
+    internal_url = f"http://admin.shop.test:{internal.port}"
+    site.routes["/form"] = html(image_form(f"{internal_url}/admin.png"))
+    internal.routes["/admin.png"] = (200, {"Content-Type": "image/png"}, b"\x89PNG")
+    key = hostile.stack.authority.register("turnstile")
+    site.routes["/gate"] = html(turnstile_gate(key, f"{internal_url}/login"))
+    with LocalNames({"shop.test": "127.0.0.1", "admin.shop.test": "127.0.0.1"}):
+        result = crawl(
+            requests=[
+                {
+                    "url": f"http://shop.test:{site.port}/form",
+                    "tag": "image",
+                    "meta": {"captcha": {"image": IMAGE}},
+                },
+                {"url": f"http://shop.test:{site.port}/gate", "tag": "gate"},
+            ],
+            # The emulated site is on loopback: only its exact endpoint counts as public.
+            settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{site.port}"]),
+        )
+    assert len(result.pages) == 2, result.errors
+    assert {p["tag"]: p["result"]["reason"] for p in result.pages} == {
+        "image": "internal_address",
+        "gate": "internal_address",
+    }
+    assert internal.requests == []
+    assert hostile.stack.solver.create_task_count == 0
+    assert_clean_log(result)
+
+
+def test_a_name_rebound_inside_after_the_check_is_caught_at_the_peer(
+    hostile: Hostile, crawl
+) -> None:
+    """DNS rebinding: the name resolves to a public address when the add-on asks, to
+    127.0.0.1 when Scrapy connects. The connected peer is checked: the reply is not
+    uploaded (the GET itself reached the internal service: see docs/security.rst)."""
+    site, internal = hostile.site, hostile.internal
+    site.routes["/form"] = html(image_form(f"http://img.shop.test:{internal.port}/c.png"))
+    internal.routes["/c.png"] = (
+        200,
+        {"Content-Type": "image/png"},
+        hostile.stack.authority.new_image("s1"),
+    )
+    names = {"shop.test": "127.0.0.1", "img.shop.test": ["93.184.216.34"] * 2 + ["127.0.0.1"]}
+    with LocalNames(names):
+        result = crawl(
+            requests=[
+                {"url": f"http://shop.test:{site.port}/form", "meta": {"captcha": {"image": IMAGE}}}
+            ],
+            settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{site.port}"]),
+        )
+    page = one_page(result)
+    assert page["result"]["reason"] == "internal_address"
+    assert len(internal.hits("/c.png")) == 1
+    assert hostile.stack.solver.create_task_count == 0
