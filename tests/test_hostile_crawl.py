@@ -5,6 +5,8 @@ whose upstream is the hostile server, so it answers for any host name."""
 from __future__ import annotations
 
 import base64
+import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from conftest import assert_clean_log
 from hostile import HostileSite, LocalNames, html
-from scrapy_captcha.testing import EmulatorStack, ForwardProxy
+from scrapy_captcha.testing import EmulatorStack, ForwardProxy, RedisServer
 
 IMAGE = {"selector": "img#captcha", "field": "code"}
 
@@ -526,3 +528,43 @@ def test_a_name_rebound_inside_after_the_check_is_caught_at_the_peer(
     assert page["result"]["reason"] == "internal_address"
     assert len(internal.hits("/c.png")) == 1
     assert hostile.stack.solver.create_task_count == 0
+
+
+def test_a_stored_clearance_passes_the_solver_reply_header_filter(
+    hostile: Hostile, crawl
+) -> None:
+    """A well-typed clearance in Redis with ``Content-Length`` / ``Transfer-Encoding``
+    hung every request of its route (120 s); ``Host``, ``Authorization``, ``Cookie`` and
+    ``Proxy-Authorization`` were sent. A store entry is filtered as a solver's reply is."""
+    hostile.site.routes["/p"] = html("<html><body><p id='content'>ok</p></body></html>")
+    entry = {
+        "cookies": {"cf_clearance": "CLR"},
+        "user_agent": "Mozilla/5.0 (X11; Linux x86_64)",
+        "headers": {
+            "Content-Length": "999",
+            "Transfer-Encoding": "chunked",
+            "Host": "evil.example",
+            "Authorization": "Basic ZXZpbDpldmls",
+            "Cookie": "stolen=1",
+            "Proxy-Authorization": "Basic cHJveHk6cHc=",
+            "X-Replayed": "1",
+        },
+        "expires_at": time.time() + 600,
+        "id": "poisoned",
+    }
+    with RedisServer() as redis:
+        redis.command("SET", "scrapy-captcha:clearance:127.0.0.1|direct", json.dumps(entry))
+        result = crawl(
+            requests=[{"url": f"{hostile.site.url}/p"}],
+            settings=hostile.settings(CAPTCHA_CACHE_URL=redis.url, DOWNLOAD_TIMEOUT=15),
+        )
+    page = one_page(result)
+    assert page["content"] == "ok"
+    (sent,) = hostile.site.hits("/p")
+    headers = sent["headers"]
+    assert headers["host"] == f"127.0.0.1:{hostile.site.port}"
+    assert headers["x-replayed"] == "1" and "cf_clearance=CLR" in headers["cookie"]
+    assert "stolen" not in headers["cookie"]
+    for dropped in ("authorization", "proxy-authorization", "transfer-encoding"):
+        assert dropped not in headers, headers
+    assert sent["body"] == b""
