@@ -568,3 +568,91 @@ def test_a_stored_clearance_passes_the_solver_reply_header_filter(
     for dropped in ("authorization", "proxy-authorization", "transfer-encoding"):
         assert dropped not in headers, headers
     assert sent["body"] == b""
+
+
+def login_page(key: str, action: str, field: str = "cf-turnstile-response") -> str:
+    return (
+        "<html><head><title>Log in</title>"
+        '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js"></script></head>'
+        f'<body><form method="post" action="{action}"><input name="user">'
+        '<input name="pass" type="password"><div class="cf-turnstile" '
+        f'data-sitekey="{key}" data-response-field-name="{field}"></div>'
+        "<button>Log in</button></form></body></html>"
+    )
+
+
+def test_a_page_cannot_teach_the_filler_another_sites_login(hostile: Hostile, crawl) -> None:
+    """evil.example declared a form posting to shop.example/login with its own site key and
+    response field ``next``: the spider's later login to shop.example was filled with a
+    token for the attacker's key in the attacker's field, a task paid per submission. A
+    form posting to another site is never filled; the site's own login page still is."""
+    evil_key = hostile.stack.authority.register("turnstile")
+    own_key = hostile.stack.authority.register("turnstile")
+    hostile.site.routes["/trap"] = html(login_page(evil_key, "http://shop.example/login", "next"))
+    hostile.site.routes["/signin"] = html(login_page(own_key, "/login"))
+    hostile.site.routes["/login"] = html("<html><body><p id='content'>in</p></body></html>")
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def submit(tag: str) -> dict[str, Any]:
+        return {
+            **hostile.request("/login"),
+            "tag": tag,
+            "method": "POST",
+            "body": "user=u&pass=p",
+            "headers": form,
+            "dont_filter": True,
+        }
+
+    trap = {
+        "url": "http://evil.example/trap",
+        "tag": "trap",
+        "meta": {"proxy": hostile.proxy.url},
+    }
+    result = crawl(
+        batches=[
+            {"requests": [trap]},
+            {"requests": [submit("after-trap")]},
+            {"requests": [hostile.request("/signin")]},
+            {"requests": [submit("after-signin")]},
+        ],
+        settings=hostile.settings(),
+    )
+    assert len(result.pages) == 4, result.errors
+    first, second = hostile.site.hits("/login")
+    assert first["body"] == b"user=u&pass=p"  # never filled: no task, no "next" field
+    assert b"cf-turnstile-response=" in second["body"] and b"next=" not in second["body"]
+    [task] = hostile.stack.solver.tasks
+    assert task.task["websiteKey"] == own_key
+    assert result.stat("captcha/filled/turnstile") == 1
+
+
+def test_a_solvers_cookies_never_replace_the_pages_session(hostile: Hostile, crawl) -> None:
+    """The solver's reply carried ``sess=SOLVER-SESS``: it replaced the page's session in
+    the gate submission. The page's own cookies win (the solver's others still go)."""
+    key = "6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf"
+    hostile.site.routes["/gate"] = html(
+        "<html><head><title>Verify</title>"
+        '<script src="https://www.google.com/recaptcha/api.js"></script></head>'
+        '<body><form method="post" action="/ok"><div class="g-recaptcha" '
+        f'data-sitekey="{key}"></div><button>Go</button></form></body></html>',
+        **{"Set-Cookie": "sess=PAGE; Path=/"},
+    )
+    hostile.site.routes["/ok"] = html("<html><body><p id='content'>past</p></body></html>")
+    solution = {"gRecaptchaResponse": "03A-token", "cookies": {"sess": "SOLVER-SESS", "g": "1"}}
+    create = (
+        200,
+        {"Content-Type": "application/json"},
+        json.dumps({"errorId": 0, "taskId": 7, "status": "ready", "solution": solution}).encode(),
+    )
+    with HostileSite({"/createTask": create}) as solver:
+        result = crawl(
+            requests=[hostile.request("/gate")],
+            settings=hostile.settings(
+                CAPTCHA_API_URL=solver.url, CAPTCHA_CHECK_BALANCE=False
+            ),
+        )
+    page = one_page(result)
+    assert page["content"] == "past"
+    (post,) = hostile.site.hits("/ok")
+    cookies = dict(c.split("=", 1) for c in post["headers"]["cookie"].split("; "))
+    assert cookies["sess"] == "PAGE" and cookies["g"] == "1"
