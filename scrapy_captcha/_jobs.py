@@ -20,9 +20,9 @@ from twisted.internet import defer
 
 from scrapy_captcha._compat import download, engine_closing, engine_of
 from scrapy_captcha._cookies import apply_set_cookies, parse_cookie_header
-from scrapy_captcha._kinds import IMAGE
 from scrapy_captcha._forms import submission_url
 from scrapy_captcha._hops import OutboundRefused, mark
+from scrapy_captcha._kinds import IMAGE
 from scrapy_captcha._outbound import Outbound, origin_of
 from scrapy_captcha._page import MAX_IMAGE_BYTES
 from scrapy_captcha._state import META_OPTIONS, RequestState, options, reissue

@@ -110,7 +110,9 @@ def judge(url: str) -> Target | str:
     host = (parts.hostname or "").rstrip(".")
     if not host or "@" in parts.netloc or not _HOST_CHARS.fullmatch(host):
         return "bad_url"
-    return Target(wire, Origin(parts.scheme, host, port or (443 if parts.scheme == "https" else 80)))
+    return Target(
+        wire, Origin(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
+    )
 
 
 def origin_of(url: str) -> Origin | None:
@@ -178,13 +180,13 @@ class _Addresses:
         self.found: list[str] = []
         self.done: defer.Deferred[list[str]] = defer.Deferred()
 
-    def resolutionBegan(self, resolution: Any) -> None:  # noqa: N802 (Twisted's names)
+    def resolutionBegan(self, resolution: Any) -> None:
         pass
 
-    def addressResolved(self, address: Any) -> None:  # noqa: N802
+    def addressResolved(self, address: Any) -> None:
         self.found.append(str(getattr(address, "host", "")))
 
-    def resolutionComplete(self) -> None:  # noqa: N802
+    def resolutionComplete(self) -> None:
         if not self.done.called:
             self.done.callback(self.found)
 
@@ -235,9 +237,9 @@ class Outbound:
             return side
         request = getattr(response, "request", None)
         peer = getattr(response, "ip_address", None)
-        if peer is not None and request is not None and not request.meta.get("proxy"):
-            if self.address_internal(str(peer), side.origin.port):
-                return side._replace(internal=True)
+        direct = peer is not None and request is not None and not request.meta.get("proxy")
+        if direct and self.address_internal(str(peer), side.origin.port):
+            return side._replace(internal=True)
         return side
 
     def page_of(self, url: str) -> PageSide:
@@ -246,9 +248,7 @@ class Outbound:
 
     # -- the policy -------------------------------------------------------------------------
 
-    def refusal(
-        self, page: PageSide | str, target_url: str, spider: Any = None
-    ) -> str | None:
+    def refusal(self, page: PageSide | str, target_url: str, spider: Any = None) -> str | None:
         """Why ``target_url`` may not be sent to on behalf of ``page``, or None."""
         if isinstance(page, str):
             page = self.page_of(page)
@@ -268,7 +268,9 @@ class Outbound:
             return "offsite"
         return None
 
-    async def resolved_refusal(self, page: PageSide, target_url: str, via_proxy: bool) -> str | None:
+    async def resolved_refusal(
+        self, page: PageSide, target_url: str, via_proxy: bool
+    ) -> str | None:
         """``internal_address`` if the target's host name resolves to an internal address
         (any of them) and the page is not internal itself; None otherwise, or when a proxy
         resolves it. A name that does not resolve is left to the download (which fails)."""

@@ -97,13 +97,13 @@ class LocalNames:
         self.asked: dict[str, int] = {}
         self._original: Any = None
 
-    def resolveHostName(  # noqa: N802 (Twisted's IHostnameResolver)
+    def resolveHostName(
         self,
         receiver: Any,
-        hostName: str,  # noqa: N803
-        portNumber: int = 0,  # noqa: N803
-        addressTypes: Any = None,  # noqa: N803
-        transportSemantics: str = "TCP",  # noqa: N803
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
     ) -> Any:
         from twisted.internet.address import IPv4Address
         from twisted.internet.interfaces import IHostResolution

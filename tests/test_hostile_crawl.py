@@ -376,9 +376,7 @@ def redirect(location: str, status: int = 302) -> Any:
     return status, {"Location": location, "Content-Type": "text/plain"}, b""
 
 
-def test_an_image_redirect_to_an_internal_address_is_not_followed(
-    hostile: Hostile, crawl
-) -> None:
+def test_an_image_redirect_to_an_internal_address_is_not_followed(hostile: Hostile, crawl) -> None:
     """A 302 to 127.0.0.1 was fetched and uploaded to the solver."""
     png = hostile.stack.authority.new_image("s1")
     hostile.site.routes["/form"] = html(image_form("/c.png"))
@@ -520,7 +518,10 @@ def test_a_name_rebound_inside_after_the_check_is_caught_at_the_peer(
     with LocalNames(names):
         result = crawl(
             requests=[
-                {"url": f"http://shop.test:{site.port}/form", "meta": {"captcha": {"image": IMAGE}}}
+                {
+                    "url": f"http://shop.test:{site.port}/form",
+                    "meta": {"captcha": {"image": IMAGE}},
+                }
             ],
             settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{site.port}"]),
         )
@@ -530,9 +531,7 @@ def test_a_name_rebound_inside_after_the_check_is_caught_at_the_peer(
     assert hostile.stack.solver.create_task_count == 0
 
 
-def test_a_stored_clearance_passes_the_solver_reply_header_filter(
-    hostile: Hostile, crawl
-) -> None:
+def test_a_stored_clearance_passes_the_solver_reply_header_filter(hostile: Hostile, crawl) -> None:
     """A well-typed clearance in Redis with ``Content-Length`` / ``Transfer-Encoding``
     hung every request of its route (120 s); ``Host``, ``Authorization``, ``Cookie`` and
     ``Proxy-Authorization`` were sent. A store entry is filtered as a solver's reply is."""
@@ -647,9 +646,7 @@ def test_a_solvers_cookies_never_replace_the_pages_session(hostile: Hostile, cra
     with HostileSite({"/createTask": create}) as solver:
         result = crawl(
             requests=[hostile.request("/gate")],
-            settings=hostile.settings(
-                CAPTCHA_API_URL=solver.url, CAPTCHA_CHECK_BALANCE=False
-            ),
+            settings=hostile.settings(CAPTCHA_API_URL=solver.url, CAPTCHA_CHECK_BALANCE=False),
         )
     page = one_page(result)
     assert page["content"] == "past"

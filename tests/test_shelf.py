@@ -41,6 +41,19 @@ def _check(name: str, out: dict[str, Any]) -> None:
     elif name == "big_shelf":
         # A big dead shelf is claimed in bounded batches.
         assert out == {"per_look": [500, 1000, 1200]}
+    elif name == "poisoned":
+        # Nothing from Redis runs; everything but the genuine entry is skipped, counted.
+        assert out == {"unauthenticated": 6, "sent": ["http://x/ok"]}
+    elif name == "no_secrets_at_rest":
+        # Nothing secret in Redis; the same credentials sent by the worker taking over.
+        assert (out["proxy_auth"], out["auth"]) == tuple(out["ok"])
+        assert out["cookie"] is None and out["accept"] == "application/json"
+        assert out["proxy"] == "http://127.0.0.1:3128"
+        assert out["session"] == {"origin": "http://x:80", "cookies": {"s": "PAGE-SESSION"}}
+    elif name == "claims_bounded_by_bytes":
+        # 4 MiB a look (four entries of 930 KB, a fifth would pass it); 3 forged giants
+        # deleted in Redis, never transferred.
+        assert out == {"per_look": [4, 6, 6, 6], "oversized": 3}
     else:
         raise AssertionError(f"no check for scenario {name}")
 
