@@ -142,6 +142,7 @@ def readable(blobs: list[Any]) -> str:
     in the clear)."""
     import base64
     import binascii
+    import contextlib
     import re
 
     out = []
@@ -149,10 +150,8 @@ def readable(blobs: list[Any]) -> str:
         out.append(blob)
         for run in re.findall(r"[A-Za-z0-9+/_-]{8,}={0,2}", blob):
             for decode in (base64.b64decode, base64.urlsafe_b64decode):
-                try:
+                with contextlib.suppress(binascii.Error, ValueError):
                     out.append(decode(run + "=" * (-len(run) % 4)).decode("latin-1"))
-                except (binascii.Error, ValueError):
-                    pass
     return "\n".join(out)
 
 

@@ -17,9 +17,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from shelf_scenarios import readable
+
 from conftest import REACTORS, CrawlResult, assert_clean_log
 from processes import CrawlProcess, wait_until
-from shelf_scenarios import readable
 from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 PREFIX = "scrapy-captcha:"
