@@ -108,11 +108,10 @@ def judge(url: str) -> Target | str:
     if parts.scheme not in ("http", "https"):
         return "bad_scheme"
     host = (parts.hostname or "").rstrip(".")
-    if not host or "@" in parts.netloc or not _HOST_CHARS.fullmatch(host):
+    if not host or "@" in parts.netloc or not _HOST_CHARS.fullmatch(host) or port == 0:
         return "bad_url"
-    return Target(
-        wire, Origin(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
-    )
+    default = 443 if parts.scheme == "https" else 80
+    return Target(wire, Origin(parts.scheme, host, default if port is None else port))
 
 
 def origin_of(url: str) -> Origin | None:

@@ -151,7 +151,7 @@ def apply_session(request: Request, session: dict[str, Any]) -> None:
     own session): the page's session is what the site gave this visitor."""
     parts = urlparse_cached(request)
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else 443 if parts.scheme == "https" else 80
     except ValueError:
         return
     host = (parts.hostname or "").lower().rstrip(".")

@@ -22,7 +22,6 @@ must not run code in a worker, nor read the credentials a request carries there.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -32,7 +31,6 @@ import pickle
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, Final
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from scrapy.utils.request import request_from_dict
 
@@ -195,22 +193,22 @@ def decode(blob: str, spider: Spider | None, keys: ShelfKeys, park_id: str) -> R
     mac, _, body = rest.partition(".")
     if fmt != FORMAT or not hmac.compare_digest(mac.encode(), keys.mac(park_id, body).encode()):
         raise Unauthenticated("not written by this crawl's workers")
-    try:
+    try:  # (authenticated: written by a worker of this crawl, yet checked as data)
         entry = json.loads(body)
         if "r" in entry:
             d = from_data(entry["r"])
         else:
-            d = pickle.loads(base64.b64decode(entry["p"], validate=True))  # (authenticated)
+            d = pickle.loads(base64.b64decode(entry["p"], validate=True))
         secrets = from_data(json.loads(keys.unseal(park_id, entry["s"]))) if "s" in entry else {}
-    except (KeyError, TypeError, binascii.Error, InvalidTag, RecursionError) as exc:
+        headers = d.setdefault("headers", {})
+        headers.update(secrets.get("headers") or {})
+        meta = d.get("meta") or {}
+        kept = meta.get(STATE)
+        if isinstance(kept, dict) and isinstance(kept.get("$state"), dict):
+            known = {f.name for f in fields(RequestState)}
+            state = RequestState(**{k: v for k, v in kept["$state"].items() if k in known})
+            state.session = secrets.get("session")
+            meta[STATE] = state
+        return request_from_dict(d, spider=spider)
+    except Exception as exc:
         raise ValueError(f"malformed entry ({type(exc).__name__})") from None
-    headers = d.setdefault("headers", {})
-    headers.update(secrets.get("headers") or {})
-    meta = d.get("meta") or {}
-    kept = meta.get(STATE)
-    if isinstance(kept, dict) and isinstance(kept.get("$state"), dict):
-        known = {f.name for f in fields(RequestState)}
-        state = RequestState(**{k: v for k, v in kept["$state"].items() if k in known})
-        state.session = secrets.get("session")
-        meta[STATE] = state
-    return request_from_dict(d, spider=spider)
