@@ -87,6 +87,12 @@ class Origin(NamedTuple):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{self.scheme}://{host}:{self.port}"
 
+    def serialized(self) -> str:
+        """As a browser writes an origin (``Origin``, ``Referer``): no default port."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        default = self.port == (443 if self.scheme == "https" else 80)
+        return f"{self.scheme}://{host}" + ("" if default else f":{self.port}")
+
 
 class Target(NamedTuple):
     """A URL as it goes on the wire, and its origin."""
@@ -197,8 +203,8 @@ async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT) -> lis
     from twisted.internet import reactor
 
     receiver = _Addresses()
-    reactor.nameResolver.resolveHostName(receiver, host, port)  # type: ignore[attr-defined]
-    receiver.done.addTimeout(timeout, reactor)  # type: ignore[arg-type]
+    reactor.nameResolver.resolveHostName(receiver, host, port)
+    receiver.done.addTimeout(timeout, reactor)
     return await maybe_deferred_to_future(receiver.done)
 
 
@@ -238,7 +244,7 @@ class Outbound:
         peer = getattr(response, "ip_address", None)
         direct = peer is not None and request is not None and not request.meta.get("proxy")
         if direct and self.address_internal(str(peer), side.origin.port):
-            return side._replace(internal=True)
+            return PageSide(side.url, side.origin, True)
         return side
 
     def page_of(self, url: str) -> PageSide:
@@ -299,7 +305,7 @@ class Outbound:
             if bytes(name).lower() not in _KEEP_ON_ORIGIN_CHANGE:
                 del request.headers[name]
         if b"Referer" in request.headers:
-            request.headers[b"Referer"] = f"{page.origin}/" if page.origin else b""
+            request.headers[b"Referer"] = f"{page.origin.serialized()}/" if page.origin else b""
         return True
 
     def gate_refusal(

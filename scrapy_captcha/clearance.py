@@ -165,6 +165,7 @@ class Clearance:
         )
         if not all(checks):
             raise ValueError("a clearance field has the wrong type or shape")
+        assert isinstance(headers, dict)  # (checked above)
         return cls(**{**data, "headers": filter_headers(headers)})
 
     def apply(self, request: Request, defaults: Mapping[str, bytes] | None = None) -> Undo:

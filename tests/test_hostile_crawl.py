@@ -14,6 +14,7 @@ import pytest
 
 from conftest import assert_clean_log
 from hostile import HostileSite, LocalNames, html
+from scrapy_captcha._outbound import Outbound
 from scrapy_captcha.testing import EmulatorStack, ForwardProxy, RedisServer
 
 IMAGE = {"selector": "img#captcha", "field": "code"}
@@ -442,7 +443,7 @@ def test_an_image_redirect_to_another_site_gets_none_of_the_spiders_headers(
     assert hop["headers"]["host"] == "img.other.test"
     for leaked in ("x-api-token", "authorization", "cookie"):
         assert leaked not in hop["headers"], hop["headers"]
-    assert hop["headers"].get("referer") == "http://shop.example:80/"
+    assert hop["headers"].get("referer") == "http://shop.example/"  # (its origin only)
 
 
 def test_gate_submissions_obey_allowed_domains_at_every_hop(hostile: Hostile, crawl) -> None:
@@ -653,3 +654,21 @@ def test_a_solvers_cookies_never_replace_the_pages_session(hostile: Hostile, cra
     (post,) = hostile.site.hits("/ok")
     cookies = dict(c.split("=", 1) for c in post["headers"]["cookie"].split("; "))
     assert cookies["sess"] == "PAGE" and cookies["g"] == "1"
+
+
+# -- the policy's rules on their own ---------------------------------------------------------
+
+
+def test_internal_pages_keep_their_neighbours_unless_their_endpoint_is_declared_public() -> None:
+    """A page on an internal address (an intranet crawl) may send to other internal
+    addresses, as before; CAPTCHA_PUBLIC_ADDRESSES makes exactly one endpoint public (the
+    emulated site of a test), and then its neighbours are internal to it."""
+    page, neighbour = "http://127.0.0.1:8000/p", "http://127.0.0.1:9000/admin"
+    assert Outbound().refusal(page, neighbour) is None
+    assert Outbound().refusal(page, "http://127.0.0.1:8000/img") is None  # its own origin
+    declared = Outbound(public_addresses=frozenset({("127.0.0.1", 8000)}))
+    assert declared.refusal(page, neighbour) == "internal_address"
+    assert declared.refusal(page, "http://127.0.0.1:8000/img") is None
+    assert declared.refusal("http://127.0.0.1:8001/p", neighbour) is None  # (not that one)
+    for host in ("[::ffff:127.0.0.1]", "localhost", "a.localhost", "[::1]", "10.1.2.3"):
+        assert declared.refusal(page, f"http://{host}:9000/") == "internal_address", host
