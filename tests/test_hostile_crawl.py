@@ -280,7 +280,9 @@ def test_the_image_url_judged_is_the_one_sent(hostile: Hostile, crawl, src: str)
     for path in ("/@shop.example/c.png", "/c.png"):  # what 127.0.0.1 would serve
         hostile.site.routes[path] = (200, {"Content-Type": "image/png"}, png)
     result = crawl(
-        requests=[hostile.request("/form", captcha={"image": IMAGE})],
+        requests=[
+            hostile.request("/form", captcha={"image": IMAGE}, handle_captcha_unsolved=True)
+        ],
         settings=hostile.settings(),
     )
     page = one_page(result)
@@ -364,7 +366,12 @@ def test_another_port_of_an_internal_host_is_refused_like_another_host(
     )
     hostile.internal.routes["/admin.png"] = (200, {"Content-Type": "image/png"}, b"\x89PNG")
     result = crawl(
-        requests=[{"url": f"{hostile.site.url}/form", "meta": {"captcha": {"image": IMAGE}}}],
+        requests=[
+            {
+                "url": f"{hostile.site.url}/form",
+                "meta": {"captcha": {"image": IMAGE}, "handle_captcha_unsolved": True},
+            }
+        ],
         settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{hostile.site.port}"]),
     )
     page = one_page(result)
@@ -384,7 +391,9 @@ def test_an_image_redirect_to_an_internal_address_is_not_followed(hostile: Hosti
     hostile.site.routes["/c.png"] = redirect(f"http://127.0.0.1:{hostile.internal.port}/admin")
     hostile.site.routes["/admin"] = (200, {"Content-Type": "image/png"}, png)
     result = crawl(
-        requests=[hostile.request("/form", captcha={"image": IMAGE})],
+        requests=[
+            hostile.request("/form", captcha={"image": IMAGE}, handle_captcha_unsolved=True)
+        ],
         settings=hostile.settings(),
     )
     page = one_page(result)
@@ -429,7 +438,7 @@ def test_an_image_redirect_to_another_site_gets_none_of_the_spiders_headers(
     result = crawl(
         requests=[
             {
-                **hostile.request("/form", captcha={"image": IMAGE}),
+                **hostile.request("/form", captcha={"image": IMAGE}, handle_captcha_unsolved=True),
                 "headers": {"X-Api-Token": "t0k3n", "Authorization": "Basic eDp5"},
             }
         ],
@@ -485,9 +494,13 @@ def test_a_site_name_that_resolves_inside_gets_no_request_of_the_addons(
                 {
                     "url": f"http://shop.test:{site.port}/form",
                     "tag": "image",
-                    "meta": {"captcha": {"image": IMAGE}},
+                    "meta": {"captcha": {"image": IMAGE}, "handle_captcha_unsolved": True},
                 },
-                {"url": f"http://shop.test:{site.port}/gate", "tag": "gate"},
+                {
+                    "url": f"http://shop.test:{site.port}/gate",
+                    "tag": "gate",
+                    "meta": {"handle_captcha_unsolved": True},
+                },
             ],
             # The emulated site is on loopback: only its exact endpoint counts as public.
             settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{site.port}"]),
@@ -521,7 +534,7 @@ def test_a_name_rebound_inside_after_the_check_is_caught_at_the_peer(
             requests=[
                 {
                     "url": f"http://shop.test:{site.port}/form",
-                    "meta": {"captcha": {"image": IMAGE}},
+                    "meta": {"captcha": {"image": IMAGE}, "handle_captcha_unsolved": True},
                 }
             ],
             settings=hostile.settings(CAPTCHA_PUBLIC_ADDRESSES=[f"127.0.0.1:{site.port}"]),
