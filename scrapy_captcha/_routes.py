@@ -162,9 +162,11 @@ def apply_session(request: Request, session: dict[str, Any]) -> None:
     elif host != session.get("host"):  # (a state pickled by an older version: JOBDIR)
         return
     jar = parse_cookie_header(request.headers.get("Cookie"))
-    cookies = {**(session.get("extra") or {}), **jar, **session.get("cookies", {})}
-    if cookies:
-        request.headers["Cookie"] = format_cookie_header(cookies)
+    jar.update(session.get("cookies", {}))
+    for name, value in (session.get("extra") or {}).items():
+        jar.setdefault(name, value)
+    if jar:
+        request.headers["Cookie"] = format_cookie_header(jar)
 
 
 def default_headers(settings: BaseSettings) -> dict[str, bytes]:
