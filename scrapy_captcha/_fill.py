@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from scrapy_captcha._coordination import Flight, park
 from scrapy_captcha._forms import token_fields
+from scrapy_captcha._outbound import judge, site_of
 from scrapy_captcha._page import FormRef
 from scrapy_captcha._state import META_RESULT, RequestState, options
 from scrapy_captcha._widgets import Widget
@@ -73,11 +74,25 @@ class FormFiller:
         return self.ctx.settings.fill_on_submit if wanted is None else bool(wanted)
 
     def remember(self, widget: Widget) -> None:
-        """A widget in a form with fields the spider must fill."""
+        """A widget in a form with fields the spider must fill. Only a form that posts to
+        the page's own site is remembered: a page must not choose the site key and the
+        field of another site's login (a token for its own key, in its own field, paid
+        for at every submission)."""
         form = widget.form
         if form is None:
             return
-        key = _form_key(form.method, form.action)
+        action, page = judge(form.action), judge(widget.page_url)
+        if isinstance(action, str) or isinstance(page, str):
+            return
+        if site_of(action.origin.host) != site_of(page.origin.host):
+            self.ctx.log.debug(
+                "The %s form on %s posts to another site (%s): never filled",
+                widget.kind,
+                widget.page_url,
+                action.origin,
+            )
+            return
+        key = _form_key(form.method, action.url)
         self._forms.pop(key, None)
         self._forms[key] = (widget, time.monotonic() + FORM_TTL)
         while len(self._forms) > MAX_FORMS:

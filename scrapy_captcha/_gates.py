@@ -27,6 +27,7 @@ from scrapy_captcha._forms import (
     submit_form,
     why_not_submitted,
 )
+from scrapy_captcha._hops import mark
 from scrapy_captcha._jobs import Job, page_cookies, solve_job
 from scrapy_captcha._kinds import IMAGE
 from scrapy_captcha._options import widget_modes_for
@@ -262,7 +263,7 @@ class GateFlow:
 
         async def work(flight: Flight) -> None:
             try:
-                await solve_job(self.solving, self.ctx.crawler, flight, job, reservation)
+                await solve_job(self.solving, self.outbound, flight, job, reservation)
             finally:
                 reservation.release()  # (no-op once its createTask was sent)
 
@@ -275,7 +276,7 @@ class GateFlow:
         self, page: Page, mode: str, widget: Widget | None, image: CaptchaImage | None
     ) -> str | None:
         """Why the outbound policy forbids what solving this gate would send, checked
-        before anything is paid for (one warning naming the target's host)."""
+        before anything is paid for (one warning naming the target's origin)."""
         form = image.form if image is not None else widget.form if widget else None
         refused = self.outbound.gate_refusal(
             page,
@@ -371,7 +372,7 @@ class GateFlow:
         if job.token is not None and job.token.user_agent:
             headers["User-Agent"] = job.token.user_agent  # (the one the token is bound to)
         self.ctx.inc(f"submitted/{job.kind}")
-        return submit_form(
+        submission = submit_form(
             job.page,
             form.index,
             fields,
@@ -380,9 +381,11 @@ class GateFlow:
             errback=carrier.errback,
             cb_kwargs=dict(carrier.cb_kwargs),
             meta=meta,
-            dont_filter=True,
+            dont_filter=False,  # offsite filtering applies (the token makes it unique)
             priority=carrier.priority,
         )
+        mark(state, self.outbound.page(job.response), job.kind)
+        return submission
 
     def _forget_stale_jobs(self) -> None:
         """A carrier dropped before it came back (a user middleware ignoring it, say)

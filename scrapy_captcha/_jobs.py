@@ -13,7 +13,6 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http.request import NO_CALLBACK
@@ -21,8 +20,10 @@ from twisted.internet import defer
 
 from scrapy_captcha._compat import download, engine_closing, engine_of
 from scrapy_captcha._cookies import apply_set_cookies, parse_cookie_header
+from scrapy_captcha._forms import submission_url
+from scrapy_captcha._hops import OutboundRefused, mark
 from scrapy_captcha._kinds import IMAGE
-from scrapy_captcha._outbound import Outbound
+from scrapy_captcha._outbound import Outbound, origin_of
 from scrapy_captcha._page import MAX_IMAGE_BYTES
 from scrapy_captcha._state import META_OPTIONS, RequestState, options, reissue
 from scrapy_captcha.clearance import undo_clearance
@@ -100,9 +101,14 @@ class Job:
         }
 
     def session(self, extra: dict[str, str] | None = None) -> dict[str, Any]:
-        """The page's cookies, for a request sent on its behalf (see RequestState)."""
-        host = (urlsplit(self.response.url).hostname or "").lower()
-        return {"host": host, "cookies": dict(self.cookies), "extra": dict(extra or {})}
+        """The page's cookies, for a request sent on its behalf (see RequestState), and
+        the cookies a solver returned with the token (``extra``: the page's win)."""
+        origin = origin_of(self.response.url)
+        return {
+            "origin": str(origin) if origin is not None else None,
+            "cookies": dict(self.cookies),
+            "extra": dict(extra or {}),
+        }
 
 
 def page_cookies(request: Request, response: Response) -> dict[str, str]:
@@ -118,17 +124,39 @@ def page_cookies(request: Request, response: Response) -> dict[str, str]:
     return apply_set_cookies(cookies, response.headers.getlist(b"Set-Cookie"))
 
 
+async def resolved_refusal(outbound: Outbound, job: Job) -> None:
+    """Before paying: the image and form targets whose host names resolve inside are
+    refused (SolverError with the policy's reason)."""
+    page = outbound.page(job.response)
+    via_proxy = bool(job.request.meta.get("proxy"))
+    targets = [job.image.url] if job.image is not None and job.image.url else []
+    if job.mode == "submit" and job.form is not None:
+        targets.append(submission_url(job.page, job.form.index))
+    for url in targets:
+        reason = await outbound.resolved_refusal(page, url, via_proxy)
+        if reason is not None:
+            where = origin_of(url)
+            raise SolverError(reason, f"the page's form or image goes to {where}", family=INPUT)
+
+
 async def solve_job(
-    solving: Solving, crawler: Crawler, flight: Flight, job: Job, reservation: Reservation
+    solving: Solving, outbound: Outbound, flight: Flight, job: Job, reservation: Reservation
 ) -> None:
-    """The work of a job's flight: fetch the image if need be, then solve."""
+    """The work of a job's flight: check where it will send, fetch the image if need
+    be, then solve."""
     extra = options(job.request).get("task")
     try:
+        try:
+            await resolved_refusal(outbound, job)
+        except SolverError as exc:
+            solving.ctx.inc(f"failed/{exc.reason}")
+            solving.ctx.log.warning("Captcha on %s not solved: %s", job.response.url, exc)
+            raise
         if job.image is not None:
             data = job.image.data
             if data is None:
                 try:
-                    data = await fetch_image(crawler, job)
+                    data = await fetch_image(solving.ctx.crawler, job, outbound)
                 except SolverError as exc:
                     solving.ctx.inc(f"failed/{exc.reason}")
                     solving.ctx.log.warning(
@@ -156,9 +184,10 @@ async def solve_job(
         job.landed_at = time.monotonic()
 
 
-async def fetch_image(crawler: Crawler, job: Job) -> bytes:
+async def fetch_image(crawler: Crawler, job: Job, outbound: Outbound) -> bytes:
     """The captcha image of this page, fetched in the page's session (its cookie jar,
-    proxy and clearance) through the engine, like the browser that showed the page."""
+    proxy and clearance) through the engine, like the browser that showed the page. The
+    outbound policy judges it at every hop (``CaptchaMiddleware`` at 585 and 760)."""
     assert job.image is not None and job.image.url is not None
     request = reissue(job.request).replace(
         url=job.image.url,
@@ -171,11 +200,11 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
         # Not exempt from OffsiteMiddleware / allowed_domains.
         dont_filter=False,
     )
-    Outbound.headers_for(request, job.response.url)
     state = RequestState.of(request)
     state.session = job.session()
     state.aux = True
     state.submitted = None
+    mark(state, outbound.page(job.response), "image")
     for name in (b"Cookie", b"Content-Type", b"Content-Length"):
         request.headers.pop(name, None)
     request.headers[b"Referer"] = job.response.url
@@ -195,6 +224,8 @@ async def fetch_image(crawler: Crawler, job: Job) -> bytes:
         raise SolverError(
             "image_fetch", "captcha image download cut: over 1 MiB", family=INPUT
         ) from None
+    except OutboundRefused as exc:
+        raise SolverError(exc.reason, f"captcha image {exc}", family=INPUT) from None
     except IgnoreRequest as exc:
         raise SolverError("image_fetch", f"captcha image request ignored: {exc}") from None
     except Exception as exc:

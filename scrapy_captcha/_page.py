@@ -122,7 +122,12 @@ class Page:
         return self.selector.css(query)
 
     def urljoin(self, url: str) -> str:
-        return self.response.urljoin(url)
+        """``url`` made absolute; as written if no URL parser reads it (the outbound
+        policy then refuses it as ``bad_url``)."""
+        try:
+            return self.response.urljoin(url)
+        except ValueError:
+            return url
 
     def forms(self) -> list[Selector]:
         """The page's forms in document order (the first :data:`MAX_FORMS`)."""
@@ -252,7 +257,11 @@ def find_image(response: Response | Page, selector: str, field_name: str) -> Cap
         form = page.enclosing_form(holder[0]) if holder else None
     if src.lower().startswith("data:"):
         return CaptchaImage(page.url, field_name, data=decode_data_url(src), form=form)
-    return CaptchaImage(page.url, field_name, url=urljoin(page.url, src), form=form)
+    try:
+        url = urljoin(page.url, src)
+    except ValueError:  # (no URL parser reads it: the outbound policy refuses it)
+        url = src
+    return CaptchaImage(page.url, field_name, url=url, form=form)
 
 
 class ImageTooLarge(ValueError):

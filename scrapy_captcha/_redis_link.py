@@ -69,25 +69,26 @@ class RedisAddress:
     def parse(cls, url: str) -> RedisAddress:
         """``redis://[[user]:password@]host[:port][/db]``, or ``rediss://`` for TLS.
         Errors never echo the URL: it may hold a password."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        try:
+        try:  # (urlsplit itself refuses some hosts: "[", fullwidth characters)
+            parts = urlsplit(url)
+            scheme, host = parts.scheme.lower(), parts.hostname
             port = parts.port or 6379
             path = parts.path.strip("/")
             db = int(path) if path else 0
+            username, password = parts.username, parts.password
         except ValueError:
-            port = db = -1
-        if scheme not in ("redis", "rediss") or not parts.hostname or port < 0 or db < 0:
+            scheme, host, port, db, username, password = "", None, -1, -1, None, None
+        if scheme not in ("redis", "rediss") or not host or port < 0 or db < 0:
             raise ConfigurationError(
                 "CAPTCHA_CACHE_URL: not a Redis URL (redis[s]://[:password@]host[:port][/db])"
             )
         return cls(
             tls=scheme == "rediss",
-            host=parts.hostname,
+            host=host,
             port=port,
             db=db,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password is not None else None,
+            username=unquote(username) if username else None,
+            password=unquote(password) if password is not None else None,
         )
 
     def describe(self) -> str:

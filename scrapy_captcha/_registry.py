@@ -247,6 +247,15 @@ SETTINGS: dict[str, Setting] = {
             than the page's own (never to internal addresses).""",
         ),
         _s(
+            "CAPTCHA_PUBLIC_ADDRESSES",
+            [],
+            "list",
+            """``["address:port", ...]``: exact endpoints the outbound policy treats as
+            public although their address is loopback or private (a staging site on a
+            private network, the emulators in tests). Nothing else internal is ever sent
+            to by the add-on's own requests.""",
+        ),
+        _s(
             "CAPTCHA_FILL_ON_SUBMIT",
             True,
             "bool",

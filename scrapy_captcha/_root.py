@@ -21,6 +21,7 @@ from scrapy_captcha._context import Context
 from scrapy_captcha._coordination import Coordination
 from scrapy_captcha._fill import FormFiller
 from scrapy_captcha._gates import GateFlow
+from scrapy_captcha._hops import OwnRequests
 from scrapy_captcha._kinds import CLOUDFLARE
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._routes import Routes, default_headers
@@ -50,7 +51,8 @@ class Root:
         self.routes = Routes(self.ctx, store, default_headers(crawler.settings))
         self.coordination = Coordination(self.ctx, store)
         self.cloudflare = CloudflareFlow(self.ctx, self.solving, self.routes, self.coordination)
-        self.outbound = Outbound(settings.allow_offsite)
+        self.outbound = Outbound(settings.allow_offsite, settings.public_addresses)
+        self.own = OwnRequests(self.outbound, self.ctx)
         self.filler = FormFiller(self.ctx, self.solving, self.coordination)
         self.gates = GateFlow(
             self.ctx, self.solving, self.coordination, self.outbound, self.filler

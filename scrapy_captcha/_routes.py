@@ -152,13 +152,26 @@ def apply_session(request: Request, session: dict[str, Any]) -> None:
     """Send a page's session cookies, and the cookies a solver returned with its token
     (v3's ``_GRECAPTCHA``), with a request made on its behalf (its gate form submission,
     its captcha image), once, on the Cookie header CookiesMiddleware built: only to the
-    page's own host, as a browser would, and without touching the jar."""
-    if (urlparse_cached(request).hostname or "").lower() != session.get("host"):
+    page's own origin (scheme, host and port), as a browser would, and without touching
+    the jar. A solver's cookie never replaces one of the page's (the jar's, or the page's
+    own session): the page's session is what the site gave this visitor."""
+    parts = urlparse_cached(request)
+    try:
+        port = parts.port if parts.port is not None else 443 if parts.scheme == "https" else 80
+    except ValueError:
         return
-    cookies = {**session.get("cookies", {}), **(session.get("extra") or {})}
-    if cookies:
-        jar = parse_cookie_header(request.headers.get("Cookie"))
-        jar.update(cookies)
+    host = (parts.hostname or "").lower().rstrip(".")
+    shown = f"[{host}]" if ":" in host else host
+    if "origin" in session:
+        if f"{parts.scheme}://{shown}:{port}" != session["origin"]:
+            return
+    elif host != session.get("host"):  # (a state pickled by an older version: JOBDIR)
+        return
+    jar = parse_cookie_header(request.headers.get("Cookie"))
+    jar.update(session.get("cookies", {}))
+    for name, value in (session.get("extra") or {}).items():
+        jar.setdefault(name, value)
+    if jar:
         request.headers["Cookie"] = format_cookie_header(jar)
 
 

@@ -5,9 +5,9 @@ a solve is parked off the scheduler (``_coordination``); held only in its worker
 it would be lost for the whole crawl if that worker died. So while parked it is also on
 its worker's *shelf* in the shared store:
 
-- ``{prefix}parked:{queue}:{worker}``: hash, park id -> the request (Scrapy's
-  ``Request.to_dict``, pickled as scrapy-redis pickles its own queue, base64); ``{queue}``
-  is scrapy-redis's queue key for the spider, so two crawls in one Redis keep apart;
+- ``{prefix}parked:{queue}:{worker}``: hash, park id -> the request, an authenticated
+  entry without credentials (``_shelf_entries``); ``{queue}`` is scrapy-redis's queue key
+  for the spider, so two crawls in one Redis keep apart;
 - ``{prefix}parkers:{queue}``: the workers that have a shelf;
 - ``{prefix}alive:{worker}``: set every quarter of ``CAPTCHA_LEASE_TTL``, expiring after it.
 
@@ -17,34 +17,42 @@ worker looks, at start and every quarter of the TTL, for shelves whose worker is
 alive: it moves such a shelf onto its own atomically (Lua), schedules what was on it and
 then takes it off, so a claimed request is never only in one process's memory either.
 Delivery is at least once: a worker stalled for longer than the TTL may see its requests
-recovered by another and then send them itself too.
+recovered by another and then send them itself too. A look moves at most
+:data:`CLAIM_BATCH` entries and :data:`CLAIM_BYTES` bytes; an entry over
+``MAX_ENTRY_BYTES`` (no worker writes one) is deleted in Redis, never transferred.
 
 A worker that closes leaves its shelf for the others, or for the next run when none is
 left (the queue persists too); without ``SCHEDULER_PERSIST`` (off by default in
 scrapy-redis) the queue is flushed at close, and so is the shelf.
 
-Trust: the shelf is unpickled as scrapy-redis unpickles its queue: whoever can write to
-this Redis can already put requests in the crawl.
+Trust: nothing read back is trusted. Entries are authenticated before anything is decoded,
+data-only where the request allows it, and hold no credentials (``_shelf_entries``);
+unknown, unauthenticated and malformed entries are skipped and counted.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-import pickle
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from scrapy import Request
 from scrapy.utils.defer import maybe_deferred_to_future
-from scrapy.utils.request import request_from_dict
 from twisted.internet import defer, task
 
 from scrapy_captcha._compat import engine_closing as _engine_closing
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._redis_link import RedisLink, RedisUnavailable, ms
+from scrapy_captcha._routes import route_secret
+from scrapy_captcha._shelf_entries import (
+    MAX_ENTRY_BYTES,
+    ShelfKeys,
+    Unauthenticated,
+    decode,
+    encode,
+    pickle_allowed,
+)
 from scrapy_captcha._state import RequestState
 
 if TYPE_CHECKING:
@@ -67,22 +75,33 @@ for i = 2, #ARGV do redis.call('HDEL', KEYS[1], ARGV[i]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 return 1
 """
-# KEYS: the other worker's shelf, parkers, its alive key, my shelf, my alive key.
-# ARGV: that worker, me, ttl ms, batch. Nothing while it is alive; else up to ``batch``
-# entries of its shelf move onto mine (id, request, id, request, ...): claimed, and never
-# only in one process's memory. The rest waits for the next look (bounded work per look).
+# KEYS: the other worker's shelf, parkers, its alive key, my shelf, my alive key. ARGV:
+# that worker, me, ttl ms, batch, bytes, entry max. Nothing while it is alive; else up to
+# ``batch`` entries and ``bytes`` bytes (one at least) of its shelf move onto mine (returns
+# dropped, id, request, id, request...): never only in one process's memory. An entry over
+# ``entry max`` is deleted here, never sent. The rest waits for the next look.
 _CLAIM = """
 if redis.call('EXISTS', KEYS[3]) == 1 then return {} end
 local ids = redis.call('HKEYS', KEYS[1])
-local n = math.min(#ids, tonumber(ARGV[4]))
-local out = {}
-for i = 1, n do
-  local v = redis.call('HGET', KEYS[1], ids[i])
-  redis.call('HSET', KEYS[4], ids[i], v)
-  redis.call('HDEL', KEYS[1], ids[i])
-  out[#out + 1] = ids[i]
-  out[#out + 1] = v
+local batch, budget, biggest = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local out, n, size, dropped = {0}, 0, 0, 0
+for i = 1, #ids do
+  if n >= batch then break end
+  local len = redis.call('HSTRLEN', KEYS[1], ids[i])
+  if len > biggest then
+    redis.call('HDEL', KEYS[1], ids[i])
+    dropped = dropped + 1
+  else
+    if n > 0 and size + len > budget then break end
+    local v = redis.call('HGET', KEYS[1], ids[i])
+    redis.call('HSET', KEYS[4], ids[i], v)
+    redis.call('HDEL', KEYS[1], ids[i])
+    out[#out + 1] = ids[i]
+    out[#out + 1] = v
+    n, size = n + 1, size + len
+  end
 end
+out[1] = dropped
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[1]) end
 if n > 0 then
   redis.call('SADD', KEYS[2], ARGV[2])
@@ -90,8 +109,9 @@ if n > 0 then
 end
 return out
 """
-#: requests claimed from one dead worker's shelf per look
+#: requests claimed from one dead worker's shelf per look, and their bytes at most
 CLAIM_BATCH = 500
+CLAIM_BYTES = 4 * 1024 * 1024
 
 
 def queue_name(settings: Any, spider: str) -> str:
@@ -111,13 +131,13 @@ class RedisShelf:
         self.link = link
         self.prefix = prefix
         self.parkers = f"{prefix}parkers:{queue}"
-        self._queue = queue
+        self.queue = queue
 
     def __repr__(self) -> str:
         return f"<RedisShelf {self.parkers!r}>"
 
     def shelf_key(self, worker: str) -> str:
-        return f"{self.prefix}parked:{self._queue}:{worker}"
+        return f"{self.prefix}parked:{self.queue}:{worker}"
 
     def alive_key(self, worker: str) -> str:
         return f"{self.prefix}alive:{worker}"
@@ -145,18 +165,18 @@ class RedisShelf:
         """The other workers that have a shelf."""
         return [w for w in map(_text, await self.link.call("SMEMBERS", self.parkers)) if w != me]
 
-    async def claim(self, worker: str, me: str, ttl: float) -> dict[str, str] | None:
+    async def claim(self, worker: str, me: str, ttl: float) -> tuple[dict[str, str], int] | None:
         """Move the shelf of ``worker`` onto mine if it is no longer alive: its entries
-        (id -> request), or None while it is alive."""
+        (id -> request) and how many oversized ones were deleted, or None while it is
+        alive."""
         keys = (self.shelf_key(worker), self.parkers, self.alive_key(worker))
         mine = (self.shelf_key(me), self.alive_key(me))
-        got = await self.link.call(
-            "EVAL", _CLAIM, 5, *keys, *mine, worker, me, ms(ttl), CLAIM_BATCH
-        )
+        args = (worker, me, ms(ttl), CLAIM_BATCH, CLAIM_BYTES, MAX_ENTRY_BYTES)
+        got = await self.link.call("EVAL", _CLAIM, 5, *keys, *mine, *args)
         if not got:
-            return None if await self.link.call("EXISTS", keys[2]) else {}
-        flat = [_text(x) for x in got]
-        return dict(zip(flat[::2], flat[1::2], strict=False))
+            return None if await self.link.call("EXISTS", keys[2]) else ({}, 0)
+        flat = [_text(x) for x in got[1:]]
+        return dict(zip(flat[::2], flat[1::2], strict=False)), int(got[0])
 
 
 class Shelving:
@@ -192,6 +212,9 @@ class Shelving:
         self._untaken: set[str] = set()
         #: ids Redis has confirmed on this worker's shelf (left at close only if there)
         self._stored: set[str] = set()
+        settings = ctx.settings
+        self.keys = ShelfKeys(route_secret(settings.api_key, settings.api_keys), shelf.queue)
+        self._pickle_ok = pickle_allowed(ctx.crawler.settings.get("SCHEDULER_SERIALIZER"))
 
     def __repr__(self) -> str:
         return f"<Shelving worker={self.worker} {self.shelf!r}>"
@@ -228,8 +251,9 @@ class Shelving:
     def put(self, request: Request) -> None:
         """Put a parked request on the shelf (in the background: parking goes on at once;
         while Redis is down it waits in this worker's memory only, as without a shelf)."""
+        park_id = uuid.uuid4().hex
         try:
-            blob = _encode(request, self._spider)
+            blob = encode(request, self._spider, self.keys, park_id, pickle_ok=self._pickle_ok)
         except Exception as exc:  # unpicklable meta, a callback that is no spider method
             self.ctx.warn_once(
                 f"unshelvable:{type(exc).__name__}",
@@ -241,7 +265,7 @@ class Shelving:
             self.ctx.inc("parked/unshelvable")
             return
         state = RequestState.of(request)
-        state.shelved = park_id = uuid.uuid4().hex
+        state.shelved = park_id
         spawn(self._put(state, park_id, blob))
 
     async def _put(self, state: RequestState, park_id: str, blob: str) -> None:
@@ -296,10 +320,14 @@ class Shelving:
             for worker in await self.shelf.others(self.worker):
                 if self._closing():
                     return
-                entries = await self.shelf.claim(worker, self.worker, self.ttl)
-                if entries is None:
+                claimed = await self.shelf.claim(worker, self.worker, self.ttl)
+                if claimed is None:
                     others += 1
-                elif entries:
+                    continue
+                entries, dropped = claimed
+                if dropped:
+                    self._skipped("oversized", dropped)
+                if entries:
                     self._schedule(entries)
             self.others = others
         except RedisUnavailable:
@@ -317,14 +345,11 @@ class Shelving:
         requests = []
         for park_id, blob in entries.items():
             try:
-                request = _decode(blob, self._spider)
+                request = decode(blob, self._spider, self.keys, park_id)
             except Exception as exc:
                 self._untaken.add(park_id)
-                self.ctx.inc("parked/unreadable")
-                self.ctx.warn_once(
-                    "shelf-unreadable",
-                    "Skipped an unreadable request on a Redis shelf (%s)",
-                    type(exc).__name__,
+                self._skipped(
+                    "unauthenticated" if isinstance(exc, Unauthenticated) else "unreadable"
                 )
                 continue
             state = RequestState.of(request)
@@ -339,6 +364,16 @@ class Shelving:
             self.ctx.inc("parked/recovered")
             self._crawl(request)
         self.taken(requests)
+
+    def _skipped(self, why: str, count: int = 1) -> None:
+        """Entries no worker of this crawl wrote (or too big, or malformed): never sent."""
+        self.ctx.inc(f"parked/{why}", count)
+        self.ctx.warn_once(
+            f"shelf-{why}",
+            "Skipped an unreadable request on a Redis shelf (%s): not sent; something other "
+            "than this crawl's workers writes to its Redis keys",
+            why,
+        )
 
     async def close(self) -> None:
         """Stop looking; leave the shelf to the others (or flush it with the queue)."""
@@ -358,19 +393,6 @@ class Shelving:
             self.ctx.inc("parked/redis_unavailable")
             return False
         return True
-
-
-def _encode(request: Request, spider: Spider | None) -> str:
-    data = pickle.dumps(request.to_dict(spider=spider), protocol=4)
-    return base64.b64encode(data).decode("ascii")
-
-
-def _decode(blob: str, spider: Spider | None) -> Request:
-    try:
-        data = base64.b64decode(blob, validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64") from None
-    return request_from_dict(pickle.loads(data), spider=spider)
 
 
 def _text(value: Any) -> str:

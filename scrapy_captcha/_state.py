@@ -75,6 +75,9 @@ class RequestState:
     submitted: dict[str, Any] | None = None
     #: the add-on's own fetch of a captcha image
     aux: bool = False
+    #: a request of the add-on's own (image fetch, gate submission), judged by the
+    #: outbound policy at every hop: {"page", "internal", "kind", "last", "cookies_off"}
+    outbound: dict[str, Any] | None = None
     #: cookies sent on a page's behalf, on the Cookie header at 760, never into the jar:
     #: {"host": page host, "cookies": {...} (same host only), "extra": {...} (always)}
     session: dict[str, Any] | None = field(default=None, repr=False)
@@ -123,12 +126,13 @@ class RequestState:
             undo=self.undo,
             rerouted=self.rerouted,
             submitted=self.submitted,
+            outbound=self.outbound,
         )
 
     def for_new_request(self) -> RequestState:
         """For a brand-new request made from this one (a gate submission): the attempts
         carry over, nothing that belongs to the old request's route does."""
-        return replace(self.for_reissue(), undo=None, rerouted=False)
+        return replace(self.for_reissue(), undo=None, rerouted=False, outbound=None)
 
 
 def reissue(request: Request, attempts: int | None = None) -> Request:

@@ -4,6 +4,7 @@ setting, the bad value (never a secret) and the closest valid value."""
 from __future__ import annotations
 
 import difflib
+import ipaddress
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -125,6 +126,31 @@ def check_api_url(name: str, url: Any) -> str | None:
         # Say which setting is wrong without echoing the value: it may hold a key.
         raise ConfigurationError(f"{name}: not an http(s) URL (http[s]://host[:port][/path])")
     return str(url)
+
+
+def public_addresses(value: Any) -> frozenset[tuple[str, int]]:
+    """CAPTCHA_PUBLIC_ADDRESSES: ``"address:port"`` entries (``"[::1]:8080"`` for IPv6),
+    each an exact endpoint the outbound policy treats as public although its address is
+    internal (a test site on loopback, a staging site on a private network)."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple, set, frozenset)):
+        raise ConfigurationError('CAPTCHA_PUBLIC_ADDRESSES must be a list of "address:port"')
+    found: set[tuple[str, int]] = set()
+    for entry in value:
+        host, sep, port = str(entry).strip().rpartition(":")
+        try:
+            address = ipaddress.ip_address(host.strip("[]")).compressed
+            number = int(port)
+        except ValueError:
+            number = 0
+        if not sep or not 0 < number < 65536:
+            raise ConfigurationError(
+                f'CAPTCHA_PUBLIC_ADDRESSES: {str(entry)[:60]!r} is not "address:port" '
+                "(an IP address and a port: only that exact endpoint is treated as public)"
+            )
+        found.add((address, number))
+    return frozenset(found)
 
 
 def shared_queue(settings: BaseSettings) -> bool:

@@ -21,10 +21,12 @@ from scrapy_captcha._solutions import CloudflareSolution
 from scrapy_captcha._state import Undo
 from scrapy_captcha._wire import cookie_ok, header_ok, task_id_ok, user_agent_ok
 
-# Request headers from the solving browser that must not be replayed: HTTP/2 pseudo
-# headers are dropped separately; these are per-connection, per-body or managed by Scrapy.
+# Request headers from the solving browser (or a stored clearance) that must not be
+# replayed: HTTP/2 pseudo headers are dropped separately; these are per-connection,
+# per-body, credentials or managed by Scrapy.
 _DROP_HEADERS = frozenset(
     {
+        "authorization",
         "host",
         "content-length",
         "content-type",
@@ -60,12 +62,20 @@ def decodable_encodings() -> tuple[str, ...]:
 _DECODABLE = decodable_encodings()
 
 
-def filter_headers(raw: dict[str, str]) -> dict[str, str]:
-    """The solver's request headers, minus what must not or cannot be replayed."""
+def replayable(name: str) -> bool:
+    """Whether a header of that name may be replayed on a request (not per-connection,
+    per-body, a credential or managed by Scrapy)."""
+    name = name.lower().strip()
+    return bool(name) and not name.startswith(":") and name not in _DROP_HEADERS
+
+
+def filter_headers(raw: Mapping[str, str]) -> dict[str, str]:
+    """Request headers from a solver's reply, or from a stored clearance, minus what must
+    not or cannot be replayed."""
     out: dict[str, str] = {}
     for name, value in raw.items():
         name = name.lower().strip()
-        if not name or name.startswith(":") or name in _DROP_HEADERS:
+        if not replayable(name):
             continue
         if name == "accept-encoding":
             offered = [part.split(";")[0].strip().lower() for part in value.split(",")]
@@ -131,7 +141,8 @@ class Clearance:
     def from_dict(cls, data: Any) -> Clearance:
         """A clearance read back from a store; ValueError unless every field has the
         type and shape a request can carry (another process, or anyone with access to
-        a shared store, may have written it)."""
+        a shared store, may have written it). Its headers pass the filter a solver's
+        reply passes (no ``Content-Length``, ``Host``, ``Cookie``, credentials...)."""
         if not isinstance(data, dict):
             raise ValueError("a clearance is a JSON object")
         cookies, headers = data.get("cookies"), data.get("headers")
@@ -154,7 +165,8 @@ class Clearance:
         )
         if not all(checks):
             raise ValueError("a clearance field has the wrong type or shape")
-        return cls(**data)
+        assert isinstance(headers, dict)  # (checked above)
+        return cls(**{**data, "headers": filter_headers(headers)})
 
     def apply(self, request: Request, defaults: Mapping[str, bytes] | None = None) -> Undo:
         """Put the clearance on a request that has passed the Cookies middleware.
@@ -167,6 +179,8 @@ class Clearance:
         defaults = defaults or {}
         undo: Undo = {"headers": {}, "added": {}, "replaced": {}}
         for name, value in self.headers.items():
+            if not replayable(name):  # (a ClearanceStore of the user's own: never sent)
+                continue
             current = request.headers.get(name)
             if current is not None and current != defaults.get(name):
                 continue

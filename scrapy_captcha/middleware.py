@@ -98,6 +98,8 @@ class CaptchaMiddleware(_Component):
         if META_OPTIONS in request.meta:
             self._check_options(request)
         state = RequestState.peek(request)
+        if state is not None and state.outbound is not None:
+            root.own.before_hop(request, state)  # (the add-on's own requests, every hop)
         if state is not None and state.job is not None:
             return await root.gates.on_request(request, state)
         if state is not None and state.fill is not None:
@@ -150,10 +152,16 @@ class ClearanceMiddleware(_Component):
     async def process_request(self, request: Request) -> Request | None:
         if not self.root.ctx.active(request):
             return None
+        state = RequestState.peek(request)
+        if state is not None and state.outbound is not None:
+            await self.root.own.before_send(request, state)
         return await self.root.cloudflare.before_download(request)
 
     async def process_response(self, request: Request, response: Response) -> Response:
         if self.root.ctx.active(request):
+            state = RequestState.peek(request)
+            if state is not None and state.outbound is not None:
+                self.root.own.after_response(request, response, state)
             await self.root.cloudflare.after_download(request, response)
         return response
 

@@ -41,6 +41,9 @@ from scrapy_captcha._validate import (
     shown,
     widget_modes,
 )
+from scrapy_captcha._validate import (
+    public_addresses as parse_public_addresses,
+)
 from scrapy_captcha.errors import ConfigurationError
 
 #: the older name of :func:`widget_modes`
@@ -90,6 +93,8 @@ class CaptchaSettings:
     widget_modes: dict[str, str] = field(default_factory=dict)
     image_timeout: float = 300.0
     allow_offsite: bool = False
+    #: (address, port) endpoints the outbound policy treats as public
+    public_addresses: frozenset[tuple[str, int]] = frozenset()
     fill_on_submit: bool = True
     #: the failover order (CAPTCHA_PROVIDERS, else just CAPTCHA_PROVIDER)
     providers: tuple[str, ...] = ()
@@ -243,6 +248,7 @@ class CaptchaSettings:
             unreachable_after=integer("CAPTCHA_UNREACHABLE_AFTER", minimum=1),
             cache_max_entries=integer("CAPTCHA_CACHE_MAX_ENTRIES", minimum=1),
             token_proxy=flag("CAPTCHA_TOKEN_PROXY"),
+            public_addresses=parse_public_addresses(get("CAPTCHA_PUBLIC_ADDRESSES")),
         )
 
     def check_solver(self) -> None:

@@ -81,3 +81,66 @@ class HostileSite:
 
 def html(body: str, status: int = 200, **headers: str) -> Route:
     return status, {"Content-Type": "text/html; charset=utf-8", **headers}, body.encode()
+
+
+class LocalNames:
+    """Host names that resolve to loopback addresses, for in-process crawls: installed as
+    the reactor's name resolver (the one Scrapy connects with, and the one the add-on
+    asks) while the block runs; every other name goes to the resolver it replaces.
+
+    ``names``: name -> address, or a list of addresses answered in turn (the last one
+    for good): a name that resolves to a public address first and to loopback after
+    stands for DNS rebinding."""
+
+    def __init__(self, names: dict[str, str | list[str]]) -> None:
+        self.names = {k: [v] if isinstance(v, str) else list(v) for k, v in names.items()}
+        self.asked: dict[str, int] = {}
+        self._original: Any = None
+
+    def resolveHostName(
+        self,
+        receiver: Any,
+        hostName: str,
+        portNumber: int = 0,
+        addressTypes: Any = None,
+        transportSemantics: str = "TCP",
+    ) -> Any:
+        from twisted.internet.address import IPv4Address
+        from twisted.internet.interfaces import IHostResolution
+        from zope.interface import implementer
+
+        answers = self.names.get(hostName.lower())
+        if answers is None:
+            return self._original.resolveHostName(
+                receiver, hostName, portNumber, addressTypes, transportSemantics
+            )
+        turn = self.asked[hostName.lower()] = self.asked.get(hostName.lower(), 0) + 1
+
+        @implementer(IHostResolution)
+        class Resolution:
+            name = hostName
+
+            def cancel(self) -> None:
+                pass
+
+        resolution = Resolution()
+        receiver.resolutionBegan(resolution)
+        address = answers[min(turn, len(answers)) - 1]
+        receiver.addressResolved(IPv4Address("TCP", address, portNumber))
+        receiver.resolutionComplete()
+        return resolution
+
+    def __enter__(self) -> LocalNames:
+        from twisted.internet import reactor
+        from twisted.internet.interfaces import IHostnameResolver
+        from zope.interface import directlyProvides
+
+        directlyProvides(self, IHostnameResolver)
+        self._original = reactor.nameResolver  # type: ignore[attr-defined]
+        reactor.installNameResolver(self)  # type: ignore[attr-defined]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        from twisted.internet import reactor
+
+        reactor.installNameResolver(self._original)  # type: ignore[attr-defined]

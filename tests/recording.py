@@ -40,6 +40,8 @@ class RecordingSpider(scrapy.Spider):
         super().__init__(**kwargs)
         self.spec = spec
         self.out = out
+        if spec.get("allowed_domains"):
+            self.allowed_domains = list(spec["allowed_domains"])
         self.batches: list[dict[str, Any]] = spec.get("batches", [])
         self.pending: dict[int, int] = {}
         self.released = False

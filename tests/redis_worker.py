@@ -25,14 +25,15 @@ from scrapy_captcha.testing import offline_public_suffixes
 
 
 class WorkerSpider(RedisSpider):
-    """Start URLs come from ``<name>:start_urls`` as JSON ``{"url", "proxy"}``."""
+    """Start URLs come from ``<name>:start_urls`` as JSON ``{"url", "proxy", "headers"}``."""
 
     name = "workers"
     worker = ""
 
     def make_request_from_data(self, data: bytes) -> Request:
         item = json.loads(data)
-        return Request(item["url"], meta={"proxy": item["proxy"]}, dont_filter=True)
+        meta, headers = {"proxy": item["proxy"]}, item.get("headers")
+        return Request(item["url"], meta=meta, headers=headers, dont_filter=True)
 
     def parse(self, response: Response) -> Iterator[Any]:
         link: redis.Redis = self.server  # scrapy-redis's own connection

@@ -71,7 +71,14 @@ def flaky_link(url: str, script: str, nth: int, *, after: bool = False) -> Any:
 class Worker:
     """A Shelving as a worker's Coordination builds it, its crawl() recorded."""
 
-    def __init__(self, url: str, link: Any = None, queue: str = QUEUE, **settings: Any) -> None:
+    def __init__(
+        self,
+        url: str,
+        link: Any = None,
+        queue: str = QUEUE,
+        keep_requests: bool = False,
+        **settings: Any,
+    ) -> None:
         from scrapy.utils.test import get_crawler
 
         from scrapy_captcha._context import Context
@@ -83,6 +90,8 @@ class Worker:
         self.ctx = Context(crawler, CaptchaSettings.from_settings(crawler.settings))
         self.link = link or RedisLink(RedisAddress.parse(url))
         self.crawled: list[str] = []
+        self.requests: list[Any] = []
+        self.keep_requests = keep_requests
         self.closed = False
         self.shelving = Shelving(
             self.ctx,
@@ -96,6 +105,8 @@ class Worker:
     def crawl(self, request: Any) -> None:
         assert not self.closed, "crawl() after close"
         self.crawled.append(request.url)
+        if self.keep_requests:
+            self.requests.append(request)
 
     def stat(self, name: str) -> int:
         return int(self.ctx.stats.get_value(f"captcha/{name}", 0))
@@ -106,13 +117,42 @@ class Worker:
         await self.link.close()
 
 
-def dead_shelf(redis: Any, worker: str, *paths: str) -> None:
-    from scrapy_captcha._shelf import _encode
+def keys(queue: str = QUEUE) -> Any:
+    """The entry keys of this crawl's workers (the default settings: no API key)."""
+    from scrapy_captcha._routes import route_secret
+    from scrapy_captcha._shelf_entries import ShelfKeys
+
+    return ShelfKeys(route_secret("", {}), queue)
+
+
+def dead_shelf(redis: Any, worker: str, *paths: str, body: bytes | None = None) -> None:
+    from scrapy_captcha._shelf_entries import encode
 
     for path in paths:
-        blob = _encode(request(path), spider())
-        redis.command("HSET", f"{PREFIX}parked:{QUEUE}:{worker}", uuid.uuid4().hex, blob)
+        park_id = uuid.uuid4().hex
+        req = request(path) if body is None else request(path).replace(body=body)
+        blob = encode(req, spider(), keys(), park_id, pickle_ok=True)
+        redis.command("HSET", f"{PREFIX}parked:{QUEUE}:{worker}", park_id, blob)
     redis.command("SADD", f"{PREFIX}parkers:{QUEUE}", worker)
+
+
+def readable(blobs: list[Any]) -> str:
+    """Shelf entries as a reader of Redis sees them: each as stored, and every base64 run
+    in it decoded (a secret base64-encoded, or pickled then base64-encoded, is as good as
+    in the clear)."""
+    import base64
+    import binascii
+    import contextlib
+    import re
+
+    out = []
+    for blob in map(str, blobs):
+        out.append(blob)
+        for run in re.findall(r"[A-Za-z0-9+/_-]{8,}={0,2}", blob):
+            for decode in (base64.b64decode, base64.urlsafe_b64decode):
+                with contextlib.suppress(binascii.Error, ValueError):
+                    out.append(decode(run + "=" * (-len(run) % 4)).decode("latin-1"))
+    return "\n".join(out)
 
 
 def shelved(redis: Any) -> dict[str, int]:
@@ -274,6 +314,129 @@ async def big_shelf() -> dict[str, Any]:
         return {"per_look": per_look}
 
 
+class _Payload:
+    """Unpickling it runs a command: writes the file named."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> Any:
+        import os
+
+        return (os.system, (f"touch {self.path}",))
+
+
+async def poisoned() -> dict[str, Any]:
+    """Whoever can write to Redis wrote pickles onto a dead worker's shelf: in the old
+    format (base64 pickle), with a forged or missing MAC, an entry moved from another
+    queue or id, junk. None is decoded, none runs, each is skipped and counted; the one
+    genuine entry beside them is sent."""
+    import base64
+    import pickle
+    import tempfile
+    from pathlib import Path
+
+    from scrapy_captcha._shelf_entries import encode
+    from scrapy_captcha.testing import RedisServer
+
+    ran = Path(tempfile.mkdtemp()) / "ran"
+    evil = pickle.dumps({"url": "http://x/", "meta": {"x": _Payload(str(ran))}})
+    b64 = base64.b64encode(evil).decode()
+    other_queue = encode(request("q"), spider(), keys("other:requests"), "id1", pickle_ok=True)
+    genuine = encode(request("ok"), spider(), keys(), "id2", pickle_ok=True)
+    forged = "scs1." + "A" * 44 + '.{"p":"' + b64 + '"}'
+    entries = {
+        "old": b64,
+        "forged": forged,
+        "unsigned": '{"p":"' + b64 + '"}',
+        "moved": genuine,  # (signed for id2, found under another id)
+        "id1": other_queue,
+        "id2": genuine,
+        "junk": "!!not an entry!!",
+    }
+    with RedisServer() as redis:
+        shelf = f"{PREFIX}parked:{QUEUE}:dead"
+        for park_id, blob in entries.items():
+            redis.command("HSET", shelf, park_id, blob)
+        redis.command("SADD", f"{PREFIX}parkers:{QUEUE}", "dead")
+        w = Worker(redis.url)
+        await w.shelving.look()
+        assert not ran.exists(), "a pickle from Redis ran"
+        assert w.crawled == ["http://x/ok"], w.crawled
+        assert await until(lambda: shelved(redis) == {})  # (skipped ones are taken off too)
+        await w.close()
+        return {"unauthenticated": w.stat("parked/unauthenticated"), "sent": w.crawled}
+
+
+async def no_secrets_at_rest() -> dict[str, Any]:
+    """A parked request carries the proxy password (Proxy-Authorization, moved there by
+    HttpProxyMiddleware), the site's Authorization, a session Cookie and a gate
+    submission's page session: none is in Redis in the clear. The worker that takes it
+    over sends the same credentials (the proxy ones: through the same proxy identity); the
+    Cookie is rebuilt from its own jar."""
+    from scrapy_captcha._state import RequestState
+    from scrapy_captcha.testing import RedisServer
+
+    proxy_auth = "Basic dXNlcjpwcm94eS1QQVNTV09SRA=="  # user:proxy-PASSWORD
+    site_auth = "Bearer SITE-TOKEN"
+    req = request("p").replace(
+        headers={
+            "Proxy-Authorization": proxy_auth,
+            "Authorization": site_auth,
+            "Cookie": "session=COOKIE-SESSION",
+            "Accept": "application/json",
+        },
+        meta={"proxy": "http://127.0.0.1:3128", "_auth_proxy": "http://127.0.0.1:3128"},
+    )
+    RequestState.of(req).session = {"origin": "http://x:80", "cookies": {"s": "PAGE-SESSION"}}
+    with RedisServer() as redis:
+        a = Worker(redis.url, SCHEDULER_PERSIST=True)
+        a.shelving.put(req)
+        assert await until(lambda: a.shelving.worker in shelved(redis))
+        raw = readable(redis.command("HVALS", f"{PREFIX}parked:{QUEUE}:{a.shelving.worker}"))
+        for secret in ("PASSWORD", "dXNlcjpwcm94eS1QQVNTV09SRA", "SITE-TOKEN", "SESSION"):
+            assert secret not in raw, secret
+        assert "application/json" in raw  # (what is no secret is there: the check reads)
+        await a.close()  # (left for the next worker)
+        b = Worker(redis.url, keep_requests=True)
+        await b.shelving.look()
+        (got,) = b.requests
+        state = RequestState.peek(got)
+        await b.close()
+        return {
+            "proxy_auth": got.headers.get("Proxy-Authorization").decode(),
+            "auth": got.headers.get("Authorization").decode(),
+            "cookie": got.headers.get("Cookie"),
+            "accept": got.headers.get("Accept").decode(),
+            "proxy": got.meta["proxy"],
+            "session": state.session if state else None,
+            "ok": (proxy_auth, site_auth),
+        }
+
+
+async def claims_bounded_by_bytes() -> dict[str, Any]:
+    """A dead shelf of big entries (forged to 3 MiB, or honest ones near the 1 MiB limit):
+    a look moves at most CLAIM_BYTES (4 MiB) of them; the forged ones are deleted in Redis,
+    never sent to the worker. Before: 40 entries of 8 MiB in one reply (441 MB RSS, Redis
+    timeouts, the store fell back to memory)."""
+    from scrapy_captcha.testing import RedisServer
+
+    with RedisServer() as redis:
+        dead_shelf(redis, "dead", *(f"big{i}" for i in range(6)), body=b"b" * 700_000)
+        shelf = f"{PREFIX}parked:{QUEUE}:dead"
+        for i in range(3):
+            redis.command("HSET", shelf, f"huge{i}", "x" * (3 << 20))
+        w = Worker(redis.url)
+        per_look = []
+        for _ in range(4):
+            await w.shelving.look()
+            per_look.append(len(w.crawled))
+        assert sorted(w.crawled) == sorted(f"http://x/big{i}" for i in range(6))
+        assert await until(lambda: shelved(redis) == {})
+        await w.close()
+        return {"per_look": per_look, "oversized": w.stat("parked/oversized")}
+
+
 SCENARIOS: dict[str, Any] = {
     f.__name__: f
     for f in (
@@ -284,6 +447,9 @@ SCENARIOS: dict[str, Any] = {
         not_persisted,
         queues_apart,
         big_shelf,
+        poisoned,
+        no_secrets_at_rest,
+        claims_bounded_by_bytes,
     )
 }
 

@@ -10,8 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.http import HtmlResponse, Response
+from scrapy.utils.httpobj import urlparse_cached
 
 from scrapy_captcha._detection import Challenge, detect
+from scrapy_captcha._outbound import Outbound, is_internal, judge
 from scrapy_captcha._solutions import (
     CloudflareSolution,
     TokenSolution,
@@ -21,7 +23,7 @@ from scrapy_captcha._solutions import (
     parse_token_solution,
 )
 from scrapy_captcha._widgets import Widget, find_widgets
-from scrapy_captcha.clearance import Clearance
+from scrapy_captcha.clearance import Clearance, replayable
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -173,3 +175,237 @@ def test_store_entries_are_a_clearance_or_a_value_error(entry: Any) -> None:
 def test_any_error_code_has_a_family(code: str) -> None:
     reason, family = classify_error(code)
     assert reason and family in ("fatal", "retry", "input", "proxy")
+
+
+# -- the outbound policy: the host judged is the host Scrapy sends to ----------------------
+
+HOST_PARTS = [
+    "shop.example",
+    "SHOP.Example.",
+    "127.0.0.1",
+    "\u2460\u2461\u2466.0.0.1",  # circled digits
+    "127\u30020\u30020\u30021",  # ideographic full stops
+    "\uff53\uff48\uff4f\uff50.example",  # fullwidth letters
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "0x7f.1",
+    "2130706433",
+    "xn--01aa.com",
+    "\u044b\u044b.com",
+    "exa%6dple.com",
+    "a@b.example",
+    "b.example\uff20c.example",
+    "h\tost",
+    "",
+]
+URL_NOISE = st.lists(
+    st.one_of(
+        st.sampled_from(
+            [
+                "http://",
+                "https://",
+                "HTTP://",
+                "ftp://",
+                "http:",
+                "//",
+                "\\",
+                "@",
+                ":",
+                "/",
+                "#",
+                "?",
+                ":80",
+                ":8081",
+                ":99999",
+                ":\uff18\uff10",
+                "%40",
+                "%2f",
+                " ",
+                ".",
+            ]
+        ),
+        st.sampled_from(HOST_PARTS),
+        st.text(max_size=6),
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+URL_SHAPED = st.tuples(
+    st.sampled_from(["http://", "https://", "HTTP://", "http:\\\\", "http:/", "http:///"]),
+    st.sampled_from(["", "", "", "user@", "127.0.0.1:9\\@", "a%40b@"]),
+    st.sampled_from(HOST_PARTS),
+    st.sampled_from(["", "", ":80", ":8081", ":0", ":\uff18", ":99999", ":"]),
+    st.lists(
+        st.sampled_from(["/", "\\", "@evil.example", "#", "?", "x", "%2f", "\u3002", " ", ":1"]),
+        max_size=5,
+    ).map("".join),
+).map("".join)
+URL_PIECES = st.one_of(URL_SHAPED, URL_NOISE)
+
+
+def _sent_to(url: str) -> tuple[str, int] | None:
+    """Where Scrapy's HTTP/1.1 handler connects for ``url``: Twisted's parse of
+    ``request.url`` (what ``ScrapyAgent`` hands its agent), or None if Scrapy cannot
+    build the request."""
+    from urllib.parse import urldefrag
+
+    from twisted.web.client import URI
+
+    try:
+        wire = Request(url).url
+    except (ValueError, TypeError):
+        return None
+    uri = URI.fromBytes(urldefrag(wire)[0].encode("ascii"))
+    return uri.host.decode("ascii").lower().strip("[]").rstrip("."), uri.port
+
+
+@PROPERTY
+@given(st.one_of(URL_SHAPED, URL_NOISE, st.text(max_size=40)))
+def test_the_host_the_policy_judges_is_the_host_scrapy_sends_to(url: str) -> None:
+    target = judge(url)
+    if isinstance(target, str):
+        assert target in ("bad_url", "bad_scheme")
+        return
+    assert target.url == Request(url).url  # the very request that will be sent
+    assert _sent_to(url) == (target.origin.host, target.origin.port)
+    assert urlparse_cached(Request(url)).hostname.rstrip(".") == target.origin.host
+    # And the literal-address rule reads the same host: internal on the wire, internal here.
+    if is_internal(target.origin.host):
+        assert Outbound().refusal("https://shop.example/", url) in ("internal_address", None)
+        if target.origin.host not in ("shop.example",):
+            assert Outbound().refusal("https://shop.example/", url) == "internal_address"
+
+
+# -- store and note entries ------------------------------------------------------------------
+
+STORED_HEADERS = st.dictionaries(
+    st.sampled_from(
+        [
+            "Content-Length",
+            "Transfer-Encoding",
+            "Host",
+            "Authorization",
+            "Cookie",
+            "Proxy-Authorization",
+            "Connection",
+            "TE",
+            "User-Agent",
+            "accept-language",
+            "Accept-Encoding",
+            "X-Ok",
+            ":authority",
+        ]
+    ),
+    st.sampled_from(["1", "chunked", "evil.example", "Basic eA==", "a=b", "gzip, br", "x"]),
+    max_size=8,
+)
+
+
+@PROPERTY
+@given(STORED_HEADERS, st.sampled_from(["UA", None]))
+def test_a_stored_clearance_never_puts_a_forbidden_header_on_a_request(
+    headers: dict[str, str], user_agent: str | None
+) -> None:
+    entry = {
+        "cookies": {},
+        "user_agent": user_agent,
+        "headers": headers,
+        "expires_at": 9e9,
+        "id": "x",
+    }
+    try:
+        clearance = Clearance.from_dict(json.loads(json.dumps(entry)))
+    except ValueError:
+        assert any(name.startswith(":") for name in headers)  # (not an HTTP token)
+    else:
+        request = Request("https://shop.example/")
+        before = set(request.headers)
+        clearance.apply(request)
+        added = {bytes(n).decode().lower() for n in set(request.headers) - before}
+        assert all(replayable(name) for name in added - {"user-agent", "cookie"}), added
+        assert request.headers.get("Cookie") in (None, b"")
+    # A Clearance built by hand (a store of the user's own) is filtered when applied too.
+    direct = Request("https://shop.example/")
+    Clearance(cookies={}, user_agent=None, headers=headers, expires_at=9e9).apply(direct)
+    assert all(replayable(bytes(n).decode()) for n in direct.headers if bytes(n) != b"Cookie")
+
+
+def _noted(raw: Any) -> Any:
+    """``RedisStore.noted_task`` on a task note Redis holds as ``raw``."""
+    from scrapy_captcha._redis_link import RedisAddress
+    from scrapy_captcha._store_redis import RedisStore
+
+    store = RedisStore(RedisAddress.parse("redis://127.0.0.1:9/0"))
+
+    async def call(*args: Any) -> Any:
+        return raw
+
+    store.link.call = call  # type: ignore[method-assign]
+    coro = store.noted_task("shop.example|direct")
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    raise AssertionError("noted_task waited on something")
+
+
+@PROPERTY
+@given(st.one_of(json_values.map(json.dumps), st.text(max_size=40)))
+def test_task_notes_are_a_typed_note_or_none(raw: str) -> None:
+    from scrapy_captcha._wire import task_id_ok
+    from scrapy_captcha.store import TaskNote
+
+    note = _noted(raw)
+    assert note is None or (
+        isinstance(note, TaskNote)
+        and isinstance(note.provider, str)
+        and task_id_ok(note.task_id)
+        and isinstance(note.created, float)
+    )
+
+
+# -- shelf entries ------------------------------------------------------------------------
+
+shelf_requests = st.builds(
+    lambda url, body, meta, headers: Request(url, body=body, meta=meta, headers=headers),
+    st.sampled_from(["http://x/p", "https://shop.example/a?b=c", "http://[::1]:8/x"]),
+    st.binary(max_size=64),
+    st.dictionaries(
+        st.text(max_size=8).filter(lambda k: k != "_captcha"), json_values, max_size=4
+    ),
+    st.dictionaries(
+        st.sampled_from(["Accept", "X-A", "Authorization", "Proxy-Authorization", "Cookie"]),
+        st.text(alphabet="abc =;", min_size=1, max_size=10),
+        max_size=4,
+    ),
+)
+
+
+@PROPERTY
+@given(shelf_requests, st.text(min_size=1, max_size=12))
+def test_shelf_entries_round_trip_without_secrets(request: Request, park_id: str) -> None:
+    from scrapy_captcha._shelf_entries import ShelfKeys, decode, encode
+
+    keys = ShelfKeys(b"s" * 32, "q:requests")
+    blob = encode(request, None, keys, park_id, pickle_ok=True)
+    back = decode(blob, None, keys, park_id)
+    assert (back.url, back.body, back.meta) == (request.url, request.body, request.meta)
+    for name in ("Accept", "X-A", "Authorization", "Proxy-Authorization"):
+        assert back.headers.getlist(name) == request.headers.getlist(name)
+    assert b"Cookie" not in back.headers
+    for secret in ("Authorization", "Proxy-Authorization"):
+        for value in request.headers.getlist(secret):
+            assert len(value) < 4 or value.decode() not in blob
+
+
+@PROPERTY
+@given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.hex())))
+def test_any_shelf_entry_read_back_is_a_request_or_skipped(blob: str) -> None:
+    from scrapy_captcha._shelf_entries import ShelfKeys, decode
+
+    for text in (blob, f"scs1.{blob}", f"scs1.{'A' * 44}.{blob}"):
+        try:
+            decode(text, None, ShelfKeys(b"s" * 32, "q"), "id")
+        except ValueError:  # (Unauthenticated is one)
+            continue
+        raise AssertionError(f"an unauthenticated entry was decoded: {text!r}")

@@ -88,10 +88,18 @@ def test_black_holed_redis_never_hangs(reactor: str) -> None:
 
 
 def test_redis_urls_and_settings_without_showing_the_password() -> None:
-    for url in ("redis://:s3cr3t@/0", "redis://:s3cr3t@host/notadb", "redis://:s3cr3t@h:x/0"):
-        with pytest.raises(ConfigurationError) as info:
+    for url in (
+        "redis://:s3cr3t@/0",
+        "redis://:s3cr3t@host/notadb",
+        "redis://:s3cr3t@h:x/0",
+        "redis://:s3cr3t@[/0",  # (urlsplit itself raised: a raw ValueError)
+        "redis://:s3cr3t@[::1/0",
+        "redis://:s3cr3t@ho\uff20st/0",
+    ):
+        with pytest.raises(ConfigurationError, match="CAPTCHA_CACHE_URL") as info:
             open_store(url, get_crawler())
         assert "s3cr3t" not in str(info.value) + repr(info.value)
+        assert info.value.__cause__ is None and info.value.__context__ is None
     crawler = get_crawler(settings_dict={"CAPTCHA_CACHE_PREFIX": "p:", "CAPTCHA_CACHE_TIMEOUT": 2})
     store = open_store("rediss://user:s3cr3t@cache.example:6380/2", crawler)
     assert isinstance(store, RedisStore) and store.shared and store.prefix == "p:"

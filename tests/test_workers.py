@@ -10,10 +10,14 @@ what a killed worker delivered is counted too.
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 import re
 from pathlib import Path
 from typing import Any
+
+from shelf_scenarios import readable
 
 from conftest import REACTORS, CrawlResult, assert_clean_log
 from processes import CrawlProcess, wait_until
@@ -23,12 +27,26 @@ PREFIX = "scrapy-captcha:"
 SPIDER = "workers"
 
 
-def seed(redis: RedisServer, urls: list[str], proxy: str, worker: str | None = None) -> None:
+def seed(
+    redis: RedisServer,
+    urls: list[str],
+    proxy: str,
+    worker: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
     """Push start URLs: to the list every worker reads, or to one ``worker``'s own (so
     the test knows who meets which page; they still go through the one shared queue)."""
     key = f"{SPIDER}:start_urls" + (f":{worker}" if worker else "")
     for url in urls:
-        redis.command("RPUSH", key, json.dumps({"url": url, "proxy": proxy}))
+        redis.command("RPUSH", key, json.dumps({"url": url, "proxy": proxy, "headers": headers}))
+
+
+def shelved_text(redis: RedisServer) -> str:
+    """Every entry on every shelf, as a reader of Redis can read them."""
+    keys = redis.command("KEYS", f"{PREFIX}parked:{SPIDER}:*")
+    text = readable([v for key in keys for v in redis.command("HVALS", key)])
+    assert "shop.example" in text  # (the check reads what it should)
+    return text
 
 
 def delivered(redis: RedisServer) -> list[dict[str, Any]]:
@@ -48,12 +66,12 @@ def lease_holder(redis: RedisServer) -> str | None:
     return str(redis.command("GET", leases[0])).split(":")[0] if leases else None
 
 
-def all_done(redis: RedisServer, *results: CrawlResult) -> None:
+def all_done(redis: RedisServer, *results: CrawlResult, secrets: tuple[str, ...] = ()) -> None:
     """Nothing left on any shelf; each worker finished normally with a clean log."""
     assert shelves(redis) == {}
     for r in results:
         assert r.reason == "finished"
-        assert_clean_log(r, "test-key")
+        assert_clean_log(r, "test-key", *secrets)
 
 
 def worker_id(proc: CrawlProcess) -> str | None:
@@ -125,21 +143,30 @@ def test_killed_worker_loses_no_request_waiting_for_a_solve(
 ) -> None:
     """Worker A takes the solve lease; B parks its pages waiting for it, on its shelf in
     Redis. B is SIGKILLed: once its heartbeat expires A claims its shelf and schedules the
-    pages again; when A's solve lands every page arrives, still for one solve."""
+    pages again; when A's solve lands every page arrives, still for one solve. The pages
+    go through an authenticated proxy with the site's Authorization: neither credential is
+    on a shelf in the clear, and A sends B's pages with both (sealed in the entry)."""
+    password, token = "s3cret", "Bearer SITE-TOKEN-42"
+    creds = base64.b64encode(f"alice:{password}".encode()).decode()
     with EmulatorStack(solve_latency=0.3) as stack:
         stack.site.add_host("shop.example")
         stack.solver.hold()
         workers = Workers(stack, redis, tmp_path, procs)
+        proxy = stack.proxy_b.url_with("alice", password)
+        auth = {"Authorization": token}
         a = workers.start("a", own_start=True)
         first = urls("shop.example", 4, "a")
-        seed(redis, first, stack.proxy_a.url, "a")
+        seed(redis, first, proxy, "a", headers=auth)
         wait_until(lambda: shelves(redis).get(worker_id(a) or "") == 4)
         assert lease_holder(redis) == worker_id(a)
         b = workers.start("b", own_start=True)
         rest = urls("shop.example", 4, "b")
-        seed(redis, rest, stack.proxy_a.url, "b")
+        seed(redis, rest, proxy, "b", headers=auth)
         wait_until(lambda: bool(shelves(redis).get(worker_id(b) or "")))
         wait_until(lambda: sum(shelves(redis).values()) == 8)
+        at_rest = shelved_text(redis)
+        for secret in (password, creds, creds.rstrip("="), "SITE-TOKEN-42"):
+            assert secret not in at_rest, secret
         on_b = shelves(redis)[worker_id(b) or ""]
         b.kill()
         # Claimed by A once B's heartbeat (TTL 3 s) has expired.
@@ -148,11 +175,12 @@ def test_killed_worker_loses_no_request_waiting_for_a_solve(
         r = a.result()
         pages = delivered(redis)
         assert sorted(p["url"] for p in pages) == sorted(first + rest)
-        assert {p["status"] for p in pages} == {200}
+        assert {p["status"] for p in pages} == {200}  # (a 407 without the proxy's password)
         assert {p["worker"] for p in pages} == {"a"}
-        assert stack.solver.create_task_count == 1
+        assert stack.solver.create_task_count == 1  # (the same proxy identity: one exit)
         assert r.stat("captcha/parked/recovered") == on_b
-        all_done(redis, r)
+        assert all(r["exit"] == "B-1" for r in stack.proxy_b.requests)  # (never a 407)
+        all_done(redis, r, secrets=(password, creds))
 
 
 def test_killed_solving_worker_is_taken_over_and_loses_nothing(
@@ -195,8 +223,8 @@ def test_worker_closing_mid_solve_leaves_its_pages_to_the_next_worker(
 ) -> None:
     """A worker that stops (CLOSESPIDER_TIMEOUT) while its pages wait for a solve leaves
     them on its shelf, as the scrapy-redis queue persists; the next worker to start takes
-    them over at once and delivers them. Junk on a dead worker's shelf (not base64; base64
-    but not a pickle) is skipped with a stat and one warning."""
+    them over at once and delivers them. Junk on a dead worker's shelf (not an entry; a
+    pickle as the shelf used to hold them) is skipped with a stat and one warning."""
     with EmulatorStack(solve_latency=0.3) as stack:
         stack.site.add_host("shop.example")
         stack.solver.hold()
@@ -211,12 +239,13 @@ def test_worker_closing_mid_solve_leaves_its_pages_to_the_next_worker(
         assert redis.command("KEYS", f"{PREFIX}alive:*") == []  # gone at close
         stack.solver.release()
         junk = f"{PREFIX}parked:{SPIDER}:requests:deadbeef"
-        redis.command("HSET", junk, "x", "!!not base64!!", "y", "bm90IGEgcGlja2xl")
+        old = base64.b64encode(pickle.dumps({"url": "http://shop.example/x"})).decode()
+        redis.command("HSET", junk, "x", "!!not an entry!!", "y", old)
         redis.command("SADD", f"{PREFIX}parkers:{SPIDER}:requests", "deadbeef")
         rb = workers.start("b").result()
         assert sorted(p["url"] for p in delivered(redis)) == sorted(expected)
         assert rb.stat("captcha/parked/recovered") == 3
-        assert rb.stat("captcha/parked/unreadable") == 2
+        assert rb.stat("captcha/parked/unauthenticated") == 2
         assert rb.log.count("Skipped an unreadable request on a Redis shelf") == 1
         assert shelves(redis) == {}
         for r in (ra, rb):
