@@ -14,6 +14,9 @@ RECAPTCHA_V2_INVISIBLE: Final = "recaptcha_v2_invisible"
 RECAPTCHA_V3: Final = "recaptcha_v3"
 RECAPTCHA_ENTERPRISE: Final = "recaptcha_enterprise"
 HCAPTCHA: Final = "hcaptcha"
+GEETEST_V4: Final = "geetest_v4"
+MTCAPTCHA: Final = "mtcaptcha"
+FRIENDLY_CAPTCHA: Final = "friendly_captcha"
 IMAGE: Final = "image"
 
 #: Widget kinds CAPTCHA_WIDGETS accepts (``image`` captchas are solved on request only).
@@ -24,6 +27,9 @@ WIDGET_KINDS: Final = (
     RECAPTCHA_V3,
     RECAPTCHA_ENTERPRISE,
     HCAPTCHA,
+    GEETEST_V4,
+    MTCAPTCHA,
+    FRIENDLY_CAPTCHA,
 )
 #: Every captcha kind, as used in stats and ``captcha_result["kind"]``.
 KINDS: Final = (*WIDGET_KINDS, IMAGE)
