@@ -25,6 +25,7 @@ from scrapy_captcha._cloudflare_markers import (
     CF_ACCESS_MARKERS,
     CF_ACCESS_REFUSALS,
     CF_BLOCK_PHRASES,
+    CF_CAPTCHA_FORM_MARKERS,
     CF_CHALLENGE_FORM_MARKERS,
     CF_CHALLENGE_MARKERS,
     CF_CHALLENGE_TITLES,
@@ -234,11 +235,8 @@ def is_challenge_candidate(status: int, headers: Headers) -> bool:
     return status in CHALLENGE_STATUSES and _is_from_cloudflare(headers)
 
 
-def _is_cf_interactive(text: bytes) -> bool:
-    """Captcha kind/token or an embedded challenge widget, or ``cType: 'interactive'``
-    (quotes and spacing vary; ``'non-interactive'`` is the JS challenge, not this)."""
-    if _has_any(text, CF_INTERACTIVE_MARKERS):
-        return True
+def _cf_challenge_type(text: bytes) -> bytes | None:
+    """The value of ``cType`` in ``_cf_chl_opt`` (quotes and spacing vary), if any."""
     for key in CF_CHALLENGE_TYPE_KEYS:
         pos = 0
         for _ in range(_MAX_HITS):
@@ -246,9 +244,24 @@ def _is_cf_interactive(text: bytes) -> bool:
             if hit < 0:
                 break
             pos = hit + len(key)
-            if _value_at(text, pos).startswith(b"interactive"):
-                return True
-    return False
+            if hit and text[hit - 1 : hit].isalnum():
+                continue  # (``<!doctype``: not the key)
+            value = _value_at(text, pos)
+            if value[:1].isalpha():
+                return value[: len(b"non-interactive")]
+    return None
+
+
+def _is_cf_interactive(text: bytes) -> bool:
+    """An embedded challenge widget, or ``cType: 'interactive'`` (``'non-interactive'`` is
+    the JS challenge, not this); the 2019-2021 captcha kind/token only when no ``cType``
+    says otherwise (managed pages kept ``cf_captcha_kind`` in their form)."""
+    if _has_any(text, CF_INTERACTIVE_MARKERS):
+        return True
+    challenge_type = _cf_challenge_type(text)
+    if challenge_type is not None:
+        return challenge_type.startswith(b"interactive")
+    return _has_any(text, CF_CAPTCHA_FORM_MARKERS)
 
 
 def _cf_challenge_variant(text: bytes, status: int) -> str:

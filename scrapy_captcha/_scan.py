@@ -29,13 +29,14 @@ class Steps:
 
     __slots__ = ("limit", "passes", "used")
 
-    def __init__(self, limit: int = MAX_STEPS) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = MAX_STEPS if limit is None else limit
         self.used = 0
         self.passes = 0
 
     def take(self, n: int = 1) -> bool:
-        if self.used >= self.limit:
+        if self.used + n > self.limit:
+            self.used = self.limit  # (spent: every later take is refused too)
             return False
         self.used += n
         return True

@@ -54,7 +54,12 @@ _REVERSED_APIS: Final = {
 _EXECUTE_START: Final = re.compile(r"grecaptcha\s*\.\s*(?:enterprise\s*\.\s*)?execute\s*\(\s*")
 _GEETEST_START: Final = re.compile(r"initGeetest4\s*\(\s*")
 _QUOTED: Final = re.compile(r"""(['"`])(?P<v>[^'"`\\\n]{0,300})\1""")
-_EXPR: Final = re.compile(r"[\w$.\[\]'\"()]{1,200}")
+#: A target expression: a name path with calls and indexes (``document.getElementById(
+#: 'reset-ts')``, ``slots[i]``, ``$('#x')[0]``); possessive, so a mismatch never backtracks.
+_EXPR: Final = re.compile(
+    r"""[\w$]++(?:\s*+(?:\.\s*+[\w$]++|\[[^\[\]\n]{0,200}+\]"""
+    r"""|\((?:[^()'"\n]|'[^'\n]{0,200}+'|"[^"\n]{0,200}+"){0,200}+\))){0,20}+"""
+)
 _COMMA: Final = re.compile(r"\s*,\s*")
 #: An element looked up by a literal, or by a variable (a loop over candidates).
 _LOOKUP: Final = re.compile(

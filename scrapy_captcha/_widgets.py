@@ -39,7 +39,7 @@ from scrapy_captcha._kinds import (
     RECAPTCHA_V3,
     TURNSTILE,
 )
-from scrapy_captcha._markers import has_widget_markers
+from scrapy_captcha._markers import has_widget_markers, window
 from scrapy_captcha._page import (
     ANSWER_FIELD,
     FormRef,
@@ -108,15 +108,14 @@ _IFRAMES: Final = (
 )
 #: Attributes other than ``data-sitekey`` that hold a key (``data-recaptcha-public-key``,
 #: ``data-turnstile-site-key``), looked for only where the bytes show one.
-_KEY_ATTR_MARKERS: Final = (b"site-key=", b"site_key=", b"public-key=", b"publickey=", b"sitekey=")
-_KEY_ATTRS: Final = (
-    "/descendant::*[@*[name() != 'data-sitekey' and (contains(name(), 'site-key')"
-    " or contains(name(), 'site_key') or contains(name(), 'sitekey')"
-    " or contains(name(), 'public-key') or contains(name(), 'publickey'))]]"
-    f"[position() <= {MAX_ELEMENTS}]"
-)
+#: ``key=`` in the bytes, then the attribute name read backwards from there: the names of
+#: attributes other than ``data-sitekey`` that hold a key (``data-recaptcha-public-key``,
+#: ``data-turnstile-site-key``), so that only those are asked of the parsed page (asking
+#: for "any attribute whose name contains..." costs a pass over every attribute).
+_KEY_EQUALS: Final = re.compile(rb"key\s*=")
+_KEY_ATTR_REVERSED: Final = re.compile(rb"(?:yek[-_]etis|yek-?cilbup)[\w-]{0,60}")
+_MAX_KEY_ATTR_NAMES: Final = 8
 _HINT_ATTRS: Final = ("data-size", "data-version", "data-type")
-_KEY_ATTR_NAME: Final = re.compile(r"site[-_]?key|public-?key", re.IGNORECASE)
 
 _RECAPTCHA_API: Final = re.compile(
     r"(?:google\.com|recaptcha\.net|gstatic\.com)/recaptcha/(api|enterprise)\.js", re.I
@@ -548,17 +547,18 @@ def _configured_widgets(page: Page, facts: _Facts, found: _Found) -> None:
     attribute) for its own script to render: a widget when that API is on the page or the
     page has a container for it."""
     steps = facts.steps
-    # (a) attributes other than data-sitekey, where the bytes show one
-    head = page.head()
-    if any(marker in head for marker in _KEY_ATTR_MARKERS):
+    # (a) attributes other than data-sitekey, by the names the bytes show
+    names = _key_attribute_names(page, steps)
+    if names:
         steps.pass_()
-        for el in page.xpath(_KEY_ATTRS):
+        test = " or ".join(f"@{n}" for n in names)
+        for el in page.xpath(f"/descendant::*[{test}][position() <= {MAX_ELEMENTS}]"):
             if not steps.take() or found.full:
                 break
             if _in_skipped(el, steps):
                 continue
             for name, value in el.attrib.items():
-                if name == "data-sitekey" or not _KEY_ATTR_NAME.search(name):
+                if name not in names:
                     continue
                 key = value.strip()
                 family = family_of(key)
@@ -601,6 +601,26 @@ def _configured_widgets(page: Page, facts: _Facts, found: _Found) -> None:
             hints += " invisible"
         action = option(config, "action", steps=steps) if config else None
         _add_configured(page, facts, found, family, key, container, hints, action)
+
+
+def _key_attribute_names(page: Page, steps: Steps) -> list[str]:
+    """Names of attributes that hold a site key under another name than ``data-sitekey``,
+    as the page's bytes write them (the first few)."""
+    data, end = window(page)
+    names: list[str] = []
+    for examined, m in enumerate(_KEY_EQUALS.finditer(data, 0, end)):
+        if examined >= 4 * MAX_ELEMENTS or not steps.take():
+            break
+        before = data[max(0, m.start() - 80) : m.start() + 3][::-1]
+        named = _KEY_ATTR_REVERSED.match(before)
+        if named is None:
+            continue
+        name = named.group()[::-1].decode("ascii", "replace").lower()
+        if re.fullmatch(r"[a-z][\w-]*", name) and name != "data-sitekey" and name not in names:
+            names.append(name)
+            if len(names) >= _MAX_KEY_ATTR_NAMES:
+                break
+    return names
 
 
 def _add_configured(

@@ -598,7 +598,8 @@ class NoDecodeResponse(HtmlResponse):
         pytest.param(html(403, managed_page(), CF), MANAGED, id="managed-403-markers-only"),
         pytest.param(html(403, JSCH_2023, CF), MANAGED, id="jsch-h-g-orchestrate"),
         pytest.param(html(403, INTERACTIVE_2021, CF), INTERACTIVE, id="interactive-ctype-2021"),
-        pytest.param(html(403, MANAGED_CAPTCHA_2021, CF), INTERACTIVE, id="cf-captcha-kind"),
+        # cf_captcha_kind in the form, cType managed: the variant follows cType (issue 19).
+        pytest.param(html(403, MANAGED_CAPTCHA_2021, CF), MANAGED, id="cf-captcha-kind"),
         pytest.param(html(403, RECAPTCHA_2019, CF), INTERACTIVE, id="recaptcha-captcha-token"),
         pytest.param(html(503, LEGACY_IUAM, CF), LEGACY, id="legacy-503-jschl"),
         pytest.param(html(503, BROWSER_CHECK_503, CF), LEGACY, id="legacy-503-verification"),

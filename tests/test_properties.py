@@ -173,3 +173,53 @@ def test_store_entries_are_a_clearance_or_a_value_error(entry: Any) -> None:
 def test_any_error_code_has_a_family(code: str) -> None:
     reason, family = classify_error(code)
     assert reason and family in ("fatal", "retry", "input", "proxy")
+
+
+# -- page scanners: bounded steps for any input within the window (issue 17) -----------------
+
+SCANNER_FRAGMENTS = [
+    *TAGS,
+    "<script>turnstile.render('#x', {sitekey: '0x4AAAAAAABkMYinukE8nzYS', a: {",
+    "<script>grecaptcha.render(document.getElementById(k), {sitekey: KEY, size: 'invisible'",
+    "grecaptcha.execute(w, {action: 'a'}); ",
+    "['#a', '#b'].forEach(function (s) { var el = document.querySelector(s); ",
+    "var SITE_KEY = '6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf'; ",
+    "{'siteKey': '6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf', 'version': 'v3', x: {",
+    '})(\'6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf\', {"contactform": "c"',
+    "<script data-rocket-src='https://www.google.com/recaptcha/api.js?render=6LcR_okUAAAAAP"
+    "YrPe-HK_0RULO1aZM15ENyM-Mf'></script>",
+    "<iframe src='https://www.google.com/recaptcha/api2/anchor?k=6LcR_okUAAAAAPYrPe-HK_0R"
+    "ULO1aZM15ENyM-Mf&size=invisible'></iframe>",
+    "<div data-recaptcha-public-key='6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf'>",
+    "<div class='g-recaptcha' data-sitekey=''>",
+    "initGeetest4({captchaId: 'e392e1d7fd421dc63325744d5a2b9c73'",
+    "'",
+    '"',
+    "{",
+    "}",
+    "\\",
+    "/*",
+    "//",
+]
+#: (fragment, times): a few fragments repeated up to thousands of times reach the window
+scanner_bodies = st.lists(
+    st.tuples(st.sampled_from(SCANNER_FRAGMENTS), st.integers(1, 3000)), max_size=8
+).map(lambda parts: "".join(f * n for f, n in parts)[: 2 * 1024 * 1024])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scanner_bodies)
+def test_page_scanners_cost_bounded_steps_for_any_page(body: str) -> None:
+    """Whatever a page within the 2 MiB window holds, the widget scanners spend at most
+    the page's budget of Python steps and a fixed number of whole-page passes in C."""
+    from scrapy_captcha._page import html_page
+    from scrapy_captcha._scan import MAX_PASSES, MAX_STEPS
+    from scrapy_captcha._widgets import MAX_WIDGETS
+
+    response = _response(body, "utf-8", 200, {"Content-Type": "text/html"})
+    page = html_page(response)
+    assert page is not None
+    widgets = find_widgets(page)
+    assert len(widgets) <= MAX_WIDGETS
+    assert page.steps.used <= MAX_STEPS
+    assert page.steps.passes <= MAX_PASSES
