@@ -16,11 +16,11 @@ without touching the Cloudflare rules. Marker lists live in
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from scrapy.http import Headers, Response
 
+from scrapy_captcha._challenge import Challenge, ResponseView
 from scrapy_captcha._cloudflare_markers import (
     CF_ACCESS_MARKERS,
     CF_ACCESS_REFUSALS,
@@ -39,10 +39,9 @@ from scrapy_captcha._cloudflare_markers import (
     CF_LEGACY_503_MARKERS,
     CF_LEGACY_MARKERS,
     CF_PLAIN_ERROR_PREFIX,
-    COMPRESSED_MAGIC,
 )
-from scrapy_captcha._encoding import is_wide, scan_bytes, sniff_encoding
-from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK
+from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK, WALLS
+from scrapy_captcha._walls import WALL_DETECTORS, is_wall_candidate
 
 __all__ = [
     "CF_BLOCK_PHRASES",
@@ -55,6 +54,7 @@ __all__ = [
     "CLOUDFLARE_BLOCK",
     "MAX_CHALLENGE_SCAN_BYTES",
     "MAX_SCAN_BYTES",
+    "WALLS",
     "Challenge",
     "detect",
     "is_challenge_candidate",
@@ -90,64 +90,10 @@ _VALUE_SPAN: Final = 96
 _MAX_TAGS: Final = 4
 _SEPARATORS: Final = b" \t\r\n:=#'\">"
 _TITLE_SCAN_BYTES: Final = 512
-#: Bytes sniffed for NULs: a NUL in a body that is not UTF-16/32 means binary data.
-_BINARY_SNIFF_BYTES: Final = 512
 
 
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """What :func:`detect` found.
-
-    ``kind`` names the protection (:data:`CLOUDFLARE` for a solvable challenge,
-    :data:`CLOUDFLARE_BLOCK` for a block page); ``variant`` refines it (``managed``,
-    ``interactive``, ``legacy``; for blocks the Cloudflare error code such as ``"1020"``, or
-    ``"block"``); ``solvable`` says whether a solver can help at all: blocks are only reported.
-    """
-
-    kind: str
-    variant: str
-    solvable: bool
-
-
-# --- shared response view ----------------------------------------------------------------
-
-
-class _Page:
-    """Response facts computed at most once and shared by every detector."""
-
-    __slots__ = ("_texts", "body", "headers", "response", "status")
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-        self.status: int = response.status
-        self.headers: Headers = response.headers
-        self.body: bytes = response.body
-        self._texts: dict[int, bytes] = {}
-
-    def scan(self, limit: int) -> bytes:
-        """Lower-cased copy of the first ``limit`` bytes of the body (a UTF-16/32 page
-        re-encoded, so its markers can be found), computed once per limit."""
-        text = self._texts.get(limit)
-        if text is None:
-            text = self._texts[limit] = scan_bytes(self.response, limit).lower()
-        return text
-
-    def is_scannable(self) -> bool:
-        """True for bodies that may hold a page: not empty, text/HTML-like (or untyped), and
-        not compressed or binary data that merely claims to be text."""
-        if not self.body:
-            return False
-        content_type = self.headers.get(b"Content-Type")
-        media = bytes(content_type).split(b";", 1)[0].strip().lower() if content_type else b""
-        if media and not (
-            media.startswith(b"text/") or b"html" in media or media.endswith(b"/xml")
-        ):
-            return False
-        if self.body.startswith(COMPRESSED_MAGIC):
-            return False
-        return b"\x00" not in self.body[:_BINARY_SNIFF_BYTES] or is_wide(
-            sniff_encoding(self.response)
-        )
+#: the response view every detector reads (status, headers, bounded lower-cased body)
+_Page = ResponseView
 
 
 def _has_any(text: bytes, markers: tuple[bytes, ...]) -> bool:
@@ -225,14 +171,18 @@ def _is_from_cloudflare(headers: Headers) -> bool:
 
 
 def is_challenge_candidate(status: int, headers: Headers) -> bool:
-    """Header-only test: might this response be a Cloudflare challenge or block page?
+    """Header-only test: might this response be a challenge or block page?
 
     Used to keep such pages out of the HTTP cache, where the body may still be compressed,
-    so it never looks at the body. It errs on the side of True for Cloudflare 403/429/503.
+    so it never looks at the body. It errs on the side of True for Cloudflare 403/429/503
+    and for the other walls' own headers on a refusal (AWS WAF's action header, Kasada's,
+    DataDome's, Sucuri's).
     """
     if _is_cf_mitigated(headers):
         return True
-    return status in CHALLENGE_STATUSES and _is_from_cloudflare(headers)
+    if status in CHALLENGE_STATUSES and _is_from_cloudflare(headers):
+        return True
+    return is_wall_candidate(status, headers)
 
 
 def _cf_challenge_type(text: bytes) -> bytes | None:
@@ -338,12 +288,22 @@ def _detect_cloudflare(page: _Page) -> Challenge | None:
 
 # --- entry point ---------------------------------------------------------------------------
 
-#: Detectors asked in order; the first finding wins. Add new providers here.
-_DETECTORS: Final[tuple[Callable[[_Page], Challenge | None], ...]] = (_detect_cloudflare,)
+#: Detectors asked in order; the first finding wins: Cloudflare, then the other walls
+#: (:data:`~scrapy_captcha._walls.WALL_DETECTORS`, in the order of :data:`WALLS`).
+_DETECTORS: Final[tuple[Callable[[_Page], Challenge | None], ...]] = (
+    _detect_cloudflare,
+    *WALL_DETECTORS,
+)
 
 
 def detect(response: Response) -> Challenge | None:
-    """Return the challenge or block page ``response`` is, or None for an ordinary response."""
+    """Return the wall (challenge or block page) ``response`` is, whatever its vendor, or
+    None for an ordinary response.
+
+    A wall comes before any widget on the page: a block page that embeds a reCAPTCHA is a
+    block, never a widget to pay for. Whoever looks for widgets (the gate flow, the spider
+    API) asks this first and leaves the page alone when it answers.
+    """
     page = _Page(response)
     for detector in _DETECTORS:
         found = detector(page)

@@ -8,6 +8,43 @@ from typing import Final
 CLOUDFLARE: Final = "cloudflare"
 CLOUDFLARE_BLOCK: Final = "cloudflare_block"
 
+# Walls beyond Cloudflare: one kind per vendor; ``Challenge.solvable`` and ``variant`` say
+# whether it is a challenge a service may open or a block.
+AWS_WAF: Final = "aws_waf"
+AMAZON: Final = "amazon"
+DATADOME: Final = "datadome"
+INCAPSULA: Final = "incapsula"
+PERIMETERX: Final = "perimeterx"
+AKAMAI: Final = "akamai"
+KASADA: Final = "kasada"
+DDOS_GUARD: Final = "ddos_guard"
+SUCURI: Final = "sucuri"
+RADWARE: Final = "radware"
+QRATOR: Final = "qrator"
+CLOUDFRONT: Final = "cloudfront"
+AZURE_WAF: Final = "azure_waf"
+
+#: Every wall detect() can report, by name: the vendors (``Challenge.vendor``), in the order
+#: they are asked. What a per-wall switch (a setting to turn walls off) is keyed by.
+WALLS: Final = (
+    CLOUDFLARE,
+    AWS_WAF,
+    AMAZON,
+    DATADOME,
+    INCAPSULA,
+    PERIMETERX,
+    AKAMAI,
+    KASADA,
+    DDOS_GUARD,
+    SUCURI,
+    RADWARE,
+    QRATOR,
+    CLOUDFRONT,
+    AZURE_WAF,
+)
+#: The wall each challenge kind belongs to (kinds not listed are their own wall).
+WALL_OF_KIND: Final = {CLOUDFLARE_BLOCK: CLOUDFLARE}
+
 TURNSTILE: Final = "turnstile"
 RECAPTCHA_V2: Final = "recaptcha_v2"
 RECAPTCHA_V2_INVISIBLE: Final = "recaptcha_v2_invisible"

@@ -25,6 +25,7 @@ import re
 from typing import TYPE_CHECKING, Final
 
 from scrapy_captcha._encoding import is_wide, sniff_encoding
+from scrapy_captcha._page import MAX_PARSE_BYTES
 
 if TYPE_CHECKING:
     from scrapy_captcha._page import Page
@@ -52,8 +53,6 @@ _PATTERNS: Final = (_KEY_WORDS, _API_WORDS)
 def window(page: Page) -> tuple[bytes, int]:
     """The bytes to search and where to stop: the body itself (no copy) up to the parse
     window, or the window re-encoded for a UTF-16/32 page."""
-    from scrapy_captcha._page import MAX_PARSE_BYTES
-
     body = page.response.body
     if is_wide(sniff_encoding(page.response)):
         head = page.head()
@@ -63,9 +62,9 @@ def window(page: Page) -> tuple[bytes, int]:
 
 def has_widget_markers(page: Page) -> bool:
     """Whether the page's window carries a widget marker (computed once per page)."""
-    cached: bool | None = page.__dict__.get("_widget_markers")
+    cached: bool | None = page.memo.get("widget_markers")
     if cached is None:
         data, end = window(page)
         cached = any(p.search(data, 0, end) is not None for p in _PATTERNS)
-        page.__dict__["_widget_markers"] = cached
+        page.memo["widget_markers"] = cached
     return cached

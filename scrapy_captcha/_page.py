@@ -105,6 +105,8 @@ class Page:
         self._targets: dict[str, list[Selector]] = {}
         #: the page's budget: every scanner of this page spends from it
         self.steps = Steps()
+        #: what the scanners computed once for this page (markers found, containers...)
+        self.memo: dict[str, Any] = {}
 
     def head(self) -> bytes:
         """The scan window as bytes a byte search can read: UTF-16/32 pages re-encoded."""
@@ -155,6 +157,30 @@ class Page:
         if ref is None:
             ref = self._refs[index] = _form_ref(self, self.forms()[index], index)
         return ref
+
+    def targets(self, target: str | None) -> list[Selector]:
+        """The elements a render call targets ('#id', '.class', a CSS selector or a bare
+        id), in document order: at most :data:`MAX_TARGET_MATCHES`, and at most
+        :data:`MAX_TARGET_LOOKUPS` distinct lookups per page (each is a pass over it)."""
+        if not target:
+            return []
+        cached = self._targets.get(target)
+        if cached is not None:
+            return cached
+        if len(self._targets) >= MAX_TARGET_LOOKUPS:
+            return []
+        self.steps.pass_()
+        try:
+            if target[0] in "#.[" or " " in target.strip():
+                query = f"({_css_to_xpath(target)})[position() <= {MAX_TARGET_MATCHES}]"
+            else:
+                by_id = f"@id={xpath_literal(target)}"
+                query = f"/descendant::*[{by_id}][position() <= {MAX_TARGET_MATCHES}]"
+            found = list(self.xpath(query))
+        except Exception:  # an expression we cannot read as CSS
+            found = []
+        self._targets[target] = found
+        return found
 
     def enclosing_form(self, el: Selector | None) -> FormRef | None:
         """The form ``el`` sits in, or names with its ``form`` attribute."""
@@ -226,27 +252,8 @@ def by_target(page: Page, target: str | None) -> Selector | None:
 
 
 def targets(page: Page, target: str | None) -> list[Selector]:
-    """The elements a render call targets ('#id', '.class', a CSS selector or a bare id),
-    in document order: at most :data:`MAX_TARGET_MATCHES`, and at most
-    :data:`MAX_TARGET_LOOKUPS` distinct lookups per page (each is a pass over it)."""
-    if not target:
-        return []
-    cached = page._targets.get(target)
-    if cached is not None:
-        return cached
-    if len(page._targets) >= MAX_TARGET_LOOKUPS:
-        return []
-    page.steps.pass_()
-    try:
-        if target[0] in "#.[" or " " in target.strip():
-            query = f"({_css_to_xpath(target)})[position() <= {MAX_TARGET_MATCHES}]"
-        else:
-            query = f"(//*[@id={xpath_literal(target)}])[position() <= {MAX_TARGET_MATCHES}]"
-        found = list(page.xpath(query))
-    except Exception:  # an expression we cannot read as CSS
-        found = []
-    page._targets[target] = found
-    return found
+    """The elements a render call targets: see :meth:`Page.targets`."""
+    return page.targets(target)
 
 
 def _css_to_xpath(css: str) -> str:

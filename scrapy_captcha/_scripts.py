@@ -17,7 +17,6 @@ costs at most that, once per call, and calls looked at are capped, found or not.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -28,14 +27,10 @@ from scrapy_captcha._scan import Steps
 MAX_OBJECT_CHARS: Final = 5000
 #: render/execute/init calls looked at per page, whether they turn out to be widgets or not
 MAX_CALLS: Final = 200
-#: site-key-shaped string literals looked at per page
-MAX_KEY_LITERALS: Final = 200
 #: candidate elements one render call may target (a loop over several)
 MAX_TARGETS: Final = 8
 #: characters before a call searched for the element an expression target names
 _LOOKBEHIND: Final = 2000
-#: characters before a key literal searched for the name it is assigned to
-_NAME_LOOKBEHIND: Final = 120
 
 #: ``render(``, then the API it belongs to read backwards from there: a pattern with a
 #: literal prefix runs the fast search loop, where an alternation of API names would
@@ -60,7 +55,7 @@ _EXPR: Final = re.compile(
     r"""[\w$]++(?:\s*+(?:\.\s*+[\w$]++|\[[^\[\]\n]{0,200}+\]"""
     r"""|\((?:[^()'"\n]|'[^'\n]{0,200}+'|"[^"\n]{0,200}+"){0,200}+\))){0,20}+"""
 )
-_COMMA: Final = re.compile(r"\s*,\s*")
+COMMA: Final = re.compile(r"\s*,\s*")
 #: An element looked up by a literal, or by a variable (a loop over candidates).
 _LOOKUP: Final = re.compile(
     r"""(?P<how>getElementById|getElementsByClassName|querySelectorAll|querySelector"""
@@ -78,22 +73,6 @@ SITEKEY_SHAPES: Final = {
     "hcaptcha": re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"),
     "mtcaptcha": re.compile(r"MTPublic-[A-Za-z0-9_-]{4,}"),
 }
-#: A quoted string of one of the shapes: one pass finds every key literal of a script.
-_KEY_LITERAL: Final = re.compile(
-    r"""(?P<q>['"`])(?P<key>6L[A-Za-z0-9_-]{38}|0x4[A-Za-z0-9_-]{20,60}"""
-    r"""|MTPublic-[A-Za-z0-9_-]{4,60}"""
-    r"""|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?P=q)"""
-)
-#: ``name =`` / ``name:`` / ``"name":`` right before a key literal, read backwards (a
-#: match at the start of the reversed text: linear, where a search for ``...$`` is not).
-_ASSIGNED_REVERSED: Final = re.compile(r"""\s*[=:]\s*['"]?(?P<name>[\w$-]{1,80})""")
-#: A key literal passed as the first argument of a call (``})('KEY', {...})``): older
-#: Contact Form 7 hands its site key and v3 actions to an inline function this way.
-_ARGUMENT_OF: Final = re.compile(r"""\(\s*$""")
-#: Names under which configuration objects keep a site key.
-KEY_NAMES: Final = re.compile(
-    r"(?:^|[_-])(?:site[_-]?key|sitekey|public[_-]?key|captcha[_-]?key)$", re.IGNORECASE
-)
 
 #: Captcha API scripts, as written in a ``src`` or in an inline script that injects them.
 _API_URL: Final = re.compile(
@@ -119,16 +98,6 @@ class Call:
     expression: str | None = None
     #: index after the options object
     end: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class KeyLiteral:
-    """A site-key-shaped string in script, and the name it is assigned to (if any)."""
-
-    key: str
-    name: str | None
-    at: int
-    end: int
 
 
 def _object_pattern(depth: int) -> str:
@@ -264,7 +233,7 @@ def _calls(pattern: re.Pattern[str], script: str, steps: Steps, limit: int) -> l
             expression, pos = expr.group(), expr.end()
             # The element is looked up in the call itself or shortly before it.
             looked_up = _lookups(script, max(0, m.start() - _LOOKBEHIND), pos)
-        comma = _COMMA.match(script, pos)
+        comma = COMMA.match(script, pos)
         if comma is None:
             continue
         inside = balanced(script, comma.end(), steps)
@@ -292,95 +261,6 @@ def geetest_calls(script: str, steps: Steps, limit: int) -> list[Call]:
         if inside is not None:
             found.append(Call("geetest", None, (), inside[0], m.start(), None, inside[1]))
     return found
-
-
-def key_literals(script: str, steps: Steps) -> list[KeyLiteral]:
-    """Every site-key-shaped string literal of the script (the first
-    :data:`MAX_KEY_LITERALS`), with the variable or property it is assigned to."""
-    found: list[KeyLiteral] = []
-    for m in _KEY_LITERAL.finditer(script):
-        if len(found) >= MAX_KEY_LITERALS or not steps.take():
-            break
-        before = script[max(0, m.start() - _NAME_LOOKBEHIND) : m.start()][::-1]
-        named = _ASSIGNED_REVERSED.match(before)
-        name = named.group("name")[::-1] if named else None
-        found.append(KeyLiteral(m.group("key"), name, m.start(), m.end()))
-    return found
-
-
-def resolve(expression: str | None, keys: list[KeyLiteral], shape: re.Pattern[str]) -> str | None:
-    """The key a variable or property expression holds (``SITE_KEY``, ``cfg.siteKey``,
-    ``window.CONFIG.recaptcha.key``: its last name), if a literal of ``shape`` is assigned
-    to that name in the page."""
-    if not expression:
-        return None
-    name = re.split(r"[.\[\]'\"]+", expression.strip(".[]'\""))[-1] if expression else ""
-    for literal in keys:
-        if literal.name == name and shape.fullmatch(literal.key):
-            return literal.key
-    return None
-
-
-def configured_action(
-    script: str, sitekey: str, *, contact_form: bool, keys: list[KeyLiteral], steps: Steps
-) -> str | None:
-    """A v3 action kept in configuration: Contact Form 7's ``wpcf7_recaptcha`` object or
-    the actions object older versions pass to an inline function with the site key
-    (``contactform`` on a page with its form, else ``homepage``), or any object literal
-    holding the site key and an ``action``."""
-    wanted = "contactform" if contact_form else "homepage"
-    cf7 = re.search(r"wpcf7_recaptcha\s*=\s*", script)
-    if cf7:
-        action = _cf7_action(script, cf7.end(), wanted, steps)
-        if action:
-            return action
-    for literal in keys:
-        if literal.key != sitekey or not steps.take():
-            continue
-        # (older Contact Form 7) ``})( 'KEY', {"homepage": ..., "contactform": ...} );``
-        comma = _COMMA.match(script, literal.end)
-        if comma is not None and _ARGUMENT_OF.search(script[max(0, literal.at - 40) : literal.at]):
-            action = _cf7_action(script, comma.end(), wanted, steps)
-            if action:
-                return action
-        opening = script.rfind("{", max(0, literal.at - 300), literal.at)
-        if opening == -1:
-            continue
-        inside = balanced(script, opening, steps)
-        if inside is not None:
-            action = option(inside[0], "action", steps=steps)
-            if action:
-                return action
-    return None
-
-
-def _cf7_action(script: str, at: int, wanted: str, steps: Steps) -> str | None:
-    inside = balanced(script, at, steps)
-    if inside is None:
-        return None
-    try:
-        config = json.loads("{" + inside[0] + "}")
-    except ValueError:
-        return None
-    if not isinstance(config, dict):
-        return None
-    actions = config.get("actions", config)
-    if not isinstance(actions, dict) or wanted not in actions:
-        return None
-    value = actions.get(wanted)
-    return value if isinstance(value, str) and value else None
-
-
-def object_around(script: str, literal: KeyLiteral, steps: Steps) -> str | None:
-    """The object literal a key literal is a property of (its nearest ``{`` within a few
-    hundred characters before it, closing after it), or None."""
-    opening = script.rfind("{", max(0, literal.at - 300), literal.at)
-    if opening == -1:
-        return None
-    inside = balanced(script, opening, steps)
-    if inside is None or inside[1] <= literal.end:
-        return None
-    return inside[0]
 
 
 @dataclass(frozen=True, slots=True)
