@@ -108,6 +108,17 @@ class CloudflareFlow:
                 }
             return None
         self.ctx.inc(f"detected/{challenge.kind}")
+        if challenge.vendor != CLOUDFLARE:
+            # Another vendor's wall: never a Cloudflare solve, and never a widget to pay
+            # for (the gate flow does not look at this page). Blocks are reported; walls a
+            # service could open have no flow yet.
+            self.ctx.inc(f"wall/{challenge.vendor}")
+            reason = "no_task" if challenge.solvable else "blocked"
+            self.ctx.log.info(
+                "%s wall (%s) on %s: %s", challenge.vendor, challenge.variant, request.url, reason
+            )
+            self.ctx.give_up(request, challenge.kind, reason, variant=challenge.variant)
+            return response
         route = self.routes.route(request)
         cached = "cached" in response.flags
         applied = state.applied

@@ -108,16 +108,15 @@ def kasada(view: ResponseView) -> Challenge | None:
 
 
 def ddos_guard(view: ResponseView) -> Challenge | None:
-    """DDoS-Guard's check or block page on a refusal: a page that names it (its ``Server``
-    header is on every response of its sites, the origin's own refusals included)."""
+    """DDoS-Guard's check or block page on a refusal: its own check script, or a page naming
+    it served with its ``Server`` header (which its sites send on every response, the
+    origin's own refusals included)."""
     if view.status not in REFUSALS or not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    if b"ddos-guard" not in text:
+    challenge = _find(text, b"check.ddos-guard.net", b"/.well-known/ddos-guard/")
+    if not challenge and not (b"ddos-guard" in view.header(b"Server") and b"ddos-guard" in text):
         return None
-    challenge = _find(
-        text, b"check.ddos-guard.net", b"/.well-known/ddos-guard/", b"checking your browser"
-    )
     return Challenge(DDOS_GUARD, "challenge" if challenge else "block", False)
 
 
@@ -130,7 +129,12 @@ def sucuri(view: ResponseView) -> Challenge | None:
     if not (headed or view.status in REFUSALS) or not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    if b"sucuri website firewall" in text and _find(text, b"access denied", b"blocked"):
+    refused = view.status in REFUSALS
+    if (
+        refused
+        and b"sucuri website firewall" in text
+        and _find(text, b"access denied", b"blocked")
+    ):
         return Challenge(SUCURI, "block", False)
     if headed and b"sucuri_cloudproxy_js" in text:
         return Challenge(SUCURI, "challenge", False)
@@ -157,12 +161,12 @@ _BARE_BYTES: Final = 2048
 
 
 def qrator(view: ResponseView) -> Challenge | None:
-    """Qrator's refusal: a refusal page that names it, or a bare refusal (no page) with its
-    ``Server: QRATOR`` (which its sites send on every response)."""
-    if view.status not in REFUSALS:
+    """Qrator's refusal: with its ``Server: QRATOR`` (which its sites send on every
+    response), a bare refusal (no page of the origin's) or a page that names it."""
+    if view.status not in REFUSALS or b"qrator" not in view.header(b"Server"):
         return None
     text = view.scan(WALL_SCAN_BYTES) if view.is_scannable() else b""
-    if b"qrator" in text or (b"qrator" in view.header(b"Server") and len(view.body) < _BARE_BYTES):
+    if len(view.body) < _BARE_BYTES or b"qrator" in text:
         return Challenge(QRATOR, "block", False)
     return None
 

@@ -279,7 +279,12 @@ def _incapsula(view: ResponseView) -> Challenge | None:
     if b"_incapsula_resource" not in text and b"incapsula incident" not in text:
         return None
     raw = view.raw(WALL_SCAN_BYTES)
-    if b"incapsula incident" in text or b"request unsuccessful" in text:
+    small = len(view.body) <= _INCAP_CHALLENGE_BYTES
+    # The block page frames Imperva's own error resource (CWUDNSAI), whose fallback text
+    # is the incident ID; an article quoting that text is not one.
+    if b"_incapsula_resource?cwudnsai=" in text or (
+        small and b"incapsula incident" in text and b"_incapsula_resource" in text
+    ):
         incident = _INCAP_INCIDENT.search(raw)
         return Challenge(
             INCAPSULA,
@@ -287,7 +292,7 @@ def _incapsula(view: ResponseView) -> Challenge | None:
             False,
             _params(incident_id=_text(incident.group(1)) if incident else None),
         )
-    if len(view.body) > _INCAP_CHALLENGE_BYTES or b"noindex" not in text:
+    if not small or b"noindex" not in text:
         return None  # (every page of an Incapsula site loads the script)
     script = _INCAP_SCRIPT.search(raw)
     if script is None:
