@@ -169,7 +169,7 @@ def _amazon(view: ResponseView) -> Challenge | None:
 # &referer=...&s=...&e=...; the interstitial (device check) one at /interstitial/.
 
 _DD_PAIR: Final = re.compile(
-    rb"""['"](\w{1,16})['"]\s*:\s*(?:['"]([^'"\\]{0,2048})['"]|(-?\d{1,20}))"""
+    rb"""['"](\w{1,16})['"]\s*:\s*(?:['"]([^'"\\]{0,512})['"]|(-?\d{1,20}))"""
 )
 _DD_OBJECT: Final = re.compile(rb"var\s+dd\s*=\s*\{")
 _DD_HOST: Final = re.compile(r"^(?:[\w-]+\.)*captcha-delivery\.com$")

@@ -223,3 +223,86 @@ def test_page_scanners_cost_bounded_steps_for_any_page(body: str) -> None:
     assert len(widgets) <= MAX_WIDGETS
     assert page.steps.used <= MAX_STEPS
     assert page.steps.passes <= MAX_PASSES
+
+
+WALL_FRAGMENTS = [
+    "<html><head><title>Access Denied</title></head>",
+    "var dd={'rt':'c','cid':'AHrl==','hsh':'A5','t':'fe','s':1,'e':'9c',"
+    "'host':'geo.captcha-delivery.com','cookie':'k~3'}",
+    "var dd={'t':'bv','rt':'i','b':7,",
+    "'host':'captcha-delivery.com.evil'",
+    'window.gokuProps = {"key": "AQID", "iv": "CgA", "context": "Qm3"};',
+    "<script src='https://a.b.token.awswaf.com/x/y/challenge.js'></script>",
+    "<script src='/_Incapsula_Resource?SWJIYLWA=7'></script><meta name=robots content=noindex>",
+    "Request unsuccessful. Incapsula incident ID: 12-34 _Incapsula_Resource?CWUDNSAI=1",
+    "<div id='px-captcha'></div><script>window._pxAppId='PXab12';</script>Press &amp; Hold",
+    "Reference&#32;&#35;18&#46;2c&#46;17 errors&#46;edgesuite&#46;net permission to access",
+    "<script src='/1/2/ips.js?x=1'></script>KPSDK",
+    "DDoS-Guard check.ddos-guard.net",
+    "Access Denied - Sucuri Website Firewall sucuri_cloudproxy_js",
+    "Radware Bot Manager Captcha perfdrive.com",
+    "The request could not be satisfied. Request ID: abcdefgh12",
+    "The request is blocked. Microsoft-Azure-Application-Gateway/v2",
+    "<form action='/errors/validateCaptcha'><img src='https://images-na.ssl-images-amazon.com"
+    "/captcha/a/b.jpg'><input type=hidden name=amzn value=1><input name=field-keywords></form>",
+    "{",
+    "'",
+    "\x00",
+]
+wall_headers = st.dictionaries(
+    st.sampled_from(
+        [
+            "Content-Type",
+            "x-amzn-waf-action",
+            "x-iinfo",
+            "x-kpsdk-ct",
+            "Server",
+            "x-sucuri-id",
+            "x-cache",
+            "x-azure-ref",
+            "Set-Cookie",
+        ]
+    ),
+    st.sampled_from(
+        [
+            "text/html",
+            "application/json",
+            "challenge",
+            "captcha",
+            "ddos-guard",
+            "QRATOR",
+            "Error from cloudfront",
+            "datadome=abc; Path=/",
+            "incap_ses_1=x",
+            "x",
+        ]
+    ),
+    max_size=5,
+)
+
+
+@PROPERTY
+@given(
+    st.lists(st.one_of(st.sampled_from(WALL_FRAGMENTS), st.text(max_size=40)), max_size=40).map(
+        "".join
+    ),
+    st.sampled_from([200, 202, 401, 403, 405, 429, 502, 503]),
+    wall_headers,
+    st.sampled_from(
+        ["https://shop.example/p", "https://www.amazon.com/dp/1", "https://validate.perfdrive.com/c"]
+    ),
+)
+def test_wall_detection_is_typed_and_bounded_for_any_page(
+    body: str, status: int, hdrs: Any, url: str
+) -> None:
+    """Whatever a page holds: a Challenge of a known wall with string parameters of bounded
+    size, or None; never an exception."""
+    from scrapy_captcha._kinds import WALLS
+
+    response = HtmlResponse(url, status=status, headers=hdrs, body=body.encode("utf-8"))
+    challenge = detect(response)
+    if challenge is None:
+        return
+    assert challenge.vendor in WALLS
+    for name, value in challenge.params.items():
+        assert isinstance(name, str) and isinstance(value, str) and len(value) <= 8192
