@@ -18,9 +18,10 @@ widgets or not. Pages above :data:`THREAD_BYTES` can be read off the reactor thr
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from scrapy.http import Response
+from twisted.python.threadpool import ThreadPool
 
 from scrapy_captcha._markers import has_widget_markers
 from scrapy_captcha._page import Page, html_page
@@ -69,14 +70,32 @@ def find_widgets(response: Response | Page) -> list[Widget]:
 
 async def find_widgets_async(response: Response | Page) -> list[Widget]:
     """:func:`find_widgets`, in a thread for pages above :data:`THREAD_BYTES` that carry
-    widget markers (parsing and XPath release the GIL), inline otherwise. Works under
-    either reactor; the Page it fills is used by one thread at a time."""
+    widget markers, inline otherwise. Parsing and XPath release the GIL; the thread pool
+    has one thread, so that however many large pages arrive at once, one parse at a time
+    competes with the reactor for the GIL. Works under either reactor; the Page it fills is
+    used by one thread at a time."""
     page = html_page(response)
     if page is None:
         return []
     if len(page.response.body) <= THREAD_BYTES or not has_widget_markers(page):
         return find_widgets(page)
     from scrapy.utils.defer import maybe_deferred_to_future
-    from twisted.internet.threads import deferToThread
+    from twisted.internet import reactor
+    from twisted.internet.threads import deferToThreadPool
 
-    return await maybe_deferred_to_future(deferToThread(find_widgets, page))
+    return await maybe_deferred_to_future(
+        deferToThreadPool(reactor, _parser_pool(reactor), find_widgets, page)
+    )
+
+
+_POOL: list[ThreadPool] = []
+
+
+def _parser_pool(reactor: Any) -> ThreadPool:
+    """The process's one widget-parsing thread, stopped with the reactor."""
+    if not _POOL:
+        pool = ThreadPool(minthreads=0, maxthreads=1, name="scrapy-captcha-widgets")
+        pool.start()
+        reactor.addSystemEventTrigger("during", "shutdown", pool.stop)
+        _POOL.append(pool)
+    return _POOL[0]

@@ -216,7 +216,7 @@ def test_find_widgets_async_uses_a_thread_only_above_the_size(
     def no_thread(*args: object, **kwargs: object) -> None:
         raise AssertionError("a small page went to a thread")
 
-    monkeypatch.setattr(twisted.internet.threads, "deferToThread", no_thread)
+    monkeypatch.setattr(twisted.internet.threads, "deferToThreadPool", no_thread)
     body = f'<html><head>{API}</head><body><div class="cf-turnstile" data-sitekey="{TS}">'
     found = asyncio.run(find_widgets_async(response(body + "</div></body></html>")))
     assert [w.sitekey for w in found] == [TS]
