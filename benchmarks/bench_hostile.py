@@ -22,11 +22,11 @@ import contextlib
 import gzip
 import json
 import resource
-from typing import Any
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
