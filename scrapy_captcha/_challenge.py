@@ -53,7 +53,17 @@ class Challenge:
 class ResponseView:
     """Response facts computed at most once and shared by every detector."""
 
-    __slots__ = ("_raw", "_texts", "body", "headers", "response", "status", "url")
+    __slots__ = (
+        "_host",
+        "_names",
+        "_raw",
+        "_texts",
+        "body",
+        "headers",
+        "response",
+        "status",
+        "url",
+    )
 
     def __init__(self, response: Response) -> None:
         self.response = response
@@ -63,6 +73,25 @@ class ResponseView:
         self.url: str = response.url
         self._texts: dict[int, bytes] = {}
         self._raw: dict[int, bytes] = {}
+        self._names: frozenset[bytes] | None = None
+        self._host: str | None = None
+
+    @property
+    def names(self) -> frozenset[bytes]:
+        """Lower-cased names of the response's headers (one pass, then set lookups: what
+        lets a dozen wall detectors decline an ordinary response for almost nothing)."""
+        if self._names is None:
+            self._names = frozenset(bytes(name).lower() for name in self.headers)
+        return self._names
+
+    @property
+    def host(self) -> str:
+        """The response URL's host, lower-cased (a cheap split, not a full URL parse)."""
+        if self._host is None:
+            rest = self.url.partition("://")[2]
+            netloc = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+            self._host = netloc.rpartition("@")[2].split(":", 1)[0].lower()
+        return self._host
 
     def raw(self, limit: int) -> bytes:
         """The first ``limit`` bytes of the body as a byte search can read them (a

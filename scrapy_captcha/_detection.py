@@ -41,7 +41,7 @@ from scrapy_captcha._cloudflare_markers import (
     CF_PLAIN_ERROR_PREFIX,
 )
 from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK, WALLS
-from scrapy_captcha._walls import WALL_DETECTORS, is_wall_candidate
+from scrapy_captcha._walls import WALL_DETECTORS, is_wall_candidate, may_be_wall
 
 __all__ = [
     "CF_BLOCK_PHRASES",
@@ -305,7 +305,10 @@ def detect(response: Response) -> Challenge | None:
     API) asks this first and leaves the page alone when it answers.
     """
     page = _Page(response)
-    for detector in _DETECTORS:
+    found = _detect_cloudflare(page)
+    if found is not None or not may_be_wall(page):
+        return found
+    for detector in WALL_DETECTORS:
         found = detector(page)
         if found is not None:
             return found

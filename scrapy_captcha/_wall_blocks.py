@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 from typing import Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy_captcha._challenge import Challenge, ResponseView
 from scrapy_captcha._kinds import (
@@ -97,7 +97,7 @@ def kasada(view: ResponseView) -> Challenge | None:
     ``ips.js`` with ``KPSDK``."""
     if view.status not in REFUSALS:
         return None
-    headed = any(bytes(name).lower().startswith(b"x-kpsdk") for name in view.headers)
+    headed = any(name.startswith(b"x-kpsdk") for name in view.names)
     raw = view.raw(WALL_SCAN_BYTES) if view.is_scannable() else b""
     text = raw.lower()
     if not headed and not (b"kpsdk" in text and b"ips.js" in text):
@@ -123,13 +123,15 @@ def ddos_guard(view: ResponseView) -> Challenge | None:
 def sucuri(view: ResponseView) -> Challenge | None:
     """Sucuri's firewall: "Access Denied - Sucuri Website Firewall" (403, ``x-sucuri-*``
     headers), or its JavaScript check (``sucuri_cloudproxy_js``, on Sucuri's headers)."""
-    headed = bool(view.header(b"x-sucuri-id") or view.header(b"x-sucuri-block")) or (
-        b"sucuri" in view.header(b"Server")
-    )
-    if not (headed or view.status in REFUSALS) or not view.is_scannable():
+    refused = view.status in REFUSALS
+    names = view.names
+    if not (refused or b"x-sucuri-id" in names or b"x-sucuri-block" in names):
+        return None
+    headed = b"x-sucuri-id" in names or b"x-sucuri-block" in names
+    headed = headed or b"sucuri" in view.header(b"Server")
+    if not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    refused = view.status in REFUSALS
     if (
         refused
         and b"sucuri website firewall" in text
@@ -144,7 +146,7 @@ def sucuri(view: ResponseView) -> Challenge | None:
 def radware(view: ResponseView) -> Challenge | None:
     """Radware Bot Manager's captcha page (served from validate.perfdrive.com), or its block
     page on a refusal."""
-    host = (urlsplit(view.url).hostname or "").lower()
+    host = view.host
     on_radware = host == "perfdrive.com" or host.endswith(".perfdrive.com")
     if not (on_radware or view.status in REFUSALS) or not view.is_scannable():
         return None
@@ -177,7 +179,7 @@ _CLOUDFRONT_ID: Final = re.compile(rb"request id:\s*([\w=-]{8,120})", re.I)
 def cloudfront(view: ResponseView) -> Challenge | None:
     """CloudFront's own error page ("The request could not be satisfied", ``x-cache: Error
     from cloudfront``): ``block`` on a 403 ("Request blocked"), ``error`` otherwise."""
-    if view.status < 400:
+    if view.status < 400 or b"x-cache" not in view.names:
         return None
     cache = view.header(b"x-cache")
     if b"error from cloudfront" not in cache:

@@ -47,7 +47,7 @@ from scrapy_captcha._wall_blocks import (
     sucuri,
 )
 
-__all__ = ["WALL_DETECTORS", "WALL_SCAN_BYTES", "is_wall_candidate"]
+__all__ = ["WALL_DETECTORS", "WALL_SCAN_BYTES", "is_wall_candidate", "may_be_wall"]
 
 #: Bytes of a ``var dd = {...}`` / ``gokuProps = {...}`` object read for its values.
 _OBJECT_BYTES: Final = 4096
@@ -85,7 +85,7 @@ def _aws_waf(view: ResponseView) -> Challenge | None:
     ``x-amzn-waf-action: captcha``; without the header, a 202/405 page that sets
     ``window.gokuProps`` and loads its script from ``*.awswaf.com``. Never an ordinary
     page: ``x-amzn-requestid`` or an awswaf.com script on a 200 say nothing."""
-    action = view.header(b"x-amzn-waf-action")
+    action = view.header(b"x-amzn-waf-action") if b"x-amzn-waf-action" in view.names else b""
     if action not in (b"challenge", b"captcha"):
         if view.status not in (202, 405) or not view.is_scannable():
             return None
@@ -121,8 +121,8 @@ _AMAZON_PAGE_BYTES: Final = 64 * 1024
 def _amazon(view: ResponseView) -> Challenge | None:
     """The ``/errors/validateCaptcha`` form with its image on Amazon's image host, on an
     Amazon site (200 or 503): what an image gate needs, read from the form."""
-    host = (urlsplit(view.url).hostname or "").lower()
-    if not _AMAZON_HOST.search(host) or not view.is_scannable():
+    host = view.host
+    if "amazon." not in host or not _AMAZON_HOST.search(host) or not view.is_scannable():
         return None
     if b"/errors/validatecaptcha" not in view.scan(_AMAZON_PAGE_BYTES):
         return None
@@ -264,9 +264,9 @@ _INCAP_CHALLENGE_BYTES: Final = 16 * 1024
 
 
 def _is_incapsula(view: ResponseView) -> bool:
-    if view.header(b"x-iinfo") or b"incapsula" in view.header(b"x-cdn"):
-        return True
-    return any(n.startswith((b"incap_ses_", b"visid_incap_")) for n in view.cookie_names())
+    """Imperva's own headers: ``X-Iinfo`` and ``X-CDN: Incapsula`` on its responses."""
+    names = view.names
+    return b"x-iinfo" in names or (b"x-cdn" in names and b"incapsula" in view.header(b"x-cdn"))
 
 
 def _incapsula(view: ResponseView) -> Challenge | None:
@@ -319,10 +319,33 @@ WALL_DETECTORS: Final[tuple[Callable[[ResponseView], Challenge | None], ...]] = 
 )
 
 
+#: Headers that make a wall detector read a 2xx response (AWS WAF's action, Imperva's,
+#: Sucuri's); other walls come with a refusal status or on their own host.
+_WALL_HEADERS: Final = frozenset(
+    {b"x-amzn-waf-action", b"x-iinfo", b"x-cdn", b"x-sucuri-id", b"x-sucuri-block"}
+)
+
+
+def may_be_wall(view: ResponseView) -> bool:
+    """Whether any wall detector could answer: an ordinary 2xx/3xx response (no wall's
+    header, not on Amazon's or Radware's host) is declined in one call, not thirteen."""
+    if view.status >= 400 or view.status == 202:
+        return True
+    if view.names & _WALL_HEADERS:
+        return True
+    url = view.url
+    if "amazon." not in url and "perfdrive.com" not in url:
+        return False
+    host = view.host
+    return "amazon." in host or host.endswith("perfdrive.com")
+
+
 def is_wall_candidate(status: int, headers: Headers) -> bool:
     """Header-only: a wall's own header on a refusal (AWS WAF's action, Kasada's
     ``x-kpsdk-*``, DataDome's, Sucuri's block, CloudFront's error): kept out of the cache
     before the body is even decompressed."""
+    if status < 400 and status != 202:
+        return False
     action = bytes(headers.get(b"x-amzn-waf-action") or b"").strip().lower()
     if action in (b"challenge", b"captcha"):
         return True

@@ -289,7 +289,11 @@ wall_headers = st.dictionaries(
     st.sampled_from([200, 202, 401, 403, 405, 429, 502, 503]),
     wall_headers,
     st.sampled_from(
-        ["https://shop.example/p", "https://www.amazon.com/dp/1", "https://validate.perfdrive.com/c"]
+        [
+            "https://shop.example/p",
+            "https://www.amazon.com/dp/1",
+            "https://validate.perfdrive.com/c",
+        ]
     ),
 )
 def test_wall_detection_is_typed_and_bounded_for_any_page(
