@@ -117,12 +117,6 @@ class ResponseView:
     def header_values(self, name: bytes) -> list[bytes]:
         return [bytes(v).strip() for v in self.headers.getlist(name)]
 
-    def cookie_names(self) -> set[bytes]:
-        """Lower-cased names of the cookies the response sets."""
-        return {
-            bytes(v).split(b"=", 1)[0].strip().lower() for v in self.headers.getlist(b"Set-Cookie")
-        }
-
     def cookie(self, name: bytes) -> str | None:
         """The value of cookie ``name`` the response sets, if it sets it."""
         for value in self.headers.getlist(b"Set-Cookie"):

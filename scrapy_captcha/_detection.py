@@ -7,15 +7,15 @@ as bytes, and only a bounded slice of it, so a huge download costs a bounded amo
 marked as a challenge or sent as 403/429/503, where markers can follow hundreds of KB of
 inline images or fonts.
 
-Detection is split per provider (``_detect_cloudflare`` today); :func:`detect` asks each
-detector in :data:`_DETECTORS` in turn, so Turnstile or reCAPTCHA detectors can be added later
-without touching the Cloudflare rules. Marker lists live in
-:mod:`scrapy_captcha._cloudflare_markers` as plain tuples for the same reason.
+Detection is split per vendor: :func:`detect` asks the Cloudflare rules here first, then,
+unless the response is an ordinary one no other wall could be (``may_be_wall``: status,
+header names, host), the other walls' detectors in ``_walls.py`` in the order of
+:data:`WALLS`. Cloudflare's marker lists live in :mod:`scrapy_captcha._cloudflare_markers`
+as plain tuples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 from scrapy.http import Headers, Response
@@ -287,13 +287,6 @@ def _detect_cloudflare(page: _Page) -> Challenge | None:
 
 
 # --- entry point ---------------------------------------------------------------------------
-
-#: Detectors asked in order; the first finding wins: Cloudflare, then the other walls
-#: (:data:`~scrapy_captcha._walls.WALL_DETECTORS`, in the order of :data:`WALLS`).
-_DETECTORS: Final[tuple[Callable[[_Page], Challenge | None], ...]] = (
-    _detect_cloudflare,
-    *WALL_DETECTORS,
-)
 
 
 def detect(response: Response) -> Challenge | None:

@@ -57,15 +57,18 @@ def find_widgets(response: Response | Page) -> list[Widget]:
     page = html_page(response)
     if page is None or not has_widget_markers(page):
         return []
-    facts = Facts(page)
-    found = Found(page, facts)
-    element_widgets(page, facts, found)
-    iframe_widgets(page, facts, found)
-    rendered_widgets(page, facts, found)
-    geetest_widgets(page, facts, found)
-    v3_widgets(page, facts, found)
-    configured_widgets(page, facts, found)
-    return found.widgets
+    done: list[Widget] | None = page.memo.get("widgets")
+    if done is None:  # (read once per page: the budget is the page's, not the call's)
+        facts = Facts(page)
+        found = Found(page, facts)
+        element_widgets(page, facts, found)
+        iframe_widgets(page, facts, found)
+        rendered_widgets(page, facts, found)
+        geetest_widgets(page, facts, found)
+        v3_widgets(page, facts, found)
+        configured_widgets(page, facts, found)
+        done = page.memo["widgets"] = found.widgets
+    return list(done)
 
 
 async def find_widgets_async(response: Response | Page) -> list[Widget]:
