@@ -28,6 +28,7 @@ from scrapy_captcha._state import (
     refetch_uncached,
     reissue,
 )
+from scrapy_captcha._wall_flow import other_wall
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.errors import ConfigurationError, SolverError
 from scrapy_captcha.providers import Provider, TaskContext
@@ -110,6 +111,8 @@ class CloudflareFlow:
                 self.ctx.inc(f"passed/{CLOUDFLARE}")
             return None
         self.ctx.detected(request, response, challenge.kind, challenge.variant)
+        if challenge.vendor != CLOUDFLARE:
+            return other_wall(self.ctx, request, response, challenge)
         route = self.routes.route(request)
         cached = "cached" in response.flags
         applied = state.applied

@@ -50,15 +50,19 @@ CF_CHALLENGE_FORM_MARKERS: Final[tuple[bytes, ...]] = (
     b"id='challenge-form'",
 )
 
-#: Markers of a challenge that needs a human-style interaction: the captcha kind and token of
-#: the 2019-2021 pages, and the Turnstile widget a challenge page embeds (its widget id in
-#: ``_cf_chl_opt`` and its container). Only read once the page is known to be a challenge:
-#: an ordinary page may carry a Turnstile widget of its own.
+#: Markers of a challenge that needs a human-style interaction: the Turnstile widget a
+#: challenge page embeds (its widget id in ``_cf_chl_opt`` and its container). Only read once
+#: the page is known to be a challenge: an ordinary page may carry a Turnstile widget of its
+#: own.
 CF_INTERACTIVE_MARKERS: Final[tuple[bytes, ...]] = (
-    b"cf_captcha_kind",
-    b"__cf_chl_captcha_tk__",
     b"chlapiwidget",
     b"cf-chl-widget-",
+)
+#: The captcha kind and token of the 2019-2021 pages: interactive unless the page's
+#: ``cType`` says otherwise (later managed pages kept ``cf_captcha_kind`` in their form).
+CF_CAPTCHA_FORM_MARKERS: Final[tuple[bytes, ...]] = (
+    b"cf_captcha_kind",
+    b"__cf_chl_captcha_tk__",
 )
 
 #: Keys in ``_cf_chl_opt`` whose value ``'interactive'`` marks an interactive challenge.

@@ -7,24 +7,25 @@ as bytes, and only a bounded slice of it, so a huge download costs a bounded amo
 marked as a challenge or sent as 403/429/503, where markers can follow hundreds of KB of
 inline images or fonts.
 
-Detection is split per provider (``_detect_cloudflare`` today); :func:`detect` asks each
-detector in :data:`_DETECTORS` in turn, so Turnstile or reCAPTCHA detectors can be added later
-without touching the Cloudflare rules. Marker lists live in
-:mod:`scrapy_captcha._cloudflare_markers` as plain tuples for the same reason.
+Detection is split per vendor: :func:`detect` asks the Cloudflare rules here first, then,
+unless the response is an ordinary one no other wall could be (``may_be_wall``: status,
+header names, host), the other walls' detectors in ``_walls.py`` in the order of
+:data:`WALLS`. Cloudflare's marker lists live in :mod:`scrapy_captcha._cloudflare_markers`
+as plain tuples.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Final
 
 from scrapy.http import Headers, Response
 
+from scrapy_captcha._challenge import Challenge, ResponseView
 from scrapy_captcha._cloudflare_markers import (
     CF_ACCESS_MARKERS,
     CF_ACCESS_REFUSALS,
     CF_BLOCK_PHRASES,
+    CF_CAPTCHA_FORM_MARKERS,
     CF_CHALLENGE_FORM_MARKERS,
     CF_CHALLENGE_MARKERS,
     CF_CHALLENGE_TITLES,
@@ -38,10 +39,9 @@ from scrapy_captcha._cloudflare_markers import (
     CF_LEGACY_503_MARKERS,
     CF_LEGACY_MARKERS,
     CF_PLAIN_ERROR_PREFIX,
-    COMPRESSED_MAGIC,
 )
-from scrapy_captcha._encoding import is_wide, scan_bytes, sniff_encoding
-from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK
+from scrapy_captcha._kinds import CLOUDFLARE, CLOUDFLARE_BLOCK, WALLS
+from scrapy_captcha._walls import WALL_DETECTORS, is_wall_candidate, may_be_wall
 
 __all__ = [
     "CF_BLOCK_PHRASES",
@@ -54,6 +54,7 @@ __all__ = [
     "CLOUDFLARE_BLOCK",
     "MAX_CHALLENGE_SCAN_BYTES",
     "MAX_SCAN_BYTES",
+    "WALLS",
     "Challenge",
     "detect",
     "is_challenge_candidate",
@@ -89,64 +90,10 @@ _VALUE_SPAN: Final = 96
 _MAX_TAGS: Final = 4
 _SEPARATORS: Final = b" \t\r\n:=#'\">"
 _TITLE_SCAN_BYTES: Final = 512
-#: Bytes sniffed for NULs: a NUL in a body that is not UTF-16/32 means binary data.
-_BINARY_SNIFF_BYTES: Final = 512
 
 
-@dataclass(frozen=True, slots=True)
-class Challenge:
-    """What :func:`detect` found.
-
-    ``kind`` names the protection (:data:`CLOUDFLARE` for a solvable challenge,
-    :data:`CLOUDFLARE_BLOCK` for a block page); ``variant`` refines it (``managed``,
-    ``interactive``, ``legacy``; for blocks the Cloudflare error code such as ``"1020"``, or
-    ``"block"``); ``solvable`` says whether a solver can help at all: blocks are only reported.
-    """
-
-    kind: str
-    variant: str
-    solvable: bool
-
-
-# --- shared response view ----------------------------------------------------------------
-
-
-class _Page:
-    """Response facts computed at most once and shared by every detector."""
-
-    __slots__ = ("_texts", "body", "headers", "response", "status")
-
-    def __init__(self, response: Response) -> None:
-        self.response = response
-        self.status: int = response.status
-        self.headers: Headers = response.headers
-        self.body: bytes = response.body
-        self._texts: dict[int, bytes] = {}
-
-    def scan(self, limit: int) -> bytes:
-        """Lower-cased copy of the first ``limit`` bytes of the body (a UTF-16/32 page
-        re-encoded, so its markers can be found), computed once per limit."""
-        text = self._texts.get(limit)
-        if text is None:
-            text = self._texts[limit] = scan_bytes(self.response, limit).lower()
-        return text
-
-    def is_scannable(self) -> bool:
-        """True for bodies that may hold a page: not empty, text/HTML-like (or untyped), and
-        not compressed or binary data that merely claims to be text."""
-        if not self.body:
-            return False
-        content_type = self.headers.get(b"Content-Type")
-        media = bytes(content_type).split(b";", 1)[0].strip().lower() if content_type else b""
-        if media and not (
-            media.startswith(b"text/") or b"html" in media or media.endswith(b"/xml")
-        ):
-            return False
-        if self.body.startswith(COMPRESSED_MAGIC):
-            return False
-        return b"\x00" not in self.body[:_BINARY_SNIFF_BYTES] or is_wide(
-            sniff_encoding(self.response)
-        )
+#: the response view every detector reads (status, headers, bounded lower-cased body)
+_Page = ResponseView
 
 
 def _has_any(text: bytes, markers: tuple[bytes, ...]) -> bool:
@@ -224,21 +171,22 @@ def _is_from_cloudflare(headers: Headers) -> bool:
 
 
 def is_challenge_candidate(status: int, headers: Headers) -> bool:
-    """Header-only test: might this response be a Cloudflare challenge or block page?
+    """Header-only test: might this response be a challenge or block page?
 
     Used to keep such pages out of the HTTP cache, where the body may still be compressed,
-    so it never looks at the body. It errs on the side of True for Cloudflare 403/429/503.
+    so it never looks at the body. It errs on the side of True for Cloudflare 403/429/503
+    and for the other walls' own headers on a refusal (AWS WAF's action header, Kasada's,
+    DataDome's, Sucuri's).
     """
     if _is_cf_mitigated(headers):
         return True
-    return status in CHALLENGE_STATUSES and _is_from_cloudflare(headers)
-
-
-def _is_cf_interactive(text: bytes) -> bool:
-    """Captcha kind/token or an embedded challenge widget, or ``cType: 'interactive'``
-    (quotes and spacing vary; ``'non-interactive'`` is the JS challenge, not this)."""
-    if _has_any(text, CF_INTERACTIVE_MARKERS):
+    if status in CHALLENGE_STATUSES and _is_from_cloudflare(headers):
         return True
+    return is_wall_candidate(status, headers)
+
+
+def _cf_challenge_type(text: bytes) -> bytes | None:
+    """The value of ``cType`` in ``_cf_chl_opt`` (quotes and spacing vary), if any."""
     for key in CF_CHALLENGE_TYPE_KEYS:
         pos = 0
         for _ in range(_MAX_HITS):
@@ -246,9 +194,24 @@ def _is_cf_interactive(text: bytes) -> bool:
             if hit < 0:
                 break
             pos = hit + len(key)
-            if _value_at(text, pos).startswith(b"interactive"):
-                return True
-    return False
+            if hit and text[hit - 1 : hit].isalnum():
+                continue  # (``<!doctype``: not the key)
+            value = _value_at(text, pos)
+            if value[:1].isalpha():
+                return value[: len(b"non-interactive")]
+    return None
+
+
+def _is_cf_interactive(text: bytes) -> bool:
+    """An embedded challenge widget, or ``cType: 'interactive'`` (``'non-interactive'`` is
+    the JS challenge, not this); the 2019-2021 captcha kind/token only when no ``cType``
+    says otherwise (managed pages kept ``cf_captcha_kind`` in their form)."""
+    if _has_any(text, CF_INTERACTIVE_MARKERS):
+        return True
+    challenge_type = _cf_challenge_type(text)
+    if challenge_type is not None:
+        return challenge_type.startswith(b"interactive")
+    return _has_any(text, CF_CAPTCHA_FORM_MARKERS)
 
 
 def _cf_challenge_variant(text: bytes, status: int) -> str:
@@ -325,14 +288,20 @@ def _detect_cloudflare(page: _Page) -> Challenge | None:
 
 # --- entry point ---------------------------------------------------------------------------
 
-#: Detectors asked in order; the first finding wins. Add new providers here.
-_DETECTORS: Final[tuple[Callable[[_Page], Challenge | None], ...]] = (_detect_cloudflare,)
-
 
 def detect(response: Response) -> Challenge | None:
-    """Return the challenge or block page ``response`` is, or None for an ordinary response."""
+    """Return the wall (challenge or block page) ``response`` is, whatever its vendor, or
+    None for an ordinary response.
+
+    A wall comes before any widget on the page: a block page that embeds a reCAPTCHA is a
+    block, never a widget to pay for. Whoever looks for widgets (the gate flow, the spider
+    API) asks this first and leaves the page alone when it answers.
+    """
     page = _Page(response)
-    for detector in _DETECTORS:
+    found = _detect_cloudflare(page)
+    if found is not None or not may_be_wall(page):
+        return found
+    for detector in WALL_DETECTORS:
         found = detector(page)
         if found is not None:
             return found

@@ -34,7 +34,7 @@ from scrapy_captcha._options import widget_modes_for
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._page import CaptchaImage, ImageTooLarge, Page, find_image, html_page
 from scrapy_captcha._state import META_RESULT, STATE, RequestState, options, refetch_uncached
-from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha._widgets import Widget, find_widgets_async
 from scrapy_captcha.errors import ConfigurationError, SolverError
 
 if TYPE_CHECKING:
@@ -82,7 +82,8 @@ class GateFlow:
             return self._on_image_page(request, response, page, state, image_opts)
         modes = widget_modes_for(request, self.ctx.settings)
         enabled = any(mode != "ignore" for mode in modes.values())
-        widgets = find_widgets(page) if enabled and page is not None else []
+        # (a large page is parsed off the reactor thread: bounded reactor time per page)
+        widgets = await find_widgets_async(page) if enabled and page is not None else []
         submitted = state.submitted
         if submitted is not None and any(w.kind == submitted.get("kind") for w in widgets):
             self._refused(submitted)  # (the same captcha again, not another one behind it)

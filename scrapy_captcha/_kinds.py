@@ -8,12 +8,52 @@ from typing import Final
 CLOUDFLARE: Final = "cloudflare"
 CLOUDFLARE_BLOCK: Final = "cloudflare_block"
 
+# Walls beyond Cloudflare: one kind per vendor; ``Challenge.solvable`` and ``variant`` say
+# whether it is a challenge a service may open or a block.
+AWS_WAF: Final = "aws_waf"
+AMAZON: Final = "amazon"
+DATADOME: Final = "datadome"
+INCAPSULA: Final = "incapsula"
+PERIMETERX: Final = "perimeterx"
+AKAMAI: Final = "akamai"
+KASADA: Final = "kasada"
+DDOS_GUARD: Final = "ddos_guard"
+SUCURI: Final = "sucuri"
+RADWARE: Final = "radware"
+QRATOR: Final = "qrator"
+CLOUDFRONT: Final = "cloudfront"
+AZURE_WAF: Final = "azure_waf"
+
+#: Every wall detect() can report, by name: the vendors (``Challenge.vendor``), in the order
+#: they are asked. What a per-wall switch (a setting to turn walls off) is keyed by.
+WALLS: Final = (
+    CLOUDFLARE,
+    AWS_WAF,
+    AMAZON,
+    DATADOME,
+    INCAPSULA,
+    PERIMETERX,
+    AKAMAI,
+    KASADA,
+    DDOS_GUARD,
+    SUCURI,
+    RADWARE,
+    QRATOR,
+    CLOUDFRONT,
+    AZURE_WAF,
+)
+#: The wall each challenge kind belongs to (kinds not listed are their own wall).
+WALL_OF_KIND: Final = {CLOUDFLARE_BLOCK: CLOUDFLARE}
+
 TURNSTILE: Final = "turnstile"
 RECAPTCHA_V2: Final = "recaptcha_v2"
 RECAPTCHA_V2_INVISIBLE: Final = "recaptcha_v2_invisible"
 RECAPTCHA_V3: Final = "recaptcha_v3"
 RECAPTCHA_ENTERPRISE: Final = "recaptcha_enterprise"
 HCAPTCHA: Final = "hcaptcha"
+GEETEST_V4: Final = "geetest_v4"
+MTCAPTCHA: Final = "mtcaptcha"
+FRIENDLY_CAPTCHA: Final = "friendly_captcha"
 IMAGE: Final = "image"
 
 #: Widget kinds CAPTCHA_WIDGETS accepts (``image`` captchas are solved on request only).
@@ -24,6 +64,9 @@ WIDGET_KINDS: Final = (
     RECAPTCHA_V3,
     RECAPTCHA_ENTERPRISE,
     HCAPTCHA,
+    GEETEST_V4,
+    MTCAPTCHA,
+    FRIENDLY_CAPTCHA,
 )
 #: Every captcha kind, as used in stats and ``captcha_result["kind"]``.
 KINDS: Final = (*WIDGET_KINDS, IMAGE)

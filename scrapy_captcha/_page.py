@@ -13,9 +13,11 @@ from urllib.parse import unquote_to_bytes, urljoin
 
 from lxml import etree
 from parsel import Selector, SelectorList
+from parsel.csstranslator import HTMLTranslator
 from scrapy.http import Response, TextResponse
 
 from scrapy_captcha._encoding import scan_bytes, sniff_encoding
+from scrapy_captcha._scan import Steps
 
 _TEXTLIKE: Final = frozenset(
     {"", "text", "email", "password", "search", "tel", "url", "number", "date", "month"}
@@ -28,6 +30,7 @@ _OUTSIDE_TEXT: Final = (
     "//body//text()[not(ancestor::form) and not(ancestor::script) and not(ancestor::style)"
     " and not(ancestor::noscript) and not(ancestor::template)]"
 )
+_CSS: Final = HTMLTranslator()
 #: compiled once, plain strings: no Selector object per text node
 _OUTSIDE_TEXT_XPATH: Final = etree.XPath(_OUTSIDE_TEXT, smart_strings=False)
 
@@ -76,6 +79,10 @@ MAX_PARSE_BYTES: Final = 2 * 1024 * 1024
 #: Forms, and fields per form, looked at on one page.
 MAX_FORMS: Final = 200
 MAX_FIELDS: Final = 200
+#: Distinct render targets (selectors) looked up on one page: each is a pass over the page.
+MAX_TARGET_LOOKUPS: Final = 16
+#: Elements one target selector may match (a loop over several candidates).
+MAX_TARGET_MATCHES: Final = 8
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -95,6 +102,11 @@ class Page:
         self._form_index: dict[Any, int] = {}
         self._refs: dict[int, FormRef] = {}
         self._outside: int | None = None
+        self._targets: dict[str, list[Selector]] = {}
+        #: the page's budget: every scanner of this page spends from it
+        self.steps = Steps()
+        #: what the scanners computed once for this page (markers found, containers...)
+        self.memo: dict[str, Any] = {}
 
     def head(self) -> bytes:
         """The scan window as bytes a byte search can read: UTF-16/32 pages re-encoded."""
@@ -133,7 +145,7 @@ class Page:
         """The page's forms in document order (the first :data:`MAX_FORMS`)."""
         if self._forms is None:
             # (A position limit inside the XPath: no Selector for the forms past it.)
-            self._forms = list(self.xpath(f"(//form)[position() <= {MAX_FORMS}]"))
+            self._forms = list(self.xpath(f"/descendant::form[position() <= {MAX_FORMS}]"))
             self._form_index = {form.root: i for i, form in enumerate(self._forms)}
         return self._forms
 
@@ -150,6 +162,30 @@ class Page:
         if ref is None:
             ref = self._refs[index] = _form_ref(self, self.forms()[index], index)
         return ref
+
+    def targets(self, target: str | None) -> list[Selector]:
+        """The elements a render call targets ('#id', '.class', a CSS selector or a bare
+        id), in document order: at most :data:`MAX_TARGET_MATCHES`, and at most
+        :data:`MAX_TARGET_LOOKUPS` distinct lookups per page (each is a pass over it)."""
+        if not target:
+            return []
+        cached = self._targets.get(target)
+        if cached is not None:
+            return cached
+        if len(self._targets) >= MAX_TARGET_LOOKUPS:
+            return []
+        self.steps.pass_()
+        try:
+            if target[0] in "#.[" or " " in target.strip():
+                query = f"({_css_to_xpath(target)})[position() <= {MAX_TARGET_MATCHES}]"
+            else:
+                by_id = f"@id={xpath_literal(target)}"
+                query = f"/descendant::*[{by_id}][position() <= {MAX_TARGET_MATCHES}]"
+            found = list(self.xpath(query))
+        except Exception:  # an expression we cannot read as CSS
+            found = []
+        self._targets[target] = found
+        return found
 
     def enclosing_form(self, el: Selector | None) -> FormRef | None:
         """The form ``el`` sits in, or names with its ``form`` attribute."""
@@ -183,7 +219,7 @@ def html_page(response: Response | Page) -> Page | None:
 
 def _form_ref(page: Page, form: Selector, index: int) -> FormRef:
     needs: list[str] = []
-    for inp in form.xpath(".//input|.//textarea")[:MAX_FIELDS]:
+    for inp in form.xpath(f"(.//input|.//textarea)[position() <= {MAX_FIELDS}]"):
         tag = inp.root.tag if hasattr(inp.root, "tag") else ""
         name = inp.attrib.get("name") or ""
         if not name or ANSWER_FIELD.search(name) or "disabled" in inp.attrib:
@@ -216,17 +252,17 @@ def xpath_literal(value: str) -> str:
 
 def by_target(page: Page, target: str | None) -> Selector | None:
     """The element a render call targets ('#id', '.class' or a bare id)."""
-    if not target:
-        return None
-    try:
-        found = (
-            page.css(target)
-            if target[0] in "#.["
-            else page.xpath(f"//*[@id={xpath_literal(target)}]")
-        )
-    except Exception:  # an expression we cannot read as CSS
-        return None
+    found = targets(page, target)
     return found[0] if found else None
+
+
+def targets(page: Page, target: str | None) -> list[Selector]:
+    """The elements a render call targets: see :meth:`Page.targets`."""
+    return page.targets(target)
+
+
+def _css_to_xpath(css: str) -> str:
+    return str(_CSS.css_to_xpath(css))
 
 
 # -- images -----------------------------------------------------------------------------

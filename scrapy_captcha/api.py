@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import Crawler
 
+from scrapy_captcha._detection import detect
 from scrapy_captcha._forms import token_fields
 from scrapy_captcha._page import MAX_IMAGE_BYTES, ImageTooLarge, decode_data_url
-from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha._widgets import Widget, find_widgets_async
 from scrapy_captcha.errors import SolvingUnavailable, WidgetNotFound
 from scrapy_captcha.middleware import CaptchaExtension
 
@@ -93,7 +94,13 @@ async def solve_widget(
     ``task`` adds fields to the solver task."""
     solving = _solving(owner)
     if widget is None:
-        widgets = find_widgets(response)
+        wall = detect(response)
+        if wall is not None:
+            # (a block page may embed a reCAPTCHA: a wall, never a widget to pay for)
+            raise WidgetNotFound(
+                f"{response.url} is a {wall.kind} page ({wall.variant}), not a captcha widget"
+            )
+        widgets = await find_widgets_async(response)
         if not widgets:
             raise WidgetNotFound(f"no captcha widget on {response.url}")
         widget = widgets[0]

@@ -144,3 +144,62 @@ class LocalNames:
         from twisted.internet import reactor
 
         reactor.installNameResolver(self._original)  # type: ignore[attr-defined]
+
+
+# -- pages written to abuse the page scanners (issue 17 items 10-11) -----------------------
+# Each stays inside the 2 MiB parse window and carries the markers that get a page parsed.
+
+RC_API = "https://www.google.com/recaptcha/api.js"
+TS_KEY = "0x4AAAAAAABkMYinukE8nzYS"
+
+
+def v3_key(i: int) -> str:
+    """A distinct reCAPTCHA-shaped key per ``i`` (6L + 38 characters)."""
+    return f"6Lc{i:09d}".ljust(40, "Q")
+
+
+def v3_script_tags(count: int, *, forms: int = 200, script_kb: int = 200) -> bytes:
+    """``count`` v3 script tags, each with its own key: each used to be a widget outside
+    the cap, and each rescanned the page's forms and its inline scripts (531 KB: 150 s)."""
+    tags = "".join(f'<script src="{RC_API}?render={v3_key(i)}"></script>' for i in range(count))
+    form = '<form method="post" action="/f"><input type="hidden" name="t"><button>Go</button>'
+    form += "</form>"
+    script = f"<script>var cfg = {{'k': '{v3_key(0)}', 'x': 1}};" + "a=1;" * (script_kb * 256)
+    return f"<html><head>{tags}</head><body>{form * forms}{script}</script></body></html>".encode()
+
+
+def nested_sitekeys(depth: int = 250, size: int = 1_800_000) -> bytes:
+    """Elements with (empty) site keys nested ``depth`` deep, repeated to ``size`` bytes:
+    each element re-walked its ancestors and the page (1.8 s a page)."""
+    one = '<div class="g-recaptcha" data-sitekey="">' * depth + "</div>" * depth
+    api = f'<script src="{RC_API}"></script>'
+    return f"<html><head>{api}</head><body>{one * (size // len(one))}</body></html>".encode()
+
+
+def unclosed_render_calls(size: int = 1_800_000) -> bytes:
+    """``render(`` calls whose options never close: each read up to 5 000 characters
+    one by one (2.2 s a page)."""
+    call = f"turnstile.render('#x', {{sitekey: '{TS_KEY}', callback: function () {{ "
+    api = '<script src="https://challenges.cloudflare.com/turnstile/v0/api.js"></script>'
+    body = call * (size // len(call))
+    return f'<html><head>{api}</head><body><div id="x"></div><script>{body}</script>'.encode()
+
+
+def unclosed_v3_configs(size: int = 1_800_000) -> bytes:
+    """A v3 key followed by configuration objects that never close: each occurrence of the
+    key was read as an object up to 5 000 characters (2.5 s a page)."""
+    key = v3_key(7)
+    config = f"{{'sitekey': '{key}', 'x': {{"
+    api = f'<script src="{RC_API}?render={key}"></script>'
+    body = config * (size // len(config))
+    return f"<html><head>{api}</head><body><script>{body}</script></body></html>".encode()
+
+
+#: name -> builder of each worst case (benchmarks/bench_hostile.py runs the same pages)
+SCANNER_PAGES = {
+    "v3 script tags, 531 KB": lambda: v3_script_tags(3_000),
+    "16 000 v3 script tags, 1.8 MB": lambda: v3_script_tags(16_000, forms=0, script_kb=0),
+    "site keys nested 250 deep": nested_sitekeys,
+    "render( never closed": unclosed_render_calls,
+    "v3 config never closed": unclosed_v3_configs,
+}

@@ -598,7 +598,8 @@ class NoDecodeResponse(HtmlResponse):
         pytest.param(html(403, managed_page(), CF), MANAGED, id="managed-403-markers-only"),
         pytest.param(html(403, JSCH_2023, CF), MANAGED, id="jsch-h-g-orchestrate"),
         pytest.param(html(403, INTERACTIVE_2021, CF), INTERACTIVE, id="interactive-ctype-2021"),
-        pytest.param(html(403, MANAGED_CAPTCHA_2021, CF), INTERACTIVE, id="cf-captcha-kind"),
+        # cf_captcha_kind in the form, cType managed: the variant follows cType (issue 19).
+        pytest.param(html(403, MANAGED_CAPTCHA_2021, CF), MANAGED, id="cf-captcha-kind"),
         pytest.param(html(403, RECAPTCHA_2019, CF), INTERACTIVE, id="recaptcha-captcha-token"),
         pytest.param(html(503, LEGACY_IUAM, CF), LEGACY, id="legacy-503-jschl"),
         pytest.param(html(503, BROWSER_CHECK_503, CF), LEGACY, id="legacy-503-verification"),
@@ -899,3 +900,60 @@ def test_marker_lists_are_extendable_tuples() -> None:
     ):
         assert isinstance(getattr(detection, name), tuple), name
     assert not any(b"/scripts/jsd/" in marker for marker in detection.CF_CHALLENGE_MARKERS)
+
+
+# --- the Challenge interface and the walls beyond Cloudflare (issue 19 §2) --------------------
+
+
+def test_challenge_keeps_its_three_field_form_and_gains_vendor_and_params() -> None:
+    """Existing code builds and compares ``Challenge(kind, variant, solvable)``: params
+    default to empty, the vendor follows from the kind."""
+    assert Challenge(CLOUDFLARE, "managed", True) == MANAGED
+    assert dict(MANAGED.params) == {} and MANAGED.vendor == "cloudflare"
+    assert block("1020").vendor == "cloudflare"
+    wall = Challenge("datadome", "captcha", True, {"captcha_url": "https://x"})
+    assert wall.vendor == "datadome" and wall != Challenge("datadome", "captcha", True)
+    assert hash(wall) == hash(Challenge("datadome", "captcha", True))  # (params unhashed)
+    assert "captcha_url" not in repr(wall)  # (task values stay out of log lines)
+
+
+def test_the_wall_list_names_every_vendor_detect_reports() -> None:
+    from scrapy_captcha._kinds import WALLS
+
+    assert WALLS[0] == "cloudflare" and len(set(WALLS)) == len(WALLS) == 14
+    assert detection.WALLS is WALLS
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"),
+    [
+        (202, {"x-amzn-waf-action": "challenge"}, True),
+        (405, {"x-amzn-waf-action": "captcha"}, True),
+        (200, {"x-amzn-waf-action": "allow"}, False),
+        (200, {"x-amzn-requestid": "r-1"}, False),
+        (429, {"x-kpsdk-ct": "t"}, True),
+        (200, {"x-kpsdk-ct": "t"}, False),
+        (403, {"x-datadome": "protected"}, True),
+        (200, {"x-datadome": "protected"}, False),
+        (403, {"x-sucuri-block": "BNP005"}, True),
+        (403, {"x-cache": "Error from cloudfront"}, True),
+        (200, {"x-cache": "Hit from cloudfront"}, False),
+    ],
+)
+def test_is_challenge_candidate_knows_the_walls_own_headers(
+    status: int, headers: dict[str, str], expected: bool
+) -> None:
+    assert is_challenge_candidate(status, Headers(headers)) is expected
+
+
+def test_cloudflare_comes_first_on_a_page_behind_two_walls() -> None:
+    """A Cloudflare challenge served with DataDome's header and words is Cloudflare's."""
+    body = managed_page() + "<!-- geo.captcha-delivery.com var dd={'rt':'c'} -->"
+    assert detect(html(403, body, {**CF, "x-datadome": "protected"})) == MANAGED
+
+
+def test_a_compressed_or_binary_wall_body_is_not_read() -> None:
+    dd = b"\x1f\x8b" + b"var dd={'rt':'c','cid':'x','host':'geo.captcha-delivery.com'}"
+    assert detect(Response(URL, status=403, body=dd, headers=HTML)) is None
+    aws = Response(URL, status=202, headers={"x-amzn-waf-action": "challenge"}, body=b"\x00" * 64)
+    assert detect(aws) == Challenge("aws_waf", "challenge", True)

@@ -409,3 +409,140 @@ def test_any_shelf_entry_read_back_is_a_request_or_skipped(blob: str) -> None:
         except ValueError:  # (Unauthenticated is one)
             continue
         raise AssertionError(f"an unauthenticated entry was decoded: {text!r}")
+
+
+# -- page scanners: bounded steps for any input within the window (issue 17) -----------------
+
+SCANNER_FRAGMENTS = [
+    *TAGS,
+    "<script>turnstile.render('#x', {sitekey: '0x4AAAAAAABkMYinukE8nzYS', a: {",
+    "<script>grecaptcha.render(document.getElementById(k), {sitekey: KEY, size: 'invisible'",
+    "grecaptcha.execute(w, {action: 'a'}); ",
+    "['#a', '#b'].forEach(function (s) { var el = document.querySelector(s); ",
+    "var SITE_KEY = '6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf'; ",
+    "{'siteKey': '6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf', 'version': 'v3', x: {",
+    '})(\'6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf\', {"contactform": "c"',
+    "<script data-rocket-src='https://www.google.com/recaptcha/api.js?render=6LcR_okUAAAAAP"
+    "YrPe-HK_0RULO1aZM15ENyM-Mf'></script>",
+    "<iframe src='https://www.google.com/recaptcha/api2/anchor?k=6LcR_okUAAAAAPYrPe-HK_0R"
+    "ULO1aZM15ENyM-Mf&size=invisible'></iframe>",
+    "<div data-recaptcha-public-key='6LcR_okUAAAAAPYrPe-HK_0RULO1aZM15ENyM-Mf'>",
+    "<div class='g-recaptcha' data-sitekey=''>",
+    "initGeetest4({captchaId: 'e392e1d7fd421dc63325744d5a2b9c73'",
+    "'",
+    '"',
+    "{",
+    "}",
+    "\\",
+    "/*",
+    "//",
+]
+#: (fragment, times): a few fragments repeated up to thousands of times reach the window
+scanner_bodies = st.lists(
+    st.tuples(st.sampled_from(SCANNER_FRAGMENTS), st.integers(1, 3000)), max_size=8
+).map(lambda parts: "".join(f * n for f, n in parts)[: 2 * 1024 * 1024])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scanner_bodies)
+def test_page_scanners_cost_bounded_steps_for_any_page(body: str) -> None:
+    """Whatever a page within the 2 MiB window holds, the widget scanners spend at most
+    the page's budget of Python steps and a fixed number of whole-page passes in C."""
+    from scrapy_captcha._page import html_page
+    from scrapy_captcha._scan import MAX_PASSES, MAX_STEPS
+    from scrapy_captcha._widgets import MAX_WIDGETS
+
+    response = _response(body, "utf-8", 200, {"Content-Type": "text/html"})
+    page = html_page(response)
+    assert page is not None
+    widgets = find_widgets(page)
+    assert len(widgets) <= MAX_WIDGETS
+    assert page.steps.used <= MAX_STEPS
+    assert page.steps.passes <= MAX_PASSES
+
+
+WALL_FRAGMENTS = [
+    "<html><head><title>Access Denied</title></head>",
+    "var dd={'rt':'c','cid':'AHrl==','hsh':'A5','t':'fe','s':1,'e':'9c',"
+    "'host':'geo.captcha-delivery.com','cookie':'k~3'}",
+    "var dd={'t':'bv','rt':'i','b':7,",
+    "'host':'captcha-delivery.com.evil'",
+    'window.gokuProps = {"key": "AQID", "iv": "CgA", "context": "Qm3"};',
+    "<script src='https://a.b.token.awswaf.com/x/y/challenge.js'></script>",
+    "<script src='/_Incapsula_Resource?SWJIYLWA=7'></script><meta name=robots content=noindex>",
+    "Request unsuccessful. Incapsula incident ID: 12-34 _Incapsula_Resource?CWUDNSAI=1",
+    "<div id='px-captcha'></div><script>window._pxAppId='PXab12';</script>Press &amp; Hold",
+    "Reference&#32;&#35;18&#46;2c&#46;17 errors&#46;edgesuite&#46;net permission to access",
+    "<script src='/1/2/ips.js?x=1'></script>KPSDK",
+    "DDoS-Guard check.ddos-guard.net",
+    "Access Denied - Sucuri Website Firewall sucuri_cloudproxy_js",
+    "Radware Bot Manager Captcha perfdrive.com",
+    "The request could not be satisfied. Request ID: abcdefgh12",
+    "The request is blocked. Microsoft-Azure-Application-Gateway/v2",
+    "<form action='/errors/validateCaptcha'><img src='https://images-na.ssl-images-amazon.com"
+    "/captcha/a/b.jpg'><input type=hidden name=amzn value=1><input name=field-keywords></form>",
+    "{",
+    "'",
+    "\x00",
+]
+wall_headers = st.dictionaries(
+    st.sampled_from(
+        [
+            "Content-Type",
+            "x-amzn-waf-action",
+            "x-iinfo",
+            "x-kpsdk-ct",
+            "Server",
+            "x-sucuri-id",
+            "x-cache",
+            "x-azure-ref",
+            "Set-Cookie",
+        ]
+    ),
+    st.sampled_from(
+        [
+            "text/html",
+            "application/json",
+            "challenge",
+            "captcha",
+            "ddos-guard",
+            "QRATOR",
+            "Error from cloudfront",
+            "datadome=abc; Path=/",
+            "incap_ses_1=x",
+            "x",
+        ]
+    ),
+    max_size=5,
+)
+
+
+@PROPERTY
+@given(
+    st.lists(st.one_of(st.sampled_from(WALL_FRAGMENTS), st.text(max_size=40)), max_size=40).map(
+        "".join
+    ),
+    st.sampled_from([200, 202, 401, 403, 405, 429, 502, 503]),
+    wall_headers,
+    st.sampled_from(
+        [
+            "https://shop.example/p",
+            "https://www.amazon.com/dp/1",
+            "https://validate.perfdrive.com/c",
+        ]
+    ),
+)
+def test_wall_detection_is_typed_and_bounded_for_any_page(
+    body: str, status: int, hdrs: Any, url: str
+) -> None:
+    """Whatever a page holds: a Challenge of a known wall with string parameters of bounded
+    size, or None; never an exception."""
+    from scrapy_captcha._kinds import WALLS
+
+    response = HtmlResponse(url, status=status, headers=hdrs, body=body.encode("utf-8"))
+    challenge = detect(response)
+    if challenge is None:
+        return
+    assert challenge.vendor in WALLS
+    for name, value in challenge.params.items():
+        assert isinstance(name, str) and isinstance(value, str) and len(value) <= 8192
