@@ -175,21 +175,12 @@ class ChallengeCacheGuard(_Component):
         return response
 
 
-class UnsolvedMiddleware:
+class UnsolvedMiddleware(_Component):
     """Spider middleware, priority 60: a page the add-on could not get past reaches the
     request's errback as a :class:`~scrapy_captcha.errors.CaptchaUnsolved` failure (with
     the page as ``failure.value.response``), never the callback as a success; meta
     ``handle_captcha_unsolved`` (True, or a list of reasons) or CAPTCHA_HANDLE_UNSOLVED
     hands it to the callback instead, as ``handle_httpstatus_list`` does for statuses."""
-
-    def __init__(self, root: Root) -> None:
-        self.root = root
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        if not crawler.settings.getbool("CAPTCHA_ENABLED", True):
-            raise NotConfigured("CAPTCHA_ENABLED is False")
-        return cls(CaptchaExtension.of(crawler))
 
     def process_spider_input(self, response: Response, spider: Spider | None = None) -> None:
         request = response.request
