@@ -25,6 +25,7 @@ def submission(outbound: Outbound, carrier: Request, job: Job) -> Request:
     """The request that submits ``job``'s gate form, in place of ``carrier``."""
     form = job.form
     assert form is not None
+    wall = job.image is not None and job.image.wall is not None
     extra: dict[str, str] = {}
     if job.token is not None:
         assert job.widget is not None
@@ -67,7 +68,11 @@ def submission(outbound: Outbound, carrier: Request, job: Job) -> Request:
         errback=carrier.errback,
         cb_kwargs=dict(carrier.cb_kwargs),
         meta=meta,
-        dont_filter=False,  # offsite filtering applies (the token makes it unique)
+        # A gate's submission is unique (its token) and filtered as any request; a wall's
+        # sends the visitor back to the page first asked for (Amazon's ``amzn-r``), which
+        # the duplicate filter has seen: not filtered (the outbound policy, not the
+        # offsite filter, judges its every hop, allowed_domains included).
+        dont_filter=wall,
         priority=carrier.priority,
     )
     mark(state, outbound.page(job.response), job.kind)

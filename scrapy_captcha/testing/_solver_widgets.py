@@ -184,6 +184,6 @@ def _forge_token(solution: dict[str, Any]) -> None:
     """Swap a minted token for one the site never issued (the ``bad_token`` fault): the
     site refuses it, and the add-on should report it for a refund."""
     widget = solution.get("widget", {})
-    for name in ("token", "gRecaptchaResponse", "text"):
+    for name in ("token", "gRecaptchaResponse", "text", "captcha_output"):
         if isinstance(widget.get(name), str):
             widget[name] = widget[name][:3] + "FORGED" + widget[name][9:]

@@ -17,6 +17,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+#: the names the certificate is for: the walls' own hosts the emulators serve over https
+TLS_NAMES = (
+    "localhost",
+    "*.ssl-images-amazon.com",
+    "*.media-amazon.com",
+    "*.captcha-delivery.com",
+    "*.example",
+    "*.shop.example",
+)
 _LOCK = threading.Lock()
 _CONTEXT: list[ssl.SSLContext] = []
 
@@ -33,7 +42,10 @@ def _self_signed(directory: Path) -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("*")]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name) for name in TLS_NAMES]),
+            critical=False,
+        )
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
