@@ -6,10 +6,10 @@ import base64
 import gzip
 import hashlib
 import http.client
-import ssl
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator

@@ -842,14 +842,18 @@ COVERAGE: dict[tuple[str, str, bool], str] = {
 
 
 def test_every_task_the_profiles_build_is_checked() -> None:
+    from test_sdk_walls import WALL_COVERAGE  # (it imports this module's helpers)
+
+    coverage = {**COVERAGE, **WALL_COVERAGE}
     built = {(r.service, r.kind, False) for r in service_matrix() if r.task_type}
     built |= {
         (r.service, r.kind, True)
         for r in service_matrix()
-        if r.proxy_task_type and r.kind != "cloudflare"
+        # (Cloudflare's and DataDome's tasks carry the proxy always: one task each)
+        if r.proxy_task_type and r.kind not in ("cloudflare", "datadome")
     }
-    assert set(COVERAGE) >= built, sorted(built - set(COVERAGE))
-    assert set(COVERAGE) <= built, sorted(set(COVERAGE) - built)
+    assert set(coverage) >= built, sorted(built - set(coverage))
+    assert set(coverage) <= built, sorted(set(coverage) - built)
 
 
 # Refunds and the error table -------------------------------------------------------------
@@ -874,7 +878,7 @@ REFUNDS = {
         },
     ),
     "2captcha": (
-        "docs: 2captcha.com/api-docs/report-incorrect",
+        "docs: 2captcha.com/api-docs/report-incorrect (any task's result)",
         dict.fromkeys(
             (
                 "turnstile",
@@ -883,6 +887,10 @@ REFUNDS = {
                 "recaptcha_v3",
                 "recaptcha_v3_enterprise",
                 "image",
+                "datadome",
+                "geetest_v4",
+                "mtcaptcha",
+                "friendly_captcha",
             ),
             "reportIncorrect",
         ),
@@ -899,6 +907,8 @@ REFUNDS = {
                     "recaptcha_v3",
                     "recaptcha_v3_enterprise",
                     "hcaptcha",
+                    "geetest_v4",
+                    "mtcaptcha",
                 ),
                 "reportIncorrectTokenCaptcha",
             ),
