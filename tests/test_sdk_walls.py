@@ -13,7 +13,16 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from test_sdk_conformance import PROXY, URL, Capture, compare
+from test_sdk_conformance import (  # (no SDK sleeps: its autouse fixture)
+    _SPLIT,
+    PROXY,
+    URL,
+    Capture,
+    _no_sleep,  # noqa: F401
+    anticaptcha_to,
+    compare,
+    twocaptcha_solver,
+)
 
 from scrapy_captcha._widgets import Widget
 from scrapy_captcha.providers import TaskContext, load_provider
@@ -33,13 +42,6 @@ GEETEST = Widget("geetest_v4", "e392e1d7fd421dc63325744d5a2b9c73", URL, "")
 MTCAPTCHA = Widget("mtcaptcha", "MTPublic-abCDEFJAB", URL, "mtcaptcha-verifiedtoken")
 FRIENDLY = Widget("friendly_captcha", "FCMGEMUD2KTDSQ5H", URL, "frc-captcha-solution")
 WIDGETS = {"geetest_v4": GEETEST, "mtcaptcha": MTCAPTCHA, "friendly_captcha": FRIENDLY}
-_SPLIT = {
-    "proxyType": "http",
-    "proxyAddress": "10.1.2.3",
-    "proxyPort": 8080,
-    "proxyLogin": "user",
-    "proxyPassword": "pa55",
-}
 
 
 def ours(name: str, kind: str, proxied: bool = False) -> dict[str, Any]:
@@ -58,13 +60,6 @@ def capture() -> Iterator[Capture]:
         yield c
 
 
-@pytest.fixture(autouse=True)
-def _no_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
-    monkeypatch.setattr(time, "sleep", lambda s: None)
-
-
 # anti-captcha (anticaptchaofficial) ------------------------------------------------------
 
 ANTI = {
@@ -81,13 +76,7 @@ ANTI = {
 def test_anticaptcha(
     capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str, proxied: bool
 ) -> None:
-    ac = pytest.importorskip("anticaptchaofficial.antinetworking")
-    real = ac.session.post
-    monkeypatch.setattr(
-        ac.session,
-        "post",
-        lambda url, **kw: real(url.replace("https://api.anti-captcha.com", capture.url), **kw),
-    )
+    anticaptcha_to(capture, monkeypatch)
     module, cls = ANTI[(kind, proxied)]
     solver = getattr(__import__(f"anticaptchaofficial.{module}", fromlist=[cls]), cls)()
     solver.set_key("k")
@@ -136,16 +125,7 @@ def _flat(task: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("kind", sorted(TWO))
 def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
-    api = pytest.importorskip("twocaptcha.api")
-    twocaptcha = pytest.importorskip("twocaptcha")
-    real_post, real_get = api.requests.post, api.requests.get
-
-    class Plain:
-        post = staticmethod(lambda url, **kw: real_post(url.replace("https:", "http:"), **kw))
-        get = staticmethod(lambda url, **kw: real_get(url.replace("https:", "http:"), **kw))
-
-    monkeypatch.setattr(api, "requests", Plain)
-    solver = twocaptcha.TwoCaptcha("k", server=capture.url.split("//")[1], pollingInterval=1)
+    solver = twocaptcha_solver(capture, monkeypatch)
     method, fields = TWO[kind]
     # (the SDK may not read the capture's answer for every method: its request matters)
     with contextlib.suppress(Exception):
@@ -199,6 +179,15 @@ def test_capsolver(monkeypatch: pytest.MonkeyPatch, kind: str, proxied: bool) ->
 
 # The documents (where no SDK sends the task) ----------------------------------------------
 
+_CAPMONSTER_AWS = {
+    "websiteURL": URL,
+    "challengeScript": PARAMS["challenge_script"],
+    "captchaScript": PARAMS["captcha_script"],
+    "websiteKey": PARAMS["key"],
+    "context": PARAMS["context"],
+    "iv": PARAMS["iv"],
+    "cookieSolution": True,
+}
 DOCUMENTED: dict[tuple[str, str, bool], tuple[str, dict[str, Any]]] = {
     ("capsolver", "aws_waf", False): (
         "https://docs.capsolver.com/guide/captcha/awsWaf (AntiAwsWafTaskProxyLess)",
@@ -234,30 +223,11 @@ DOCUMENTED: dict[tuple[str, str, bool], tuple[str, dict[str, Any]]] = {
     ),
     ("capmonster", "aws_waf", False): (
         "https://docs.capmonster.cloud/docs/captchas/amazon-task (AmazonTaskProxyless)",
-        {
-            "type": "AmazonTaskProxyless",
-            "websiteURL": URL,
-            "challengeScript": PARAMS["challenge_script"],
-            "captchaScript": PARAMS["captcha_script"],
-            "websiteKey": PARAMS["key"],
-            "context": PARAMS["context"],
-            "iv": PARAMS["iv"],
-            "cookieSolution": True,
-        },
+        {"type": "AmazonTaskProxyless", **_CAPMONSTER_AWS},
     ),
     ("capmonster", "aws_waf", True): (
         "capmonstercloudclient AmazonWafRequest.getTaskDict (AmazonTask)",
-        {
-            "type": "AmazonTask",
-            "websiteURL": URL,
-            "challengeScript": PARAMS["challenge_script"],
-            "captchaScript": PARAMS["captcha_script"],
-            "websiteKey": PARAMS["key"],
-            "context": PARAMS["context"],
-            "iv": PARAMS["iv"],
-            "cookieSolution": True,
-            **_SPLIT,
-        },
+        {"type": "AmazonTask", **_CAPMONSTER_AWS, **_SPLIT},
     ),
     ("capmonster", "datadome", False): (
         "https://docs.capmonster.cloud/docs/captchas/datadome + capmonstercloudclient "

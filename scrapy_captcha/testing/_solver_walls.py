@@ -15,11 +15,11 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ._site_cloudflare import solve_answer
 from ._site_walls import DD_HOST
-from ._solver_browser import _fetch, _Proxy, task_proxy
+from ._solver_browser import _fetch, _Proxy, post_form, task_proxy
 from ._solver_tables import _browser_ua, _SolveError, _WidgetType
 from ._wall_authority import WallAuthority, site_of
 from .widgets import WidgetError
@@ -199,20 +199,9 @@ def _datadome(dialect: str, job: _WallJob, agent: str, timeout: float) -> dict[s
     )
     if page.status != 200:
         raise _SolveError("ERROR_CAPTCHA_UNSOLVABLE", f"captcha answered {page.status}")
-    form = urlencode({"cid": cid, "answer": solve_answer(cid, DD_HOST)}).encode()
+    fields = {"cid": cid, "answer": solve_answer(cid, DD_HOST)}
     check = f"https://{DD_HOST}/captcha/check"
-    done = _fetch(
-        job.proxy,
-        "POST",
-        check,
-        agent,
-        jar,
-        form,
-        "application/x-www-form-urlencoded",
-        site="same-origin",
-        referer=url,
-        timeout=timeout,
-    )
+    done = post_form(job.proxy, check, agent, jar, fields, referer=url, timeout=timeout)
     try:
         cookie = str(json.loads(done.text)["cookie"]) if done.status == 200 else ""
     except (ValueError, KeyError, TypeError):

@@ -18,6 +18,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 
 from .widgets import WidgetError
 
@@ -48,7 +49,7 @@ class WallAuthority:
         msg = "\n".join(parts).encode()
         return hmac.new(self._secret, msg, hashlib.sha256).hexdigest()[:40]
 
-    def _remember(self, table: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
+    def _remember(self, table: OrderedDict[Any, Any], key: Any, value: Any) -> None:
         with self._lock:
             table[key] = value
             while len(table) > MAX_CHALLENGES:
