@@ -9,13 +9,14 @@ Imperva): the task kind is the wall's, and so are the stats and the log lines.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from scrapy_captcha._compat import spawn
 from scrapy_captcha._coordination import Flight
 from scrapy_captcha._jobs import page_cookies
 from scrapy_captcha._kinds import CLOUDFLARE, PROXY_BOUND_WALLS
+from scrapy_captcha._outbound import origin_of, site_of
 from scrapy_captcha._state import options
 from scrapy_captcha._task_prep import token_proxy_wanted
 from scrapy_captcha.clearance import Clearance
@@ -38,6 +39,15 @@ if TYPE_CHECKING:
 
 #: challenge page bytes a task may carry (CapMonster's ``htmlPageBase64``)
 MAX_PAGE_HTML = 512 * 1024
+#: where each URL a wall's page names may point (a page is untrusted: what it names goes
+#: to the services, which fetch it): the page's own site, or the wall vendor's
+_PARAM_SITES = {
+    "script_url": None,  # (Imperva's script: the page's own site)
+    "captcha_url": "captcha-delivery.com",
+    "challenge_script": "awswaf.com",
+    "captcha_script": "awswaf.com",
+    "jsapi_script": "awswaf.com",
+}
 #: what log lines call each wall
 WALL_NAMES = {
     CLOUDFLARE: "Cloudflare",
@@ -45,6 +55,24 @@ WALL_NAMES = {
     "datadome": "DataDome",
     "incapsula": "Imperva",
 }
+
+
+def _trusted(params: Mapping[str, str], page_url: str) -> dict[str, str]:
+    """A wall page's values, less the URLs that point elsewhere than they may (the page's
+    own site, or an https URL of the wall vendor's): a task that needs one is then not
+    sent (``missing_params``)."""
+    kept: dict[str, str] = {}
+    page = origin_of(page_url)
+    for name, value in params.items():
+        if name in _PARAM_SITES:
+            target = origin_of(value)
+            site = _PARAM_SITES[name] or (site_of(page.host) if page is not None else None)
+            if target is None or (target.scheme != "https" and _PARAM_SITES[name]):
+                continue
+            if site is None or site_of(target.host) != site:
+                continue
+        kept[name] = value
+    return kept
 
 
 class ClearanceFlights:
@@ -79,7 +107,7 @@ class ClearanceFlights:
             page_html=response.body[:MAX_PAGE_HTML] if kind == CLOUDFLARE else b"",
             # (the User-Agent it was sent with, for services that take one)
             user_agent=(request.headers.get("User-Agent") or b"").decode("latin-1") or None,
-            params=dict(challenge.params),
+            params=_trusted(challenge.params, request.url),
             cookies=cookies,
         )
 

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from conftest import REACTORS, assert_clean_log
-from scrapy_captcha.testing import EmulatorStack
+from hostile import HostileSite
+from scrapy_captcha.testing import EmulatorStack, ForwardProxy
 
 
 @pytest.fixture
@@ -290,3 +291,35 @@ def test_a_widget_no_service_of_the_chain_takes_is_reported_unpaid(
     assert stack.solver.create_task_count == 0
     assert "capsolver documents no Friendly Captcha task" in result.log
     assert "anti-captcha" in result.log  # (the hint names the services that can)
+
+
+# -- hostile wall pages ------------------------------------------------------------------------
+
+INCAPSULA_HEADERS = {"Content-Type": "text/html", "X-CDN": "Incapsula", "X-Iinfo": "1-2-3 NNNN"}
+
+
+def test_a_wall_page_naming_a_script_elsewhere_is_never_sent_to_a_service(crawl) -> None:
+    """An Imperva challenge whose script sits on another site: the services would fetch
+    what the page names, so the task is not built; nothing is paid, the page is given up."""
+    with EmulatorStack(solve_latency=0.02) as stack, HostileSite() as site:
+        body = (
+            b'<html><head><META NAME="ROBOTS" CONTENT="NOINDEX, NOFOLLOW"><script '
+            b'src="https://evil.example/_Incapsula_Resource?SWJIYLWA=1&amp;ns=2"></script>'
+            b"</head><body></body></html>"
+        )
+        site.routes["/p"] = (200, INCAPSULA_HEADERS, body)
+        with ForwardProxy("H", upstream=("127.0.0.1", site.port)) as proxy:
+            result = crawl(
+                requests=[
+                    {
+                        "url": "http://shop.example/p",
+                        "meta": {"proxy": proxy.url, "handle_captcha_unsolved": True},
+                    }
+                ],
+                settings=settings(stack, "capsolver", CAPTCHA_MAX_ATTEMPTS=2),
+            )
+    (page,) = result.pages
+    assert page["result"]["kind"] == "incapsula" and not page["result"]["solved"]
+    assert page["result"]["reason"] == "missing_params"
+    assert stack.solver.create_task_count == 0
+    assert result.stat("captcha/failed/missing_params") >= 1

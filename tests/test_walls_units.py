@@ -12,6 +12,7 @@ from scrapy.settings import Settings
 
 from conftest import build_root, start_failure
 from scrapy_captcha._amazon import wall_target_allowed
+from scrapy_captcha._clearance_flight import _trusted
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._routes import Route
 from scrapy_captcha._state import RequestState
@@ -223,3 +224,24 @@ def test_a_request_state_pickled_before_the_walls_still_loads() -> None:
     older = pickle.loads(pickle.dumps(state))
     assert older.cleared_key is None and older.attempts == 2
     assert pickle.loads(data).cleared_kind is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "kept"),
+    [
+        ("script_url", "http://shop.example/_Incapsula_Resource?SWJIYLWA=1", True),
+        ("script_url", "https://www.shop.example/_Incapsula_Resource?SWJIYLWA=1", True),
+        ("script_url", "https://evil.example/_Incapsula_Resource?SWJIYLWA=1", False),
+        ("script_url", "javascript:alert(1)", False),
+        ("captcha_url", "https://geo.captcha-delivery.com/captcha/?initialCid=1", True),
+        ("captcha_url", "http://geo.captcha-delivery.com/captcha/?initialCid=1", False),
+        ("captcha_url", "https://geo.captcha-delivery.com.evil.example/captcha/", False),
+        ("challenge_script", "https://a.b.us-east-1.token.awswaf.com/a/b/challenge.js", True),
+        ("challenge_script", "https://10.0.0.1/challenge.js", False),
+        ("key", "AQIDAH", True),
+    ],
+)
+def test_urls_a_wall_page_names_are_kept_only_where_they_may_point(
+    name: str, value: str, kept: bool
+) -> None:
+    assert (name in _trusted({name: value}, "http://shop.example/p/1")) is kept
