@@ -286,7 +286,10 @@ class Routes:
         state.route = route = route_for(request, self.secret)
         return state, route
 
-    def apply(self, request: Request, state: RequestState, clearance: Clearance, key: str) -> None:
+    def apply(
+        self, request: Request, state: RequestState, clearance: Clearance, key: str | None = None
+    ) -> None:
+        """Put ``clearance`` (stored under ``key``: the route's own by default) on."""
         undo = clearance.apply(request, self.defaults)
         if self.impersonate_schemes is None:
             self.impersonate_schemes = impersonating_schemes(self.ctx.crawler.settings)
@@ -297,7 +300,8 @@ class Routes:
                 undo[META_KEY] = change
         state.undo = undo
         state.applied = (clearance.id, clearance.task_id)
-        state.cleared_key, state.cleared_kind = key, clearance.kind
+        state.cleared_kind = clearance.kind
+        state.cleared_key = key or (state.route.key if state.route is not None else None)
         state.solver = clearance.provider
         state.sent = {
             "user_agent": clearance.user_agent,
