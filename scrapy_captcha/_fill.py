@@ -180,7 +180,7 @@ class FormFiller:
             if job is not None:
                 self._unfilled(request, job.widget.kind, reason, job.task_id)
             return None
-        fields = token_fields(job.widget, job.token.token, job.token.resp_key)
+        fields = token_fields(job.widget, job.token.token, job.token.resp_key, job.token.fields)
         filled = _with_fields(request, fields)
         if job.token.user_agent:
             filled.headers["User-Agent"] = job.token.user_agent  # (the token's own)

@@ -8,6 +8,7 @@ every field a browser's script would fill.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from form2request import form2request
@@ -24,9 +25,17 @@ _RESP_KEY_FIELD = re.compile(r"resp[-_]?key", re.I)
 _TOKEN_FIELD = re.compile(r"captcha|turnstile", re.I)
 
 
-def token_fields(widget: Widget, token: str, resp_key: str | None = None) -> dict[str, str]:
+def token_fields(
+    widget: Widget,
+    token: str,
+    resp_key: str | None = None,
+    answer: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """What a browser submits for a solved widget: its response field (hCaptcha fills
-    ``g-recaptcha-response`` too) and ``respKey`` when the solver returned one."""
+    ``g-recaptcha-response`` too) and ``respKey`` when the solver returned one; a
+    multi-field ``answer`` (GeeTest v4's five fields) as it is."""
+    if answer:
+        return dict(answer)
     fields = {widget.response_field: token}
     if widget.kind == HCAPTCHA:
         fields.setdefault("g-recaptcha-response", token)
@@ -41,7 +50,7 @@ def submission_fields(
     """The token in every field a browser would fill: the widget's response field, empty
     hidden captcha fields the page's script fills (v3 sites name their own), hCaptcha's
     second field, and ``respKey`` where the solver returned one."""
-    fields = token_fields(widget, token.token)
+    fields = token_fields(widget, token.token, answer=token.fields)
     resp_key_set = False
     forms = page.forms()
     if form.index < len(forms):

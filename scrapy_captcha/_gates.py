@@ -15,29 +15,26 @@ from __future__ import annotations
 import logging
 import time
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
+from scrapy_captcha._amazon import robot_check_image
 from scrapy_captcha._compat import cache_response
 from scrapy_captcha._coordination import Flight, park
-from scrapy_captcha._forms import (
-    submission_fields,
-    submit_form,
-    why_not_submitted,
-)
-from scrapy_captcha._hops import mark
+from scrapy_captcha._forms import why_not_submitted
+from scrapy_captcha._gate_submit import submission
 from scrapy_captcha._jobs import Job, page_cookies, solve_job
 from scrapy_captcha._kinds import IMAGE
 from scrapy_captcha._options import widget_modes_for
 from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._page import CaptchaImage, ImageTooLarge, Page, find_image, html_page
-from scrapy_captcha._state import META_RESULT, STATE, RequestState, options, refetch_uncached
+from scrapy_captcha._state import META_RESULT, RequestState, options, refetch_uncached
 from scrapy_captcha._widgets import Widget, find_widgets_async
 from scrapy_captcha.errors import ConfigurationError, SolverError
 
 if TYPE_CHECKING:
+    from scrapy_captcha._challenge import Challenge
     from scrapy_captcha._context import Context
     from scrapy_captcha._coordination import Coordination
     from scrapy_captcha._fill import FormFiller
@@ -159,6 +156,24 @@ class GateFlow:
             request, response, page, state, "submit", image=image, image_opts=image_opts
         )
 
+    async def on_wall(
+        self, request: Request, response: Response, challenge: Challenge
+    ) -> Request | Response:
+        """Amazon's robot check: its image solved, its form submitted with the answer in
+        the page's session; the page itself once given up."""
+        state = RequestState.of(request)
+        if state.replay or state.aux:
+            return response  # (a replayed gate page, or the add-on's own image fetch)
+        page = html_page(response)
+        image = robot_check_image(page, challenge) if page is not None else None
+        if state.submitted is not None and state.submitted.get("kind") == challenge.kind:
+            self._refused(state.submitted)  # (the answer was not taken: the check again)
+        if image is None or page is None or not isinstance(response, TextResponse):
+            self._give_up(request, challenge.kind, "no_form", response=response)
+            return response
+        carrier = self._start(request, response, page, state, "submit", image=image)
+        return response if carrier is None else carrier
+
     def _refused(self, sent: dict[str, Any]) -> None:
         """The site answered our submission with its captcha again: refused."""
         report = self.solving.accounts.report_later
@@ -212,7 +227,7 @@ class GateFlow:
         image: CaptchaImage | None = None,
         image_opts: dict[str, Any] | None = None,
     ) -> Request | None:
-        kind = IMAGE if image is not None else widget.kind  # type: ignore[union-attr]
+        kind = (image.wall or IMAGE) if image is not None else widget.kind  # type: ignore[union-attr]
         if "cached" in response.flags:
             # A gate served by HttpCache: its form and session are stale. Fetch afresh.
             self.ctx.inc("http_cache_bypassed")
@@ -284,6 +299,7 @@ class GateFlow:
             image.url if image is not None else None,
             form.index if mode == "submit" and form is not None else None,
             self.ctx.crawler.spider,
+            image.wall if image is not None else None,
         )
         if refused is None:
             return None
@@ -335,58 +351,8 @@ class GateFlow:
         return job.response.replace(request=carrier, headers=headers)
 
     def _submission(self, carrier: Request, job: Job) -> Request:
-        """The gate form submitted as a browser would: every other field kept, the
-        answer in its field(s), the page's cookies (the jar), proxy and callbacks."""
-        form = job.form
-        assert form is not None
-        extra: dict[str, str] = {}
-        if job.token is not None:
-            assert job.widget is not None
-            fields = submission_fields(job.page, form, job.widget, job.token)
-            extra = dict(job.token.cookies)
-        else:
-            assert job.image is not None and job.text is not None
-            formdata = job.image_opts.get("formdata")
-            fields = {
-                **(formdata if isinstance(formdata, dict) else {}),
-                job.image.field_name: job.text,
-            }
-        meta = dict(carrier.meta)
-        meta.pop(META_RESULT, None)
-        state = RequestState.of(carrier).for_new_request()
-        met = job.request
-        state.submitted = {
-            "kind": job.kind,
-            "task_id": job.task_id,
-            "provider": job.solver,
-            "cost": job.cost,
-            # (the request that met the gate: HTTPCACHE stores the page behind it for it)
-            "origin": (met.method, met.url, met.body.decode("latin-1")),
-        }
-        state.session = job.session(extra)
-        meta[STATE] = state
-        page = urlsplit(job.response.url)
-        headers = {"Referer": job.response.url, "Origin": f"{page.scheme}://{page.netloc}"}
-        proxy_auth = carrier.headers.get("Proxy-Authorization")
-        if proxy_auth:
-            headers["Proxy-Authorization"] = proxy_auth.decode("latin-1")
-        if job.token is not None and job.token.user_agent:
-            headers["User-Agent"] = job.token.user_agent  # (the one the token is bound to)
         self.ctx.inc(f"submitted/{job.kind}")
-        submission = submit_form(
-            job.page,
-            form.index,
-            fields,
-            headers,
-            callback=carrier.callback,
-            errback=carrier.errback,
-            cb_kwargs=dict(carrier.cb_kwargs),
-            meta=meta,
-            dont_filter=False,  # offsite filtering applies (the token makes it unique)
-            priority=carrier.priority,
-        )
-        mark(state, self.outbound.page(job.response), job.kind)
-        return submission
+        return submission(self.outbound, carrier, job)
 
     def _forget_stale_jobs(self) -> None:
         """A carrier dropped before it came back (a user middleware ignoring it, say)

@@ -38,15 +38,17 @@ class OutboundRefused(CaptchaUnsolved):
         super().__init__(reason, kind, None, f"refused by the outbound policy: {where} ({reason})")
 
 
-def mark(state: RequestState, page: PageSide, kind: str) -> None:
+def mark(state: RequestState, page: PageSide, kind: str, wall: str | None = None) -> None:
     """The request of ``state`` is sent on ``page``'s behalf (``kind``: ``image`` for an
-    image fetch, else the captcha kind of a gate submission): judged at every hop."""
+    image fetch, else the captcha kind of a gate submission; ``wall``: the wall an image
+    is fetched for): judged at every hop."""
     state.outbound = {
         "page": page.url,
         "internal": page.internal,
         "kind": kind,
         "last": None,
         "cookies_off": False,
+        **({"wall": wall} if wall else {}),
     }
 
 
@@ -81,7 +83,8 @@ class OwnRequests:
         if mark is None:
             return
         page = _page(mark)
-        reason = self.outbound.refusal(page, request.url, self.ctx.crawler.spider)
+        wall = mark.get("wall")
+        reason = self.outbound.refusal(page, request.url, self.ctx.crawler.spider, wall)
         if reason is not None:
             self._refuse(request, mark, reason)
         mark = state.outbound = {**mark, "last": request.url}

@@ -71,7 +71,9 @@ class Job:
 
     @property
     def kind(self) -> str:
-        return IMAGE if self.image is not None else self.widget.kind  # type: ignore[union-attr]
+        if self.image is not None:
+            return self.image.wall or IMAGE
+        return self.widget.kind  # type: ignore[union-attr]
 
     @property
     def form(self) -> FormRef | None:
@@ -170,6 +172,7 @@ async def solve_job(
                 job.image_opts.get("image_type"),
                 extra,
                 job.request,
+                kind=job.kind,
             )
         else:
             assert job.widget is not None
@@ -204,7 +207,10 @@ async def fetch_image(crawler: Crawler, job: Job, outbound: Outbound) -> bytes:
     state.session = job.session()
     state.aux = True
     state.submitted = None
-    mark(state, outbound.page(job.response), "image")
+    mark(state, outbound.page(job.response), "image", job.image.wall)
+    if job.image.wall:
+        # (the policy judged it, and judges every hop: a wall's own image host only)
+        request.meta["allow_offsite"] = True
     for name in (b"Cookie", b"Content-Type", b"Content-Length"):
         request.headers.pop(name, None)
     request.headers[b"Referer"] = job.response.url

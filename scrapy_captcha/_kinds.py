@@ -44,6 +44,25 @@ WALLS: Final = (
 )
 #: The wall each challenge kind belongs to (kinds not listed are their own wall).
 WALL_OF_KIND: Final = {CLOUDFLARE_BLOCK: CLOUDFLARE}
+#: Walls a service may open (CAPTCHA_WALLS names which to solve; the others are only ever
+#: reported, never paid for).
+SOLVABLE_WALLS: Final = (CLOUDFLARE, AWS_WAF, AMAZON, DATADOME, INCAPSULA)
+#: Walls whose solve buys a cookie, stored as a clearance per (domain, proxy) with the
+#: User-Agent the service used: their task kind is their own name.
+CLEARANCE_WALLS: Final = (CLOUDFLARE, AWS_WAF, DATADOME, INCAPSULA)
+#: Clearance walls whose cookie is bound to the exit IP that earned it: their tasks always
+#: carry the request's proxy (a request without one is rerouted or given up ``no_proxy``).
+PROXY_BOUND_WALLS: Final = (CLOUDFLARE, DATADOME)
+#: Clearance walls whose cookie serves the whole site (its registrable domain), not only
+#: the host that was challenged (DataDome sets ``Domain=.site.example``).
+DOMAIN_WIDE_WALLS: Final = (DATADOME,)
+#: The cookie each clearance wall sets (what its clearance carries at the least).
+WALL_COOKIES: Final = {
+    CLOUDFLARE: "cf_clearance",
+    AWS_WAF: "aws-waf-token",
+    DATADOME: "datadome",
+    INCAPSULA: "___utmvc",
+}
 
 TURNSTILE: Final = "turnstile"
 RECAPTCHA_V2: Final = "recaptcha_v2"
@@ -81,4 +100,10 @@ TASK_KINDS: Final = (
     "recaptcha_v3_enterprise",
     HCAPTCHA,
     IMAGE,
+    AWS_WAF,
+    DATADOME,
+    INCAPSULA,
+    GEETEST_V4,
+    MTCAPTCHA,
+    FRIENDLY_CAPTCHA,
 )

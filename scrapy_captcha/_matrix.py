@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from scrapy_captcha._kinds import CLOUDFLARE
+from scrapy_captcha._kinds import CLOUDFLARE, PROXY_BOUND_WALLS
 from scrapy_captcha._profiles_base import Provider
 from scrapy_captcha._solutions import ERROR_ACTIONS
 from scrapy_captcha._task_fields import TASK_KINDS
@@ -32,7 +32,7 @@ class ServiceRow:
     kind: str
     #: the task type sent (None: the service has no task for the kind)
     task_type: str | None
-    #: the proxy-bound task type (Cloudflare tasks always are; token tasks with
+    #: the proxy-bound task type (Cloudflare and DataDome tasks always are; others with
     #: CAPTCHA_TOKEN_PROXY), or None
     proxy_task_type: str | None
     #: how that task carries the proxy, or None
@@ -74,7 +74,7 @@ def service_rows(providers: Mapping[str, type[Provider]]) -> list[ServiceRow]:
             task_type = profile.types.get(kind)
             proxied = (
                 task_type
-                if kind == CLOUDFLARE and task_type
+                if kind in PROXY_BOUND_WALLS and task_type
                 else profile.proxy_task_types.get(kind)
             )
             price = profile.prices.get(kind)

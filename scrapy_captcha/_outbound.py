@@ -12,7 +12,8 @@ sent back. Every request it originates passes here, at every hop (its redirects 
   on the page's site (registrable domain) unless CAPTCHA_ALLOW_OFFSITE, in the spider's
   ``allowed_domains``, and not on a loopback, private or link-local address unless the
   page itself is on one (CAPTCHA_PUBLIC_ADDRESSES names address:port pairs to treat as
-  public: a test site on loopback, a staging site on a private network);
+  public: a test site on loopback, a staging site on a private network); one wall's own
+  image host is the only exception to "its site" (Amazon's robot check, ``_amazon.py``);
 - host names are resolved through the reactor's resolver (the one Scrapy connects with,
   and its DNS cache) before the request is sent, unless it goes through a proxy (the
   proxy resolves on its own network); the connected peer is checked on the response too;
@@ -40,6 +41,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
+from scrapy_captcha._amazon import wall_target_allowed
 from scrapy_captcha._forms import submission_url
 
 if TYPE_CHECKING:
@@ -253,8 +255,11 @@ class Outbound:
 
     # -- the policy -------------------------------------------------------------------------
 
-    def refusal(self, page: PageSide | str, target_url: str, spider: Any = None) -> str | None:
-        """Why ``target_url`` may not be sent to on behalf of ``page``, or None."""
+    def refusal(
+        self, page: PageSide | str, target_url: str, spider: Any = None, wall: str | None = None
+    ) -> str | None:
+        """Why ``target_url`` may not be sent to on behalf of ``page``, or None; ``wall``
+        names the wall an image is fetched for (its own image host is exempt)."""
         if isinstance(page, str):
             page = self.page_of(page)
         target = judge(target_url)
@@ -266,6 +271,8 @@ class Outbound:
         if self.literal_internal(origin) and not page.internal:
             return "internal_address"
         page_host = page.origin.host if page.origin is not None else ""
+        if wall_target_allowed(wall, page_host, origin.scheme, origin.host):
+            return None
         if not self.allow_offsite and site_of(origin.host) != site_of(page_host):
             return "offsite"
         allowed = getattr(spider, "allowed_domains", None)
@@ -309,7 +316,12 @@ class Outbound:
         return True
 
     def gate_refusal(
-        self, page: Page, image_url: str | None, form_index: int | None, spider: Any = None
+        self,
+        page: Page,
+        image_url: str | None,
+        form_index: int | None,
+        spider: Any = None,
+        wall: str | None = None,
     ) -> tuple[str, str, str] | None:
         """What a gate's solve would send that the policy refuses, as (what, origin of
         the target, why): its image fetch, its form submission; or None."""
@@ -321,7 +333,7 @@ class Outbound:
             except ValueError:  # (an action no URL parser reads)
                 return "form", "(no URL)", "bad_url"
         for what, url in targets:
-            reason = self.refusal(side, url, spider)
+            reason = self.refusal(side, url, spider, wall if what == "image" else None)
             if reason is not None:
                 origin = origin_of(url)
                 return what, str(origin) if origin is not None else "(no URL)", reason

@@ -69,6 +69,9 @@ class CaptchaImage:
     url: str | None = None
     data: bytes | None = field(default=None, repr=False)
     form: FormRef | None = None
+    #: the wall it stands for (``amazon``: Amazon's robot check), None for an image a
+    #: spider pointed at
+    wall: str | None = None
 
 
 #: Largest captcha image fetched, decoded or uploaded (solvers take a few hundred KB at

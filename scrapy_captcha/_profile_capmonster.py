@@ -7,7 +7,15 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from scrapy_captcha._kinds import CLOUDFLARE
+from scrapy_captcha._kinds import (
+    AWS_WAF,
+    CLOUDFLARE,
+    DATADOME,
+    FRIENDLY_CAPTCHA,
+    GEETEST_V4,
+    INCAPSULA,
+    MTCAPTCHA,
+)
 from scrapy_captcha._profiles_base import (
     COMMON_ERRORS,
     PROXY_ERRORS,
@@ -32,6 +40,36 @@ class CapMonster(Provider):
         "recaptcha_v3_enterprise": "RecaptchaV3EnterpriseTask",
         "hcaptcha": "HCaptchaTask",
         "image": "ImageToTextTask",
+        # docs.capmonster.cloud/docs/captchas/amazon-task: websiteKey, iv, context,
+        # challengeScript and captchaScript required, cookieSolution true; answers
+        # ``solution.cookies["aws-waf-token"]`` and ``userAgent``
+        AWS_WAF: "AmazonTaskProxyless",
+        # docs.capmonster.cloud/docs/captchas/datadome: CustomTask of class DataDome,
+        # metadata.captchaUrl and metadata.datadomeCookie, userAgent, the proxy
+        # (capmonstercloudclient's DataDomeCustomTaskRequest); answers
+        # ``solution.domains[site].cookies.datadome``
+        DATADOME: "CustomTask",
+        # docs.capmonster.cloud/docs/captchas/geetest-task: gt (v4: captcha_id), version
+        # 4; answers the five v4 fields
+        GEETEST_V4: "GeeTestTaskProxyless",
+        # docs.capmonster.cloud/docs/captchas/mtcaptcha-task: websiteKey; answers ``token``
+        MTCAPTCHA: "MTCaptchaTask",
+    }
+    aws_waf_fields = {
+        "key": "websiteKey",
+        "iv": "iv",
+        "context": "context",
+        "challenge_script": "challengeScript",
+        "captcha_script": "captchaScript",
+    }
+    aws_waf_extra = {"cookieSolution": True}
+    aws_waf_required = ("key", "iv", "context", "challenge_script", "captcha_script")
+    datadome_style = "custom"
+    cannot = {
+        INCAPSULA: "CapMonster offers its Imperva task for testing one's own sites only "
+        "(docs.capmonster.cloud/docs/captchas/incapsula)",
+        FRIENDLY_CAPTCHA: "CapMonster's Friendly Captcha task needs the widget script's "
+        "URL (metadata.apiGetLib), which the add-on does not read",
     }
     turnstile_action = "pageAction"
     turnstile_cdata = "data"
@@ -49,6 +87,9 @@ class CapMonster(Provider):
         "recaptcha_v2": "RecaptchaV2Task",
         "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
         "hcaptcha": "HCaptchaTask",
+        AWS_WAF: "AmazonTask",  # (capmonstercloudclient's AmazonWafRequest)
+        GEETEST_V4: "GeeTestTask",
+        MTCAPTCHA: "MTCaptchaTask",
     }
     #: getUserAgent: "pass only the actual UA from Windows OS"; a stale one is answered
     #: ERROR_WRONG_USERAGENT (docs.capmonster.cloud/docs/api/methods/get-user-agent,
@@ -92,9 +133,15 @@ class CapMonster(Provider):
         "recaptcha_v3_enterprise": 0.001,
         "hcaptcha": 0.0008,
         "image": 0.0003,
+        # estimates (not checked against the current list): AmazonTask $1.8/1000,
+        # DataDome $2/1000, GeeTest $1.2/1000, MTCaptcha $1.2/1000
+        AWS_WAF: 0.0018,
+        DATADOME: 0.002,
+        GEETEST_V4: 0.0012,
+        MTCAPTCHA: 0.0012,
     }
     report_methods = {
-        **dict.fromkeys(TOKENS, "reportIncorrectTokenCaptcha"),
+        **dict.fromkeys((*TOKENS, GEETEST_V4, MTCAPTCHA), "reportIncorrectTokenCaptcha"),
         # (its Cloudflare task is a TurnstileTask: a token task, reported as one)
         "cloudflare": "reportIncorrectTokenCaptcha",
         "image": "reportIncorrectImageCaptcha",

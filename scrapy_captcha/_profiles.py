@@ -11,7 +11,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from scrapy_captcha._kinds import CLOUDFLARE
+from scrapy_captcha._kinds import (
+    AWS_WAF,
+    CLOUDFLARE,
+    DATADOME,
+    FRIENDLY_CAPTCHA,
+    GEETEST_V4,
+    INCAPSULA,
+    MTCAPTCHA,
+)
 from scrapy_captcha._profiles_base import (
     COMMON_ERRORS,
     PROXY_ERRORS,
@@ -20,14 +28,10 @@ from scrapy_captcha._profiles_base import (
     TaskContext,
     logger,
 )
-from scrapy_captcha._solutions import classify_error
 from scrapy_captcha._task_fields import (
     USD_PER_CNY,
     build_rq_data,
-    chrome_user_agent,
-    colon_proxy,
 )
-from scrapy_captcha.errors import FATAL
 
 if TYPE_CHECKING:
     from scrapy_captcha._widgets import Widget
@@ -150,6 +154,29 @@ class AntiCaptcha(Provider):
         "recaptcha_v3_enterprise": "RecaptchaV3TaskProxyless",  # + isEnterprise
         "hcaptcha": "HCaptchaTaskProxyless",
         "image": "ImageToTextTask",
+        # anti-captcha.com/apidoc/task-types/AmazonTaskProxyless: websiteKey, iv, context
+        # (required), captchaScript, challengeScript, jsapiScript; answers ``token``, the
+        # aws-waf-token (anticaptchaofficial's amazonproxyless returns solution.token)
+        AWS_WAF: "AmazonTaskProxyless",
+        # anti-captcha.com/apidoc/task-types/GeeTestTaskProxyless: gt (v4: captcha_id),
+        # version 4; answers the five v4 fields
+        GEETEST_V4: "GeeTestTaskProxyless",
+        # anti-captcha.com/apidoc/task-types/FriendlyCaptchaTaskProxyless: websiteKey;
+        # answers ``token``
+        FRIENDLY_CAPTCHA: "FriendlyCaptchaTaskProxyless",
+    }
+    aws_waf_fields = {
+        "key": "websiteKey",
+        "iv": "iv",
+        "context": "context",
+        "captcha_script": "captchaScript",
+        "challenge_script": "challengeScript",
+        "jsapi_script": "jsapiScript",
+    }
+    aws_waf_required = ("key", "iv", "context")
+    cannot = {
+        DATADOME: "anti-captcha documents no DataDome task",
+        INCAPSULA: "anti-captcha documents no Imperva task",
     }
     # minScore: 0.3, 0.7 or 0.9 (API docs); anticaptchaofficial sends 0.9 unless told
     v3_min_score = 0.9
@@ -169,6 +196,9 @@ class AntiCaptcha(Provider):
         "recaptcha_v2": "RecaptchaV2Task",
         "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
         "hcaptcha": "HCaptchaTask",
+        AWS_WAF: "AmazonTask",
+        GEETEST_V4: "GeeTestTask",
+        FRIENDLY_CAPTCHA: "FriendlyCaptchaTask",
     }
     error_codes = (
         *COMMON_ERRORS,
@@ -192,6 +222,11 @@ class AntiCaptcha(Provider):
         "recaptcha_v3_enterprise": 0.005,
         "hcaptcha": 0.002,
         "image": 0.0007,
+        # estimates (not checked against the current list): AmazonTask $2/1000, GeeTest
+        # $1.8/1000, Friendly Captcha $2/1000
+        AWS_WAF: 0.002,
+        GEETEST_V4: 0.0018,
+        FRIENDLY_CAPTCHA: 0.002,
     }
     report_methods = {
         **dict.fromkeys(_RECAPTCHA, "reportIncorrectRecaptcha"),
@@ -221,7 +256,18 @@ class TwoCaptcha(Provider):
         "recaptcha_v3": "RecaptchaV3TaskProxyless",
         "recaptcha_v3_enterprise": "RecaptchaV3TaskProxyless",  # + isEnterprise
         "image": "ImageToTextTask",
+        # 2captcha.com/api-docs/datadome-slider-captcha: captchaUrl, userAgent and split
+        # proxy fields (required); answers ``solution.cookie``, "datadome=...; ..."
+        DATADOME: "DataDomeSliderTask",
+        # 2captcha.com/api-docs/geetest: version 4, initParameters.captcha_id; answers
+        # the five v4 fields
+        GEETEST_V4: "GeeTestTaskProxyless",
+        # 2captcha.com/api-docs/mtcaptcha: websiteKey; answers ``token``
+        MTCAPTCHA: "MtCaptchaTaskProxyless",
+        # 2captcha.com/api-docs/friendly-captcha: websiteKey; answers ``token``
+        FRIENDLY_CAPTCHA: "FriendlyCaptchaTaskProxyless",
     }
+    geetest_style = "init"
     turnstile_cdata = "data"
     # minScore is optional (0.3 to 0.9): sent only when a request asks for one
     v3_scores = (0.3, 0.7, 0.9)
@@ -232,6 +278,10 @@ class TwoCaptcha(Provider):
         CLOUDFLARE: "2captcha has no clearance task: it solves a challenge page's Turnstile "
         "widget as a token only, which no Cloudflare challenge accepts from a scraper",
         "hcaptcha": "2captcha withdrew hCaptcha",
+        AWS_WAF: "2captcha's AmazonTask (2captcha.com/api-docs/amazon-aws-waf-captcha) "
+        "answers a captcha_voucher and existing_token for the page's own captcha.js to "
+        "exchange, not the aws-waf-token cookie a crawler replays",
+        INCAPSULA: "the add-on found no Imperva task in 2captcha's JSON API documents",
     }
     # proxy-bound types take proxyType (http, socks4, socks5) and split fields
     proxy_format = "split"
@@ -239,6 +289,9 @@ class TwoCaptcha(Provider):
         "turnstile": "TurnstileTask",
         "recaptcha_v2": "RecaptchaV2Task",
         "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
+        GEETEST_V4: "GeeTestTask",
+        MTCAPTCHA: "MtCaptchaTask",
+        FRIENDLY_CAPTCHA: "FriendlyCaptchaTask",
     }
     error_codes = (
         *COMMON_ERRORS,
@@ -253,93 +306,14 @@ class TwoCaptcha(Provider):
         "turnstile": 0.00145,
         **dict.fromkeys(_RECAPTCHA, 0.00299),
         "image": 0.001,
+        # estimates (not checked against the current list): DataDome, GeeTest, MTCaptcha
+        # and Friendly Captcha $2.99/1000
+        **dict.fromkeys((DATADOME, GEETEST_V4, MTCAPTCHA, FRIENDLY_CAPTCHA), 0.00299),
     }
-    report_methods = dict.fromkeys((*TOKENS, "image"), "reportIncorrect")
-
-
-class CapSolver(Provider):
-    """capsolver (api.capsolver.com); its SDK passes task dicts through, so the field
-    layout is its documentation's (``metadata`` for Turnstile, ``ip:port:user:pass``)."""
-
-    name = "capsolver"
-    base_url = "https://api.capsolver.com"
-    task_types = {
-        CLOUDFLARE: "AntiCloudflareTask",
-        "turnstile": "AntiTurnstileTaskProxyLess",
-        "recaptcha_v2": "ReCaptchaV2TaskProxyLess",
-        "recaptcha_v2_enterprise": "ReCaptchaV2EnterpriseTaskProxyLess",
-        "recaptcha_v3": "ReCaptchaV3TaskProxyLess",
-        "recaptcha_v3_enterprise": "ReCaptchaV3EnterpriseTaskProxyLess",
-        "image": "ImageToTextTask",
-    }
-    turnstile_cdata = "cdata"
-    turnstile_container = "metadata"
-    # ReCaptchaV2(Enterprise)Task documents pageAction (the anchor's "sa" value)
-    v2_enterprise_action = True
-    envelope_fields = ("appId", "callbackUrl")
-    cannot = {"hcaptcha": "capsolver no longer solves hCaptcha"}
-    # ``proxy: [type:]host:port[:user:pass]``; the ...Task types are the proxy variants
-    # (its Turnstile task has none)
-    proxy_format = "colon"
-    proxy_task_types = {
-        "recaptcha_v2": "ReCaptchaV2Task",
-        "recaptcha_v2_enterprise": "ReCaptchaV2EnterpriseTask",
-        "recaptcha_v3": "ReCaptchaV3Task",
-        "recaptcha_v3_enterprise": "ReCaptchaV3EnterpriseTask",
-    }
-    # docs.capsolver.com/guide/api-error
-    error_codes = (
-        "ERROR_SERVICE_UNAVALIABLE",
-        "ERROR_RATE_LIMIT",
-        "ERROR_INVALID_TASK_DATA",
-        "ERROR_BAD_REQUEST",
-        "ERROR_TASKID_INVALID",
-        "ERROR_TASK_TIMEOUT",
-        "ERROR_SETTLEMENT_FAILED",
-        "ERROR_KEY_DENIED_ACCESS",
-        "ERROR_ZERO_BALANCE",
-        "ERROR_TASK_NOT_SUPPORTED",
-        "ERROR_CAPTCHA_UNSOLVABLE",
-        "ERROR_PROXY_BANNED",
+    # (2captcha.com/api-docs/report-incorrect: any task's result)
+    report_methods = dict.fromkeys(
+        (*TOKENS, "image", DATADOME, GEETEST_V4, MTCAPTCHA, FRIENDLY_CAPTCHA), "reportIncorrect"
     )
-    # list: image $0.4/1000, reCAPTCHA v2 $0.8/1000, v3 $1/1000, v2 Enterprise $1/1000,
-    # v3 Enterprise $3/1000, Turnstile and AntiCloudflare $1.2/1000
-    prices = {
-        CLOUDFLARE: 0.0012,
-        "turnstile": 0.0012,
-        "recaptcha_v2": 0.0008,
-        "recaptcha_v3": 0.001,
-        "recaptcha_v2_enterprise": 0.001,
-        "recaptcha_v3_enterprise": 0.003,
-        "image": 0.0004,
-    }
-    report_methods = dict.fromkeys((*TOKENS, "image"), "feedbackTask")
-
-    def report_payload(self, task_id: str | int) -> dict[str, Any]:
-        return {"taskId": task_id, "result": {"invalid": True}}
-
-    def classify(self, code: str) -> tuple[str, str]:
-        """capsolver's own code for a failed settlement (the balance does not cover the
-        task): an empty account."""
-        if code.strip().upper() == "ERROR_SETTLEMENT_FAILED":
-            return "zero_balance", FATAL
-        return classify_error(code)
-
-    def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
-        """``AntiCloudflareTask``: the proxy, and the optional ``html`` (the challenge
-        page, "needed for some websites") and ``userAgent`` (the one the request is sent
-        and replayed with; "only Chrome's userAgent is supported")."""
-        task: dict[str, Any] = {
-            "type": self.task_type(CLOUDFLARE),
-            "websiteURL": ctx.url,
-            "proxy": colon_proxy(ctx.proxy),
-        }
-        if chrome_user_agent(ctx.user_agent):
-            task["userAgent"] = ctx.user_agent
-        if ctx.page_html:
-            task["html"] = ctx.page_html.decode("utf-8", "replace")
-        task.update(ctx.extra)
-        return task
 
 
 class YesCaptcha(Provider):

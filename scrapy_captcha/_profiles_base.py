@@ -13,13 +13,9 @@ import base64
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from scrapy_captcha._kinds import (
-    CLOUDFLARE,
-    TURNSTILE,
-)
+from scrapy_captcha._kinds import CLOUDFLARE, GEETEST_V4, TURNSTILE
 from scrapy_captcha._solutions import (
     CloudflareSolution,
     TokenSolution,
@@ -30,11 +26,15 @@ from scrapy_captcha._solutions import (
 )
 from scrapy_captcha._task_fields import (
     PROXY_TYPES,
+    RECAPTCHA_TASKS,
+    TaskContext,
     colon_proxy,
     image_type,
     split_proxy,
     task_kinds,
 )
+from scrapy_captcha._wall_solutions import parse_geetest_solution, parse_wall_solution
+from scrapy_captcha._wall_tasks import WALL_WIDGETS, wall_task, widget_wall_task
 from scrapy_captcha.errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -46,14 +46,7 @@ logger = logging.getLogger("scrapy_captcha")
 #: ``pageAction`` and Google's own examples use "verify" / "submit"
 DEFAULT_V3_ACTION = "verify"
 #: the token task kinds
-TOKENS = (
-    "turnstile",
-    "recaptcha_v2",
-    "recaptcha_v2_enterprise",
-    "recaptcha_v3",
-    "recaptcha_v3_enterprise",
-    "hcaptcha",
-)
+TOKENS = ("turnstile", *RECAPTCHA_TASKS, "hcaptcha")
 #: the codes every anti-captcha-style service documents, and its proxy errors
 COMMON_ERRORS = (
     "ERROR_KEY_DOES_NOT_EXIST",
@@ -67,24 +60,6 @@ COMMON_ERRORS = (
 PROXY_ERRORS = ("ERROR_PROXY_CONNECT_REFUSED", "ERROR_PROXY_BANNED")
 #: identifies the add-on to solver services (they ask integrators to send one)
 CLIENT_USER_AGENT = "scrapy-captcha/0.1 (+https://github.com/scrapy-captcha)"
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """What a profile needs to build a Cloudflare task for one challenged request."""
-
-    url: str
-    proxy: str = field(repr=False)  # full proxy URL, credentials included
-    method: str = "GET"
-    body: bytes = field(default=b"", repr=False)
-    content_type: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
-    #: the challenge page as served (CapMonster's cf_clearance task needs it)
-    page_html: bytes = field(default=b"", repr=False)
-    #: the User-Agent the challenged request was sent with (capsolver's ``userAgent``)
-    user_agent: str | None = None
-    #: the User-Agent the service wants its tasks to name (CapMonster: its current one)
-    service_user_agent: str | None = None
 
 
 class Provider:
@@ -172,6 +147,18 @@ class Provider:
     #: tasks name the request's own), and the one used when it cannot be read
     user_agent_url: ClassVar[str | None] = None
     fallback_user_agent: ClassVar[str | None] = None
+    #: AWS WAF tasks (``_wall_tasks``): the page's values (key, iv, context and the
+    #: challenge / captcha / jsapi script URLs) by the task field each goes in, fields
+    #: always sent, and the values without which the service takes no task
+    aws_waf_fields: ClassVar[Mapping[str, str]] = {}
+    aws_waf_extra: ClassVar[Mapping[str, Any]] = {}
+    aws_waf_required: ClassVar[tuple[str, ...]] = ()
+    #: DataDome tasks: "flat" (``captchaUrl`` beside ``userAgent``) or "custom" (a
+    #: CustomTask of class DataDome, the URL and cookie in ``metadata``)
+    datadome_style: ClassVar[str] = "flat"
+    #: GeeTest v4 tasks: the captcha id as "gt" (+ ``version: 4``), "captchaId", or
+    #: "init" (``version: 4`` + ``initParameters.captcha_id``)
+    geetest_style: ClassVar[str] = "gt"
 
     def __init__(
         self,
@@ -253,6 +240,11 @@ class Provider:
 
     # -- tasks --------------------------------------------------------------------------
 
+    def clearance_task(self, kind: str, ctx: TaskContext) -> dict[str, Any]:
+        """The task that buys a ``kind`` wall's cookie: Cloudflare's clearance, or another
+        wall's (``_wall_tasks``)."""
+        return self.cloudflare_task(ctx) if kind == CLOUDFLARE else wall_task(self, kind, ctx)
+
     def cloudflare_task(self, ctx: TaskContext) -> dict[str, Any]:
         task: dict[str, Any] = {
             "type": self.task_type(CLOUDFLARE),
@@ -314,6 +306,8 @@ class Provider:
     ) -> dict[str, Any]:
         """A token task for ``widget``: proxyless, or bound to ``proxy`` (the request's)
         in this service's proxy variant of the task and its proxy format."""
+        if widget.kind in WALL_WIDGETS:
+            return widget_wall_task(self, widget, extra, proxy)
         extra = dict(extra or {})
         kind = widget.task_key
         task: dict[str, Any] = {
@@ -375,6 +369,10 @@ class Provider:
     def parse_token(self, reply: Mapping[str, Any]) -> TokenSolution | None:
         return parse_token_solution(reply)
 
+    def parse_widget(self, kind: str, reply: Mapping[str, Any]) -> TokenSolution | None:
+        """A widget task's answer: a token, or GeeTest v4's five fields."""
+        return parse_geetest_solution(reply) if kind == GEETEST_V4 else self.parse_token(reply)
+
     def parse_text(self, reply: Mapping[str, Any]) -> str | None:
         return parse_text_solution(reply)
 
@@ -386,6 +384,12 @@ class Provider:
 
     def parse_cloudflare(self, reply: Mapping[str, Any]) -> CloudflareSolution | None:
         return parse_cloudflare_solution(reply)
+
+    def parse_clearance(self, kind: str, reply: Mapping[str, Any]) -> CloudflareSolution | None:
+        """A clearance task's answer: Cloudflare's, or another wall's cookie."""
+        if kind == CLOUDFLARE:
+            return self.parse_cloudflare(reply)
+        return parse_wall_solution(kind, reply)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

@@ -79,7 +79,9 @@ SETTINGS: dict[str, Setting] = {
             "dict",
             """``{task kind: task type name}``: overrides the profiles' task types (kinds:
             ``cloudflare``, ``turnstile``, ``recaptcha_v2``, ``recaptcha_v2_enterprise``,
-            ``recaptcha_v3``, ``recaptcha_v3_enterprise``, ``hcaptcha``, ``image``).""",
+            ``recaptcha_v3``, ``recaptcha_v3_enterprise``, ``hcaptcha``, ``image``,
+            ``aws_waf``, ``datadome``, ``incapsula``, ``geetest_v4``, ``mtcaptcha``,
+            ``friendly_captcha``).""",
         ),
         _s(
             "CAPTCHA_ENVELOPES",
@@ -232,6 +234,15 @@ SETTINGS: dict[str, Setting] = {
             """What to do with captcha widgets on pages: ``"submit"`` (the default: a gate
             form is solved and submitted), ``"token"`` (solve, hand the token over, also for
             a widget outside any form) or ``"ignore"``; one mode, or ``{kind: mode}``.""",
+        ),
+        _s(
+            "CAPTCHA_WALLS",
+            ["cloudflare", "aws_waf", "amazon", "datadome", "incapsula"],
+            "list",
+            """The walls to solve (a list, or a comma-separated string): ``cloudflare``,
+            ``aws_waf``, ``amazon`` (Amazon's robot check), ``datadome``, ``incapsula``.
+            A wall left out is given up as ``disabled`` and never paid for; walls no
+            service opens (PerimeterX, Akamai...) are always reported only.""",
         ),
         _s(
             "CAPTCHA_IMAGE_TIMEOUT",

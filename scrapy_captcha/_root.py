@@ -50,12 +50,14 @@ class Root:
         store = open_store(settings.cache_url, crawler)
         self.routes = Routes(self.ctx, store, default_headers(crawler.settings))
         self.coordination = Coordination(self.ctx, store)
-        self.cloudflare = CloudflareFlow(self.ctx, self.solving, self.routes, self.coordination)
         self.outbound = Outbound(settings.allow_offsite, settings.public_addresses)
         self.own = OwnRequests(self.outbound, self.ctx)
         self.filler = FormFiller(self.ctx, self.solving, self.coordination)
         self.gates = GateFlow(
             self.ctx, self.solving, self.coordination, self.outbound, self.filler
+        )
+        self.cloudflare = CloudflareFlow(
+            self.ctx, self.solving, self.routes, self.coordination, self.gates.on_wall
         )
         self.watch = Watch(self.ctx, self.coordination, self.solving)
         self.solving.budget.on_exhausted = self._on_budget_exhausted

@@ -37,6 +37,8 @@ from scrapy_captcha._fingerprint import (
     undo_target,
     uses_impersonation,
 )
+from scrapy_captcha._kinds import DOMAIN_WIDE_WALLS
+from scrapy_captcha._outbound import site_of
 from scrapy_captcha._state import RequestState, options
 from scrapy_captcha._wire import cookie_ok
 from scrapy_captcha.clearance import Clearance, undo_clearance
@@ -50,9 +52,9 @@ if TYPE_CHECKING:
     from scrapy_captcha.store import ClearanceStore
 
 
-#: Cloudflare cookies bound to the exit IP that earned them: kept per route, never in the
-#: shared cookie jar
-ROUTE_BOUND_COOKIES = (b"cf_clearance", b"__cf_bm")
+#: Cookies bound to the exit IP that earned them (Cloudflare's, DataDome's, which it renews
+#: on every response): kept per route, never in the shared cookie jar
+ROUTE_BOUND_COOKIES = (b"cf_clearance", b"__cf_bm", b"datadome")
 #: how long site-set route cookies are kept (``__cf_bm`` lives 30 minutes)
 ROUTE_COOKIE_TTL = 1800.0
 MAX_ROUTE_COOKIES = 100_000
@@ -206,6 +208,39 @@ class Routes:
         self._route_cookies: OrderedDict[str, tuple[dict[str, str], float]] = OrderedDict()
         #: URL schemes scrapy-impersonate downloads (None: read DOWNLOAD_HANDLERS once)
         self.impersonate_schemes = impersonate_schemes
+        #: sites (registrable domains) met with a wall whose clearance serves the whole
+        #: site (DataDome's cookie is set on the registrable domain)
+        self.site_walls: BoundedSet[str] = BoundedSet(100_000)
+
+    # -- clearance keys ---------------------------------------------------------------
+
+    @staticmethod
+    def _site_key(route: Route) -> str:
+        return f"{site_of(route.domain)}|{route.key.partition('|')[2]}"
+
+    def clearance_key(self, route: Route, kind: str) -> str:
+        """Where a ``kind`` wall's clearance for ``route`` is kept: the route's own key,
+        or, for a wall whose cookie serves the whole site, the site's (same proxy)."""
+        if kind not in DOMAIN_WIDE_WALLS:
+            return route.key
+        self.site_walls.add(site_of(route.domain))
+        return self._site_key(route)
+
+    def keys(self, route: Route) -> tuple[str, ...]:
+        """The clearance keys a request of ``route`` may be served by: its own, then its
+        site's once a site-wide wall was met there."""
+        if not self.site_walls or site_of(route.domain) not in self.site_walls:
+            return (route.key,)
+        site_key = self._site_key(route)
+        return (route.key,) if site_key == route.key else (route.key, site_key)
+
+    async def lookup(self, keys: tuple[str, ...]) -> tuple[Clearance | None, str]:
+        """The first clearance stored under ``keys``, and its key."""
+        for key in keys:
+            clearance = await self.store.get(key)
+            if clearance is not None:
+                return clearance, key
+        return None, keys[0]
 
     def route(self, request: Request) -> Route:
         state = RequestState.peek(request)
@@ -244,14 +279,17 @@ class Routes:
             undo_target(request, state.undo.get(META_KEY))  # (the spider's own target)
             undo_clearance(request, state.undo)
             state.undo = None
-        state.applied = state.sent = None
+        state.applied = state.sent = state.cleared_key = state.cleared_kind = None
         if state.session is not None:
             apply_session(request, state.session)
             state.session = None
         state.route = route = route_for(request, self.secret)
         return state, route
 
-    def apply(self, request: Request, state: RequestState, clearance: Clearance) -> None:
+    def apply(
+        self, request: Request, state: RequestState, clearance: Clearance, key: str | None = None
+    ) -> None:
+        """Put ``clearance`` (stored under ``key``: the route's own by default) on."""
         undo = clearance.apply(request, self.defaults)
         if self.impersonate_schemes is None:
             self.impersonate_schemes = impersonating_schemes(self.ctx.crawler.settings)
@@ -262,6 +300,8 @@ class Routes:
                 undo[META_KEY] = change
         state.undo = undo
         state.applied = (clearance.id, clearance.task_id)
+        state.cleared_kind = clearance.kind
+        state.cleared_key = key or (state.route.key if state.route is not None else None)
         state.solver = clearance.provider
         state.sent = {
             "user_agent": clearance.user_agent,
@@ -270,7 +310,12 @@ class Routes:
         }
         self.ctx.inc("cache/hit")
 
-    # -- Cloudflare's exit-bound cookies --------------------------------------------------
+    # -- exit-bound cookies ----------------------------------------------------------------
+
+    def route_cookies(self, route: Route) -> dict[str, str]:
+        """The exit-bound cookies the site gave this route (no clearance held)."""
+        entry = self._route_cookies.get(route.key)
+        return dict(entry[0]) if entry is not None and entry[1] > time.time() else {}
 
     def apply_route_cookies(self, request: Request, state: RequestState, route: Route) -> None:
         """The Cloudflare cookies this route was given by the site (no clearance held)."""
@@ -286,9 +331,10 @@ class Routes:
         state.undo = carrier.apply(request, self.defaults)
 
     async def capture(self, request: Request, response: Response) -> None:
-        """Take ``cf_clearance`` / ``__cf_bm`` out of a response's ``Set-Cookie`` (so the
-        shared cookie jar never holds them) and keep them for the request's route: in its
-        clearance when it carries one, else beside it."""
+        """Take the exit-bound cookies (``cf_clearance``, ``__cf_bm``, ``datadome``) out of
+        a response's ``Set-Cookie`` (so the shared cookie jar never holds them) and keep
+        them for the request's route: in its clearance when it carries one, else beside
+        it."""
         raw = response.headers.getlist(b"Set-Cookie")
         bound = [c for c in raw if c.split(b"=", 1)[0].strip() in ROUTE_BOUND_COOKIES]
         if not bound:
@@ -304,11 +350,12 @@ class Routes:
             return
         cookies = {k: v for k, v in apply_set_cookies({}, bound).items() if cookie_ok(k, v)}
         applied = state.applied if state is not None else None
-        clearance = await self.store.get(route.key) if applied is not None else None
+        key = (state.cleared_key if state is not None else None) or route.key
+        clearance = await self.store.get(key) if applied is not None else None
         if clearance is not None and applied is not None and clearance.id == applied[0]:
             if any(clearance.cookies.get(k) != v for k, v in cookies.items()):
                 merged = {**clearance.cookies, **cookies}
-                await self.store.set(route.key, replace(clearance, cookies=merged))
+                await self.store.set(key, replace(clearance, cookies=merged))
             return
         previous = self._route_cookies.pop(route.key, ({}, 0.0))[0]
         self._route_cookies[route.key] = (

@@ -94,7 +94,8 @@ def classify_error(code: str) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class CloudflareSolution:
-    """A provider's Cloudflare reply, normalised and checked (see ``_wire.py``)."""
+    """A clearance reply, normalised and checked (see ``_wire.py``): Cloudflare's, or
+    another wall's cookie (``_wall_solutions``)."""
 
     cookies: dict[str, str]
     user_agent: str | None
@@ -125,7 +126,7 @@ def _lower_headers(raw: Any) -> dict[str, str]:
     return out
 
 
-def _picker(reply: Mapping[str, Any]) -> Any:
+def picker(reply: Mapping[str, Any]) -> Any:
     """``pick(*names)``: the first non-empty field, inside ``solution`` or on top."""
     nested = reply.get("solution")
     sources = [s for s in (nested, reply) if isinstance(s, Mapping)]
@@ -157,7 +158,7 @@ def parse_cloudflare_solution(reply: Mapping[str, Any]) -> CloudflareSolution | 
     the User-Agent the clearance is bound to cannot be sent (not latin-1, too long):
     replaying the clearance without it would only be challenged again. Cookies and
     headers that cannot be sent are left out and named in ``dropped``."""
-    pick = _picker(reply)
+    pick = picker(reply)
     dropped: list[str] = []
     raw_cookies, expires = parse_solver_cookies(pick("cookies", "cookie"))
     request_headers = _lower_headers(pick("request_headers", "requestHeaders"))
@@ -196,13 +197,19 @@ class TokenSolution:
     cookies: dict[str, str] = field(default_factory=dict, repr=False)
     user_agent: str | None = None
     dropped: tuple[str, ...] = ()
+    #: form fields of a multi-field answer (GeeTest v4's five), by name
+    fields: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+#: the other name of a clearance reply (any wall's, not only Cloudflare's)
+ClearanceSolution = CloudflareSolution
 
 
 def parse_token_solution(reply: Mapping[str, Any]) -> TokenSolution | None:
     """``token`` (Turnstile), ``gRecaptchaResponse`` (reCAPTCHA, hCaptcha) or ``text``,
     inside ``solution`` or at the top level; ``respKey`` and ``cookies`` when given.
     ``None`` for a missing, oversized or unprintable token."""
-    pick = _picker(reply)
+    pick = picker(reply)
     token = pick("token", "gRecaptchaResponse", "captchaResponse", "text")
     if not isinstance(token, str) or not token.strip():
         return None
@@ -233,7 +240,7 @@ def parse_token_solution(reply: Mapping[str, Any]) -> TokenSolution | None:
 def parse_text_solution(reply: Mapping[str, Any]) -> str | None:
     """An image task's answer: ``text`` at most providers, ``gRecaptchaResponse`` in
     1captcha's own example."""
-    text = _picker(reply)("text", "gRecaptchaResponse", "answer", "code")
+    text = picker(reply)("text", "gRecaptchaResponse", "answer", "code")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
         return None
     return text if text.isprintable() else None

@@ -16,7 +16,7 @@ from scrapy_captcha._bounded import BoundedDict
 from scrapy_captcha._budget import Budget, Reservation
 from scrapy_captcha._client import TaskResult
 from scrapy_captcha._health import Health
-from scrapy_captcha._kinds import CLOUDFLARE, IMAGE
+from scrapy_captcha._kinds import CLOUDFLARE, IMAGE, WALL_COOKIES
 from scrapy_captcha._outcome import Outcome
 from scrapy_captcha._solutions import CloudflareSolution, TokenSolution
 from scrapy_captcha._state import options
@@ -211,6 +211,7 @@ class Solving:
                 held: Reservation | None = None
                 if (
                     exc.fatal
+                    or exc.reason == "missing_params"  # (not sent: nothing was bought)
                     or self.health.resting(provider)
                     or self.health.refused(provider.name, task_key)
                 ):
@@ -220,6 +221,8 @@ class Solving:
                 if following is not None:
                     held = self.budget.reserve(self.price(following, task_key))
                 if following is None or held is None:
+                    if exc.reason == "missing_params" and reject_key is not None:
+                        self._rejected[reject_key] = exc.reason  # (no service can take it)
                     raise
                 reservation = held
                 self.ctx.inc("failover")
@@ -263,7 +266,7 @@ class Solving:
         if exc.fatal:
             self.accounts.disable(provider, exc.reason, exc)
         elif exc.family == INPUT:
-            if reject_key is not None:
+            if reject_key is not None and exc.reason != "missing_params":
                 self._rejected[reject_key] = exc.reason
             what = "Task not sent" if exc.reason in NOT_SENT else "Solver rejected the task"
             self.ctx.log.error("%s for %s: %s", what, where, exc)
@@ -279,8 +282,9 @@ class Solving:
         )
         return self.failed(provider, error, where)
 
-    async def solve_cloudflare(
+    async def solve_clearance(
         self,
+        kind: str,
         provider: Provider,
         task: TaskContext,
         where: str,
@@ -289,16 +293,18 @@ class Solving:
         request: Request | None = None,
         on_created: Callable[[str, str | int], Any] | None = None,
     ) -> tuple[CloudflareSolution, Outcome]:
+        """Buy a ``kind`` wall's clearance: cookies and the User-Agent they are bound to."""
         solution, outcome = await self._solve(
             provider,
-            CLOUDFLARE,
-            lambda p: p.cloudflare_task(
+            kind,
+            lambda p: p.clearance_task(
+                kind,
                 dataclasses.replace(task, service_user_agent=self.accounts.known_user_agent(p))
                 if p.user_agent_url
-                else task
+                else task,
             ),
-            lambda p, result, sent: bound_to(p.parse_cloudflare(result.reply), sent),
-            CLOUDFLARE_WHAT,
+            lambda p, result, sent: bound_to(p.parse_clearance(kind, result.reply), sent),
+            CLOUDFLARE_WHAT if kind == CLOUDFLARE else f"{WALL_COOKIES[kind]} cookie",
             where,
             reservation,
             request=request,
@@ -307,21 +313,26 @@ class Solving:
             log_solved=False,  # (the flow logs its own line, with the requests waiting)
             service_user_agent=True,
         )
-        self._cloudflare_solved(solution)
+        self._clearance_solved(kind, solution)
         return solution, outcome
 
-    def _cloudflare_solved(self, solution: CloudflareSolution) -> None:
+    def _clearance_solved(self, kind: str, solution: CloudflareSolution) -> None:
         report_dropped(self.ctx, solution.dropped)
-        self.ctx.inc(f"solved/{CLOUDFLARE}")
+        self.ctx.inc(f"solved/{kind}")
 
-    async def resume_cloudflare(
-        self, provider: Provider, task_id: str | int, where: str, timeout: float | None = None
+    async def resume_clearance(
+        self,
+        kind: str,
+        provider: Provider,
+        task_id: str | int,
+        where: str,
+        timeout: float | None = None,
     ) -> tuple[CloudflareSolution, Outcome]:
-        """Poll the Cloudflare task a process that died had created: its result is paid
+        """Poll the clearance task a process that died had created: its result is paid
         for already (no budget spent here, no cost counted twice: the cost is unknown
         here). A failure is left to the caller, which then solves afresh; a fatal one (a
         dead account) goes through the error policy first."""
-        if self.unavailable(provider, CLOUDFLARE) is not None:
+        if self.unavailable(provider, kind) is not None:
             raise SolverError("unavailable", f"{provider.name} cannot take solves now")
         try:
             result = await self.accounts.client(provider).resume(task_id, timeout)
@@ -332,10 +343,10 @@ class Solving:
         # (The task is not known here: a bare clearance is bound to the User-Agent the
         # service wants now, the one the dead process's task named.)
         agent = self.accounts.known_user_agent(provider) if provider.user_agent_url else None
-        solution = bound_to(provider.parse_cloudflare(result.reply), {"userAgent": agent})
+        solution = bound_to(provider.parse_clearance(kind, result.reply), {"userAgent": agent})
         if solution is None:
             raise self._malformed(provider, result, CLOUDFLARE_WHAT, where)
-        self._cloudflare_solved(solution)
+        self._clearance_solved(kind, solution)
         self.ctx.inc("shared/task_resumed")
         return solution, Outcome(result.task_id, provider.name, None, result.seconds)
 
@@ -352,7 +363,7 @@ class Solving:
             provider,
             widget.task_key,
             token_builder(self.ctx, widget, fields, request),
-            lambda p, result, sent: p.parse_token(result.reply),
+            lambda p, result, sent: p.parse_widget(widget.kind, result.reply),
             "token",
             f"a {widget.kind} captcha on {widget.page_url}",
             reservation,
@@ -370,6 +381,7 @@ class Solving:
         image_type: Any = None,
         extra: Any = None,
         request: Request | None = None,
+        kind: str = IMAGE,
     ) -> tuple[str, Outcome]:
         fields = extra if isinstance(extra, dict) else None
         hint = str(image_type) if image_type else None
@@ -379,10 +391,10 @@ class Solving:
             lambda p: p.image_task(image, hint, fields),
             lambda p, result, sent: p.parse_text(result.reply),
             "text",
-            "an image captcha",
+            "an image captcha" if kind == IMAGE else f"an image captcha ({kind})",
             reservation,
             request=request,
             timeout=self.settings.image_timeout,
         )
-        self.ctx.inc(f"solved/{IMAGE}")
+        self.ctx.inc(f"solved/{kind}")
         return text.strip(), outcome

@@ -10,7 +10,7 @@ under :data:`STATE`; :meth:`RequestState.for_reissue` and
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -53,6 +53,10 @@ class RequestState:
     route: Route | None = None
     #: (clearance id, task id) of the clearance it carries
     applied: tuple[str, str | int | None] | None = None
+    #: the store key of that clearance and the wall it is for (``cloudflare``,
+    #: ``aws_waf``, ``datadome``, ``incapsula``)
+    cleared_key: str | None = None
+    cleared_kind: str | None = None
     #: the service that solved that clearance
     solver: str | None = None
     #: how to take that clearance off again (a retry or redirect may change route)
@@ -92,6 +96,11 @@ class RequestState:
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "owner": 0}
+
+    def __setstate__(self, data: dict[str, Any]) -> None:
+        # (a state pickled by an older version, JOBDIR, lacks the fields added since)
+        self.__dict__.update({f.name: f.default for f in fields(self) if f.default is not MISSING})
+        self.__dict__.update(data)
 
     @staticmethod
     def of(request: Request) -> RequestState:
@@ -164,13 +173,13 @@ def options(request: Request) -> dict[str, Any]:
 
 
 def cleared_result(state: RequestState) -> dict[str, Any]:
-    """``meta["captcha_result"]`` of a page that got through with a Cloudflare clearance;
+    """``meta["captcha_result"]`` of a page that got through with a wall's clearance;
     ``cost`` is what this page waited for: the solve (shared by every request that waited
     for it), nothing for a clearance reused."""
     assert state.applied is not None
     from_cache = state.attempts == 0
     return {
-        "kind": "cloudflare",
+        "kind": state.cleared_kind or "cloudflare",
         **({"variant": state.variant} if state.variant is not None else {}),
         "solved": True,
         "from_cache": from_cache,

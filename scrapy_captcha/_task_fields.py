@@ -10,19 +10,18 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from scrapy_captcha._kinds import (
-    CLOUDFLARE,
-    HCAPTCHA,
+    AMAZON,
     IMAGE,
     RECAPTCHA_ENTERPRISE,
     RECAPTCHA_V2,
     RECAPTCHA_V2_INVISIBLE,
-    RECAPTCHA_V3,
-    TURNSTILE,
 )
+from scrapy_captcha._kinds import TASK_KINDS as _TASK_KINDS
 from scrapy_captcha.errors import ConfigurationError
 
 #: what each proxy scheme is called in ``proxyType`` fields: anti-captcha documents
@@ -38,28 +37,53 @@ PROXY_TYPES: Mapping[str, str] = {
 
 
 #: every task kind a profile may have a task for (keys of ``Provider.task_types``)
-TASK_KINDS: tuple[str, ...] = (
-    CLOUDFLARE,
-    TURNSTILE,
-    RECAPTCHA_V2,
-    "recaptcha_v2_enterprise",
-    RECAPTCHA_V3,
-    "recaptcha_v3_enterprise",
-    HCAPTCHA,
-    IMAGE,
-)
+TASK_KINDS: tuple[str, ...] = _TASK_KINDS
 #: the task kinds a widget kind's task may be (an invisible v2 widget is a v2 task, an
 #: Enterprise widget a v2 or v3 Enterprise task): what reports and hints look up
 TASK_KINDS_OF: Mapping[str, tuple[str, ...]] = {
     RECAPTCHA_V2_INVISIBLE: (RECAPTCHA_V2,),
     RECAPTCHA_ENTERPRISE: ("recaptcha_v2_enterprise", "recaptcha_v3_enterprise"),
+    # (Amazon's robot check is an image captcha every service reads)
+    AMAZON: (IMAGE,),
 }
+#: the reCAPTCHA task kinds
+RECAPTCHA_TASKS = (
+    RECAPTCHA_V2,
+    "recaptcha_v2_enterprise",
+    "recaptcha_v3",
+    "recaptcha_v3_enterprise",
+)
 #: reCAPTCHA's second API domain (``www.recaptcha.net``), for ``apiDomain`` fields
 RECAPTCHA_NET = "www.recaptcha.net"
 #: USD per Chinese yuan, for services that keep balances in yuan-based units
 #: (yescaptcha's points); a round figure of the exchange rate, good enough for a
 #: low-balance warning
 USD_PER_CNY = 0.14
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What a profile needs to build a clearance task (Cloudflare's, or another wall's:
+    ``_wall_tasks``) for one challenged request."""
+
+    url: str
+    #: full proxy URL, credentials included ("": a proxyless task)
+    proxy: str = field(repr=False)
+    method: str = "GET"
+    body: bytes = field(default=b"", repr=False)
+    content_type: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    #: the challenge page as served (CapMonster's cf_clearance task needs it)
+    page_html: bytes = field(default=b"", repr=False)
+    #: the User-Agent the challenged request was sent with (capsolver's ``userAgent``)
+    user_agent: str | None = None
+    #: the User-Agent the service wants its tasks to name (CapMonster: its current one)
+    service_user_agent: str | None = None
+    #: what detection read from the wall's page (``Challenge.params``: keys, script and
+    #: captcha URLs), untrusted and bounded
+    params: Mapping[str, str] = field(default_factory=dict, repr=False)
+    #: the page's session cookies (the wall's own: ``datadome``, ``incap_ses_*``)
+    cookies: Mapping[str, str] = field(default_factory=dict, repr=False)
 
 
 def task_kinds(kind: str) -> tuple[str, ...]:

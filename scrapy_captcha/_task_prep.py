@@ -20,6 +20,7 @@ from scrapy_captcha._routes import route_for
 from scrapy_captcha._solutions import CloudflareSolution
 from scrapy_captcha._state import options
 from scrapy_captcha._task_fields import is_ip_address, task_kinds
+from scrapy_captcha._wall_tasks import MissingParams
 from scrapy_captcha.errors import INPUT, ConfigurationError, SolverError
 from scrapy_captcha.providers import PROVIDERS, Provider
 
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 
 #: reasons of a task stopped by these checks: it never reached the service
-NOT_SENT = frozenset({"proxy_unresolved", "no_proxy"})
+NOT_SENT = frozenset({"proxy_unresolved", "no_proxy", "missing_params"})
 
 
 async def prepared(
@@ -42,6 +43,8 @@ async def prepared(
     bad task, sent nowhere)."""
     try:
         payload = dict(build(provider))
+    except MissingParams as exc:
+        raise SolverError("missing_params", str(exc), family=INPUT) from None
     except ConfigurationError as exc:
         raise SolverError("bad_task", str(exc), family=INPUT) from None
     host = payload.get("proxyAddress")

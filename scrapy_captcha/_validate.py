@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
-from scrapy_captcha._kinds import WIDGET_KINDS
+from scrapy_captcha._kinds import SOLVABLE_WALLS, WALLS, WIDGET_KINDS
 from scrapy_captcha._registry import DEFAULTS, SETTINGS
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.providers import PROVIDERS, Provider
@@ -84,6 +84,30 @@ def widget_modes(name: str, value: Any) -> dict[str, str]:
             )
         modes[str(kind)] = str(mode)
     return modes
+
+
+def walls(name: str, value: Any) -> frozenset[str]:
+    """CAPTCHA_WALLS: the solvable walls to solve, each named correctly; a wall no service
+    opens cannot be switched on."""
+    value = plain(value)
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(
+        isinstance(v, str) for v in value
+    ):
+        raise ConfigurationError(f"{name} must be a list of wall names, got {value!r}")
+    for wall in value:
+        if wall in WALLS and wall not in SOLVABLE_WALLS:
+            raise ConfigurationError(
+                f"{name}: no service opens {wall!r} walls: they are always reported and "
+                f"never paid for; the walls that can be solved are {list(SOLVABLE_WALLS)}"
+            )
+        if wall not in SOLVABLE_WALLS:
+            raise ConfigurationError(
+                f"{name}: unknown wall {wall!r}; use some of {list(SOLVABLE_WALLS)}"
+                f"{closest(wall, SOLVABLE_WALLS)}"
+            )
+    return frozenset(value)
 
 
 def parse_handle(name: str, value: Any) -> bool | frozenset[str]:

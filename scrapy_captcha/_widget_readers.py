@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 from parsel import Selector
 
 from scrapy_captcha._kinds import GEETEST_V4, RECAPTCHA_ENTERPRISE, RECAPTCHA_V3
-from scrapy_captcha._page import Page, targets
+from scrapy_captcha._page import FormRef, Page, targets
 from scrapy_captcha._script_config import resolve
 from scrapy_captcha._scripts import (
     SITEKEY_SHAPES,
@@ -43,6 +43,8 @@ _IFRAMES: Final = (
 
 
 _GEETEST_ID: Final = re.compile(r"[0-9a-f]{32}")
+#: GeeTest v4's callback placing the widget: ``captcha.appendTo('#box')``
+_GEETEST_TARGET: Final = re.compile(r"""\.appendTo\(\s*['"]([^'"\\]{1,100})['"]""")
 
 
 def element_widgets(page: Page, facts: Facts, found: Found) -> None:
@@ -200,16 +202,20 @@ def geetest_widgets(page: Page, facts: Facts, found: Found) -> None:
     if "initGeetest4" not in facts.inline and "geetest" not in facts.loaded:
         return
     steps.pass_()
-    ids: list[tuple[str, str | None]] = []
+    ids: list[tuple[str, str | None, FormRef | None]] = []
     for call in geetest_calls(facts.inline, steps, MAX_WIDGETS):
         captcha_id = option(call.options, "captchaId", "captcha_id", steps=steps)
         if captcha_id and _GEETEST_ID.fullmatch(captcha_id):
-            ids.append((captcha_id, option(call.options, "product", steps=steps)))
+            # (its callback appends the widget to an element: the form that holds it)
+            after = _GEETEST_TARGET.search(facts.inline, call.at, call.at + 2048)
+            where = targets(page, after.group(1))[:1] if after else []
+            form = page.enclosing_form(where[0]) if where else None
+            ids.append((captcha_id, option(call.options, "product", steps=steps), form))
     for url in facts.urls:
         captcha_id = parse_qs(urlsplit(url).query).get("captcha_id", [""])[0]
         if _GEETEST_ID.fullmatch(captcha_id):
-            ids.append((captcha_id, None))
-    for captcha_id, product in ids:
+            ids.append((captcha_id, None, None))
+    for captcha_id, product, form in ids:
         if not found.has_key(captcha_id):
             found.add(
                 Widget(
@@ -218,7 +224,7 @@ def geetest_widgets(page: Page, facts: Facts, found: Found) -> None:
                     page_url=page.url,
                     response_field="",
                     invisible=product == "bind",
-                    form=None,
+                    form=form,
                     page_title=facts.title,
                 )
             )

@@ -51,6 +51,8 @@ class Token:
     cookies: dict[str, str] = field(default_factory=dict, repr=False)
     user_agent: str | None = None
     solved_at: float = field(default_factory=time.time)
+    #: a multi-field answer (GeeTest v4's five fields), by form field name
+    fields: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def kind(self) -> str:
@@ -58,7 +60,7 @@ class Token:
 
     @property
     def formdata(self) -> dict[str, str]:
-        return token_fields(self.widget, self.value, self.resp_key)
+        return token_fields(self.widget, self.value, self.resp_key, self.fields)
 
     def __str__(self) -> str:
         return self.value
@@ -118,6 +120,7 @@ async def solve_widget(
         resp_key=solution.resp_key,
         cookies=dict(solution.cookies),
         user_agent=solution.user_agent,
+        fields=dict(solution.fields),
     )
 
 

@@ -1,8 +1,9 @@
 """What a solve buys: a :class:`Clearance` (cookies, User-Agent, request headers), how it
 is put on a request and taken off again.
 
-A clearance is bound by Cloudflare to the exit IP and the User-Agent of the browser that
-earned it, so it is stored per (domain, proxy identity): see ``_routes.py``. It is the
+A clearance is bound by the wall (Cloudflare, AWS WAF, DataDome, Imperva) to the exit IP
+and the User-Agent of the browser that earned it, so it is stored per (domain, proxy
+identity): see ``_routes.py``. It is the
 value type of :class:`~scrapy_captcha.store.ClearanceStore`, hence public.
 """
 
@@ -101,6 +102,8 @@ class Clearance:
     #: the service that solved it, and what it cost (USD), when known
     provider: str | None = None
     cost: float | None = None
+    #: the wall it lets through (``cloudflare``, ``aws_waf``, ``datadome``, ``incapsula``)
+    kind: str = "cloudflare"
 
     @classmethod
     def from_solution(
@@ -112,6 +115,7 @@ class Clearance:
         now: float | None = None,
         provider: str | None = None,
         cost: float | None = None,
+        kind: str = "cloudflare",
     ) -> Clearance:
         now = time.time() if now is None else now
         expires = now + ttl
@@ -129,6 +133,7 @@ class Clearance:
             created_at=now,
             provider=provider,
             cost=cost,
+            kind=kind,
         )
 
     def expired(self, now: float | None = None) -> bool:
@@ -155,6 +160,7 @@ class Clearance:
             data.get("cost") is None
             or (isinstance(data.get("cost"), (int, float)) and not isinstance(data["cost"], bool)),
             task_id is None or task_id_ok(task_id),
+            isinstance(data.get("kind", ""), str) and len(data.get("kind", "")) <= 32,
             isinstance(data.get("id"), str) and 0 < len(data["id"]) <= 64,
             all(
                 isinstance(data.get(k, 0.0), (int, float)) and not isinstance(data.get(k), bool)

@@ -20,9 +20,9 @@ from scrapy.utils.misc import load_object
 
 from scrapy_captcha._matrix import ErrorRow, ServiceRow, error_rows, render_markdown, service_rows
 from scrapy_captcha._profile_capmonster import CapMonster
+from scrapy_captcha._profile_capsolver import CapSolver
 from scrapy_captcha._profiles import (
     AntiCaptcha,
-    CapSolver,
     EzCaptcha,
     OneCaptcha,
     TwoCaptcha,

@@ -20,7 +20,7 @@ from typing import Any
 
 from scrapy.settings import BaseSettings
 
-from scrapy_captcha._kinds import TASK_KINDS
+from scrapy_captcha._kinds import SOLVABLE_WALLS, TASK_KINDS
 from scrapy_captcha._registry import DEFAULTS, SETTINGS, Setting
 from scrapy_captcha._validate import (
     WIDGET_MODES,
@@ -39,6 +39,7 @@ from scrapy_captcha._validate import (
     register_defaults,
     shared_queue,
     shown,
+    walls,
     widget_modes,
 )
 from scrapy_captcha._validate import (
@@ -114,6 +115,8 @@ class CaptchaSettings:
     cache_max_entries: int = 1_000_000
     #: token tasks bound to the request's proxy where the service has such a variant
     token_proxy: bool = False
+    #: the walls to solve (CAPTCHA_WALLS); the others are given up ``disabled``
+    walls: frozenset[str] = frozenset(SOLVABLE_WALLS)
 
     @classmethod
     def from_settings(cls, settings: BaseSettings) -> CaptchaSettings:
@@ -249,6 +252,7 @@ class CaptchaSettings:
             cache_max_entries=integer("CAPTCHA_CACHE_MAX_ENTRIES", minimum=1),
             token_proxy=flag("CAPTCHA_TOKEN_PROXY"),
             public_addresses=parse_public_addresses(get("CAPTCHA_PUBLIC_ADDRESSES")),
+            walls=walls("CAPTCHA_WALLS", get("CAPTCHA_WALLS")),
         )
 
     def check_solver(self) -> None:

@@ -16,6 +16,8 @@ from scrapy_captcha.testing import EmulatorStack
 
 GATES = "gates.example"
 SHOP = "shop.example"
+#: the host of each clearance wall's pages (the others are gates on GATES)
+WALL_HOSTS = {"cloudflare": SHOP, "datadome": "dd.example", "aws_waf": "aws.example"}
 
 #: the pages that ask for each task kind (gate kindpaths; an invisible v2 widget is a v2
 #: task, both Enterprise widgets are kind "recaptcha_enterprise" on the page)
@@ -28,6 +30,11 @@ PAGES: dict[str, tuple[str, ...]] = {
     "hcaptcha": ("gate/hcaptcha",),
     "image": ("captcha-form",),
     "cloudflare": ("p",),
+    "datadome": ("p",),
+    "aws_waf": ("p",),
+    "geetest_v4": ("gate/geetest-v4",),
+    "mtcaptcha": ("gate/mtcaptcha",),
+    "friendly_captcha": ("gate/friendly-captcha",),
 }
 
 REFUNDABLE = [
@@ -48,14 +55,16 @@ def stack() -> Iterator[EmulatorStack]:
     with EmulatorStack(solve_latency=0.02) as s:
         s.site.add_host(GATES, "open")
         s.site.add_host(SHOP, "managed")
+        s.site.add_host(WALL_HOSTS["datadome"], "datadome")
+        s.site.add_host(WALL_HOSTS["aws_waf"], "aws_waf")
         yield s
 
 
 def refused_once(stack: EmulatorStack, crawl: Any, service: str, kind: str, page: str) -> Any:
     """One page whose first solve the site refuses (a forged token, or a clearance
     challenged at once); the second is accepted."""
-    stack.solver.set_fault("bad_clearance" if kind == "cloudflare" else "bad_token", times=1)
-    host = SHOP if kind == "cloudflare" else GATES
+    stack.solver.set_fault("bad_clearance" if kind in WALL_HOSTS else "bad_token", times=1)
+    host = WALL_HOSTS.get(kind, GATES)
     meta: dict[str, Any] = {"proxy": stack.proxy_a.url, "cookiejar": "refund"}
     if kind == "image":
         meta["captcha"] = {"image": {"selector": "img#captcha", "field": "code"}}

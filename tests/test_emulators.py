@@ -9,6 +9,7 @@ import http.client
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -420,14 +421,31 @@ def test_proxy_auth_and_sticky_exits(stack: EmulatorStack) -> None:
     assert p.url_with("a b", "p@ss") == f"http://a%20b:p%40ss@127.0.0.1:{p.port}"
 
 
-def test_proxy_rejects_connect_and_origin_form_and_missing_upstream() -> None:
+def test_proxy_terminates_connect_tunnels_with_its_exit(stack: EmulatorStack) -> None:
+    """An https URL (a wall's own image host) reaches the plain-HTTP site through the
+    proxy: the tunnel is terminated there, its requests stamped with the proxy's exit;
+    a tunnel opened without the proxy's credentials is refused."""
+    context = ssl._create_unverified_context()
+    conn = http.client.HTTPSConnection("127.0.0.1", stack.proxy_a.port, context=context, timeout=5)
+    try:
+        conn.set_tunnel("images-na.ssl-images-amazon.com", 443)
+        conn.request("GET", "/status/200")
+        resp = conn.getresponse()
+        assert resp.status == 200 and b"images-na.ssl-images-amazon.com" in resp.read()
+    finally:
+        conn.close()
+    assert stack.site.events[-1]["exit"] == "A"
+    conn = http.client.HTTPSConnection("127.0.0.1", stack.proxy_b.port, context=context, timeout=5)
+    try:
+        conn.set_tunnel("images-na.ssl-images-amazon.com", 443)
+        with pytest.raises(OSError, match="407"):
+            conn.request("GET", "/status/200")
+    finally:
+        conn.close()
+
+
+def test_proxy_rejects_origin_form_and_missing_upstream() -> None:
     with ForwardProxy("X") as proxy:
-        conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)
-        try:
-            conn.request("CONNECT", "open.example:443", headers={"Host": "open.example:443"})
-            assert conn.getresponse().status == 405
-        finally:
-            conn.close()
         r = request(proxy.url, "http://open.example/", conn=None)
         assert r.status == 502  # no upstream set
         conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=5)

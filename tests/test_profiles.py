@@ -42,6 +42,12 @@ KINDS = (
     "recaptcha_v3_enterprise",
     "hcaptcha",
     "image",
+    "aws_waf",
+    "datadome",
+    "incapsula",
+    "geetest_v4",
+    "mtcaptcha",
+    "friendly_captcha",
 )
 # task kind -> (site kind path, widget kind, version, enterprise)
 WIDGET_CASES = {

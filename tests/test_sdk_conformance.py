@@ -214,7 +214,8 @@ def ours(name: str, kind: str, extra: dict[str, Any] | None = None) -> dict[str,
 # anti-captcha (anticaptchaofficial) --------------------------------------------------------
 
 
-def _anticaptcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str, tmp: Path) -> Any:
+def anticaptcha_to(capture: Capture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """anticaptchaofficial's calls, sent to ``capture`` (its API URL is hard-coded)."""
     ac = pytest.importorskip("anticaptchaofficial.antinetworking")
     real = ac.session.post
     monkeypatch.setattr(
@@ -222,6 +223,10 @@ def _anticaptcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str, t
         "post",
         lambda url, **kw: real(url.replace("https://api.anti-captcha.com", capture.url), **kw),
     )
+
+
+def _anticaptcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str, tmp: Path) -> Any:
+    anticaptcha_to(capture, monkeypatch)
     mods = {
         "turnstile": ("turnstileproxyless", "turnstileProxyless"),
         "recaptcha_v2": ("recaptchav2proxyless", "recaptchaV2Proxyless"),
@@ -518,11 +523,8 @@ LEGACY_TO_JSON = {
 }
 
 
-@pytest.mark.parametrize(
-    "kind",
-    [k for k in ANTI_KINDS if k not in ("hcaptcha", "cloudflare")],
-)
-def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+def twocaptcha_solver(capture: Capture, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """2captcha-python's solver, pointed at ``capture``."""
     api = pytest.importorskip("twocaptcha.api")
     twocaptcha = pytest.importorskip("twocaptcha")
     real_post, real_get = api.requests.post, api.requests.get
@@ -534,7 +536,15 @@ def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) 
         get = staticmethod(lambda url, **kw: real_get(url.replace("https:", "http:"), **kw))
 
     monkeypatch.setattr(api, "requests", Plain)
-    solver = twocaptcha.TwoCaptcha("k", server=capture.url.split("//")[1], pollingInterval=1)
+    return twocaptcha.TwoCaptcha("k", server=capture.url.split("//")[1], pollingInterval=1)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [k for k in ANTI_KINDS if k not in ("hcaptcha", "cloudflare")],
+)
+def test_2captcha(capture: Capture, monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    solver = twocaptcha_solver(capture, monkeypatch)
     w = WIDGETS.get(kind)
     if kind == "turnstile":
         solver.turnstile(sitekey=TS_KEY, url=URL, action=w.action, data=w.cdata)
@@ -842,14 +852,18 @@ COVERAGE: dict[tuple[str, str, bool], str] = {
 
 
 def test_every_task_the_profiles_build_is_checked() -> None:
+    from test_sdk_walls import WALL_COVERAGE  # (it imports this module's helpers)
+
+    coverage = {**COVERAGE, **WALL_COVERAGE}
     built = {(r.service, r.kind, False) for r in service_matrix() if r.task_type}
     built |= {
         (r.service, r.kind, True)
         for r in service_matrix()
-        if r.proxy_task_type and r.kind != "cloudflare"
+        # (Cloudflare's and DataDome's tasks carry the proxy always: one task each)
+        if r.proxy_task_type and r.kind not in ("cloudflare", "datadome")
     }
-    assert set(COVERAGE) >= built, sorted(built - set(COVERAGE))
-    assert set(COVERAGE) <= built, sorted(set(COVERAGE) - built)
+    assert set(coverage) >= built, sorted(built - set(coverage))
+    assert set(coverage) <= built, sorted(set(coverage) - built)
 
 
 # Refunds and the error table -------------------------------------------------------------
@@ -874,7 +888,7 @@ REFUNDS = {
         },
     ),
     "2captcha": (
-        "docs: 2captcha.com/api-docs/report-incorrect",
+        "docs: 2captcha.com/api-docs/report-incorrect (any task's result)",
         dict.fromkeys(
             (
                 "turnstile",
@@ -883,6 +897,10 @@ REFUNDS = {
                 "recaptcha_v3",
                 "recaptcha_v3_enterprise",
                 "image",
+                "datadome",
+                "geetest_v4",
+                "mtcaptcha",
+                "friendly_captcha",
             ),
             "reportIncorrect",
         ),
@@ -899,6 +917,8 @@ REFUNDS = {
                     "recaptcha_v3",
                     "recaptcha_v3_enterprise",
                     "hcaptcha",
+                    "geetest_v4",
+                    "mtcaptcha",
                 ),
                 "reportIncorrectTokenCaptcha",
             ),

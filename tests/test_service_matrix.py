@@ -32,7 +32,21 @@ WIDGETS = {
         "recaptcha_enterprise", "6L" + "x" * 38, URL, "g", "go", version="v3", enterprise=True
     ),
     "hcaptcha": Widget("hcaptcha", "a5f74b19-9e45-40e0-b45d-47ff91b7a6c2", URL, "h"),
+    "geetest_v4": Widget("geetest_v4", "e392e1d7fd421dc63325744d5a2b9c73", URL, ""),
+    "mtcaptcha": Widget("mtcaptcha", "MTPublic-abCDEFJAB", URL, "mtcaptcha-verifiedtoken"),
+    "friendly_captcha": Widget("friendly_captcha", "FCMGEMUD2KTDSQ5H", URL, "frc"),
 }
+#: what detection reads from a wall's page, for the wall tasks
+PARAMS = {
+    "key": "AQIDAHj",
+    "iv": "CgAFRjIw2vAAABnd",
+    "context": "Qm3vXz0p",
+    "challenge_script": "https://x.token.awswaf.com/x/y/challenge.js",
+    "captcha_script": "https://x.captcha.awswaf.com/x/y/z/captcha.js",
+    "captcha_url": "https://geo.captcha-delivery.com/captcha/?initialCid=AHrl",
+    "script_url": "https://shop.example/_Incapsula_Resource?SWJIYLWA=719d",
+}
+WALL_KINDS = ("aws_waf", "datadome", "incapsula")
 
 
 def built(name: str, kind: str, proxy: str | None = None) -> str | None:
@@ -43,6 +57,11 @@ def built(name: str, kind: str, proxy: str | None = None) -> str | None:
             return provider.cloudflare_task(TaskContext(URL, PROXY, page_html=b"<html>"))["type"]
         if kind == "image":
             return provider.image_task(b"\x89PNG\r\n\x1a\n")["type"]
+        if kind in WALL_KINDS:
+            ctx = TaskContext(URL, proxy or PROXY, user_agent="Mozilla/5.0", params=PARAMS)
+            if kind == "aws_waf" and proxy is None:
+                ctx = TaskContext(URL, "", params=PARAMS)  # (proxyless unless asked)
+            return provider.clearance_task(kind, ctx)["type"]
         return provider.widget_task(WIDGETS[kind], None, proxy)["type"]
     except ConfigurationError:
         return None
@@ -60,7 +79,7 @@ def test_each_row_is_what_the_profile_builds(name: str, kind: str) -> None:
     row = ROWS[(name, kind)]
     provider = load_provider(name)
     assert row.task_type == built(name, kind)
-    if kind not in ("cloudflare", "image") and row.task_type:
+    if kind not in ("cloudflare", "datadome", "image") and row.task_type:
         # the proxy-bound task type is the one sent when the request's proxy goes along
         expected = built(name, kind, PROXY) if provider.has_proxy_variant(kind) else None
         assert row.proxy_task_type == expected

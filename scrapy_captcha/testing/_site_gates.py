@@ -46,6 +46,9 @@ GATES: dict[str, _GateSpec] = {
     "recaptcha-v3-cookie": _GateSpec(
         "recaptcha_v3", "g-recaptcha-response", "submit_gate", v3_cookie=True
     ),
+    "geetest-v4": _GateSpec("geetest_v4", "captcha_output"),
+    "mtcaptcha": _GateSpec("mtcaptcha", "mtcaptcha-verifiedtoken"),
+    "friendly-captcha": _GateSpec("friendly_captcha", "frc-captcha-solution"),
 }
 #: Kind paths of ``/widget/<kindpath>/<name>`` (a widget outside any form).
 WIDGET_KINDPATHS = ("turnstile", "recaptcha-v2")
@@ -60,6 +63,28 @@ _TURNSTILE_API = (
 )
 _RECAPTCHA_API = '<script src="https://www.google.com/recaptcha/api.js" async defer></script>'
 _V3_INPUT = '<input type="hidden" name="g-recaptcha-response" id="g-recaptcha-response">'
+
+#: (head, markup in the form, script after it) of GeeTest v4, MTCaptcha, Friendly Captcha
+_OTHER_WIDGETS = {
+    "geetest-v4": (
+        '<script src="https://static.geetest.com/v4/gt4.js"></script>',
+        '<div id="captcha-box"></div>',
+        "<script>initGeetest4({captchaId: 'KEY', product: 'float'}, function (captcha) "
+        "{ captcha.appendTo('#captcha-box'); });</script>",
+    ),
+    "mtcaptcha": (
+        '<script src="https://service.mtcaptcha.com/mtcv1/client/mtcaptcha.min.js" async>'
+        "</script>",
+        '<div class="mtcaptcha" data-sitekey="{key}"></div>',
+        "",
+    ),
+    "friendly-captcha": (
+        '<script type="module" src="https://cdn.jsdelivr.net/npm/friendly-challenge@0.9.12/'
+        'widget.module.min.js" async defer></script>',
+        '<div class="frc-captcha" data-sitekey="{key}"></div>',
+        "",
+    ),
+}
 
 #: Header of every captcha page: never cached.
 NO_STORE = (("Cache-Control", "private, no-store"),)
@@ -103,6 +128,9 @@ def _widget_markup(kindpath: str, key: str, cdata: str) -> tuple[str, str, str, 
     if kindpath == "hcaptcha":
         head = '<script src="https://js.hcaptcha.com/1/api.js" async defer></script>'
         return head, f'<div class="h-captcha" data-sitekey="{key}"></div>', "", _CONTINUE
+    if kindpath in _OTHER_WIDGETS:
+        head, inside, after = _OTHER_WIDGETS[kindpath]
+        return head, inside.format(key=key), after.replace("KEY", key), _CONTINUE
     div = f'<div class="g-recaptcha" data-sitekey="{key}"></div>'
     if kindpath == "recaptcha-v2-enterprise":
         head = '<script src="https://www.google.com/recaptcha/enterprise.js" async defer></script>'
@@ -192,7 +220,10 @@ def _serve_gate(
                 resp_key=_field(form, "respKey") if spec.resp_key else None,
                 cookie=cookies.get("_GRECAPTCHA") if spec.v3_cookie else None,
             )
-            if verdict.ok:
+            geetest = spec.kind == "geetest_v4"
+            if verdict.ok and geetest and not _geetest_fields_ok(form, sitekey):
+                reason = "missing_fields"
+            elif verdict.ok:
                 page = _content_page(
                     name,
                     f'<h1 id="content">Content behind gate {html.escape(name)}</h1>'
@@ -201,13 +232,20 @@ def _serve_gate(
                 )
                 respond(200, page, "gate_ok", list(NO_STORE), detail=detail)
                 return
-            reason = verdict.reason
+            else:
+                reason = verdict.reason
 
     def form_page(session: str) -> str:
         csrf = site.csrf("gate", session)
         return _gate_page(kindpath, name, sitekey, csrf, secrets.token_hex(8), reason, ray)
 
     _reply_form(respond, "gate_sid", sid, form_page, reason, detail)
+
+
+def _geetest_fields_ok(form: dict[str, list[str]], sitekey: str) -> bool:
+    """GeeTest v4's answer comes back as its five fields, for the site's captcha id."""
+    names = ("lot_number", "pass_token", "gen_time", "captcha_output")
+    return _field(form, "captcha_id") == sitekey and all(_field(form, n) for n in names)
 
 
 def _session_problem(

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 from ._server import EmulatorServer, append_bounded
 from ._site_cloudflare import MODES
 from ._site_gates import GATES
+from ._site_walls import WALL_MODES
+from ._wall_authority import WallAuthority
 from .widgets import WidgetAuthority
 
 MAX_NONCES = 10_000
@@ -42,11 +44,14 @@ class _SiteState(EmulatorServer):
         clearance_ttl: float = 1800.0,
         max_lifetime: float = 900.0,
         authority: WidgetAuthority | None = None,
+        walls: WallAuthority | None = None,
     ) -> None:
         super().__init__(max_lifetime=max_lifetime)
         self.clearance_ttl = clearance_ttl
         #: Issues the site keys of the gates and verifies the tokens posted to them.
         self.authority = authority if authority is not None else WidgetAuthority()
+        #: Issues the other walls' challenges and checks the cookies that answer them.
+        self.walls = walls if walls is not None else WallAuthority()
         self._sitekeys: dict[tuple[str, str], str] = {}
         self._form_secret = secrets.token_bytes(32)
         self._lock = threading.Lock()
@@ -59,9 +64,10 @@ class _SiteState(EmulatorServer):
     # Configuration ------------------------------------------------------------------------
 
     def add_host(self, host: str, mode: str = "managed") -> None:
-        """Declare a virtual host and how Cloudflare treats it."""
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+        """Declare a virtual host and how Cloudflare (or another wall: ``WALL_MODES``)
+        treats it."""
+        if mode not in (*MODES, *WALL_MODES):
+            raise ValueError(f"unknown mode {mode!r}; expected one of {(*MODES, *WALL_MODES)}")
         with self._lock:
             self._hosts[host.lower()] = mode
 

@@ -184,21 +184,8 @@ def _browse(record: TaskRecord, seq: int, timeout: float) -> dict[str, Any]:
         if nonce is None or action is None:
             raise _SolveError("ERROR_CAPTCHA_UNSOLVABLE", "challenge form not understood")
         verify_url = urljoin(url, action.group(1))
-        form = urlencode(
-            {"nonce": nonce.group(1), "answer": solve_answer(nonce.group(1), host)}
-        ).encode()
-        verified = _fetch(
-            proxy,
-            "POST",
-            verify_url,
-            ua,
-            jar,
-            form,
-            "application/x-www-form-urlencoded",
-            site="same-origin",
-            referer=url,
-            timeout=timeout,
-        )
+        fields = {"nonce": nonce.group(1), "answer": solve_answer(nonce.group(1), host)}
+        verified = post_form(proxy, verify_url, ua, jar, fields, referer=url, timeout=timeout)
         if verified.status != 200 or "cf_clearance" not in jar:
             raise _SolveError(
                 "ERROR_CAPTCHA_UNSOLVABLE",
@@ -236,6 +223,33 @@ def _browse(record: TaskRecord, seq: int, timeout: float) -> dict[str, Any]:
         "headers": headers,
         "content": page.text,
     }
+
+
+def post_form(
+    proxy: _Proxy,
+    url: str,
+    ua: str,
+    jar: OrderedDict[str, _Cookie],
+    fields: dict[str, str],
+    *,
+    referer: str,
+    timeout: float,
+) -> _Fetched:
+    """A form a page's script posts (a challenge's answer), same-origin."""
+    body = urlencode(fields).encode()
+    kind = "application/x-www-form-urlencoded"
+    return _fetch(
+        proxy,
+        "POST",
+        url,
+        ua,
+        jar,
+        body,
+        kind,
+        site="same-origin",
+        referer=referer,
+        timeout=timeout,
+    )
 
 
 def _is_challenge(page: _Fetched) -> bool:

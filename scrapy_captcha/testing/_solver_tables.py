@@ -323,6 +323,8 @@ class TaskRecord:
     solution: dict[str, Any] | None = field(default=None, repr=False)
     fault: str | None = field(default=None, repr=False)
     widget: _WidgetJob | None = field(default=None, repr=False)
+    #: a wall task's checked parameters (``_solver_walls._WallJob``)
+    wall: Any = field(default=None, repr=False)
     #: monotonic time of its last getTaskResult (``poll_spacing``)
     last_poll: float | None = field(default=None, repr=False)
 

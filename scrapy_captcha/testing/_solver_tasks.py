@@ -30,7 +30,9 @@ from ._solver_tables import (
     TaskRecord,
     _SolveError,
 )
+from ._solver_walls import WALL_TYPES, WIDGET_TYPES, forge_wall, solve_wall, wall_job, wall_type
 from ._solver_widgets import _forge_token, _solve_widget, _widget_job
+from ._wall_authority import WallAuthority
 from .widgets import WidgetAuthority
 
 logger = logging.getLogger("scrapy_captcha.testing.solver")
@@ -62,10 +64,13 @@ class _TaskBook(EmulatorServer):
         hold_timeout: float = 30.0,
         max_lifetime: float = 900.0,
         authority: WidgetAuthority | None = None,
+        walls: WallAuthority | None = None,
     ) -> None:
         super().__init__(max_lifetime=max_lifetime)
         #: Mints widget tokens and reads image captchas; share it with the site emulator.
         self.authority = authority if authority is not None else WidgetAuthority()
+        #: The walls' own services (AWS's tokens, Imperva's script); share it too.
+        self.walls = walls if walls is not None else WallAuthority()
         self.latency = latency
         self.hold_timeout = hold_timeout
         self.max_workers = max_workers
@@ -253,14 +258,19 @@ class _TaskBook(EmulatorServer):
             raise _SolveError("ERROR_BAD_PARAMETERS", "task must be a JSON object")
         task = {k: v for k, v in task.items() if k != "clientKey"}
         task_type = task.get("type")
-        widget_type = spec.widget_types.get(task_type) if isinstance(task_type, str) else None
+        widget_type = (
+            spec.widget_types.get(task_type) or WIDGET_TYPES.get(dialect, {}).get(task_type)
+            if isinstance(task_type, str)
+            else None
+        )
+        wall = wall_type(dialect, task)
         if spec.cloudflare_mode and task.get(spec.cloudflare_mode[0]) == spec.cloudflare_mode[1]:
             widget_type = None  # (CapMonster: a TurnstileTask in cf_clearance mode)
         if task_type in self.withdrawn_types:
             widget_type = None
             raise _SolveError(spec.unknown_type_code, f"Task type {task_type!r} is withdrawn")
-        if widget_type is None and task_type not in spec.task_types:
-            known = [*spec.task_types, *spec.widget_types]
+        if widget_type is None and wall is None and task_type not in spec.task_types:
+            known = [*spec.task_types, *spec.widget_types, *WALL_TYPES.get(dialect, {})]
             raise _SolveError(
                 spec.unknown_type_code,
                 f"Task type {task_type!r} is not supported; use one of {known}",
@@ -268,6 +278,14 @@ class _TaskBook(EmulatorServer):
         site = urlsplit(str(task.get("websiteURL") or "")).hostname or ""
         if spec.forbids_domains and site.lower() in self.forbidden_domains:
             raise _SolveError("ERROR_DOMAIN_NOT_ALLOWED", _ERROR_TEXT["ERROR_DOMAIN_NOT_ALLOWED"])
+        if wall is not None and task_type not in spec.task_types:
+            return TaskRecord(
+                id=self._next_id(dialect),
+                dialect=dialect,
+                type=str(task_type),
+                task=task,
+                wall=wall_job(dialect, wall, task),
+            )
         if widget_type is not None:
             job = _widget_job(self.authority, widget_type, task, dialect)
             return TaskRecord(
@@ -349,7 +367,13 @@ class _TaskBook(EmulatorServer):
             self._seq += 1
             seq = self._seq
         try:
-            if record.widget is not None:
+            if record.wall is not None:
+                solution = {
+                    "widget": solve_wall(
+                        self.walls, record.dialect, record.wall, seq, self.fetch_timeout
+                    )
+                }
+            elif record.widget is not None:
                 solution = _solve_widget(
                     self.authority, record.dialect, record.widget, seq, self.fetch_timeout
                 )
@@ -362,7 +386,9 @@ class _TaskBook(EmulatorServer):
             logger.debug("solve failed", exc_info=True)
             self._finish(record, None, "ERROR_CAPTCHA_UNSOLVABLE", f"browser error: {exc}")
             return
-        if record.fault == "bad_clearance" and record.widget is None:
+        if record.fault == "bad_clearance" and record.wall is not None:
+            forge_wall(solution)
+        elif record.fault == "bad_clearance" and record.widget is None:
             _forge_clearance(solution)
         if record.fault == "bad_token" and record.widget is not None:
             _forge_token(solution)

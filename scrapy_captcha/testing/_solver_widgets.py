@@ -48,7 +48,7 @@ def _widget_job(
     parts = urlsplit(url) if isinstance(url, str) else None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
-    sitekey = task.get("websiteKey")
+    sitekey = geetest_id(wtype, task) if wtype.kind == "geetest_v4" else task.get("websiteKey")
     if not isinstance(sitekey, str) or not sitekey:
         raise _SolveError("ERROR_BAD_PARAMETERS", "websiteKey must be a non-empty string")
     action: str | None = None
@@ -110,6 +110,20 @@ def _widget_job(
     )
 
 
+def geetest_id(wtype: _WidgetType, task: dict[str, Any]) -> str:
+    """A GeeTest v4 task's captcha id, in the dialect's layout (``captchaId``; ``gt`` with
+    ``version: 4``; ``version: 4`` with ``initParameters.captcha_id``)."""
+    layout = wtype.turnstile_fields
+    if layout == "captchaId":
+        return str(task.get("captchaId") or "")
+    if task.get("version") != 4:
+        raise _SolveError("ERROR_BAD_PARAMETERS", "version must be 4 for GeeTest v4")
+    if layout == "init":
+        init = _optional(task, "initParameters", dict) or {}
+        return str(init.get("captcha_id") or "")
+    return str(task.get("gt") or "")
+
+
 def _solve_widget(
     authority: WidgetAuthority, dialect: str, job: _WidgetJob, seq: int, timeout: float = 30.0
 ) -> dict[str, Any]:
@@ -147,7 +161,11 @@ def _solve_widget(
     except WidgetError as exc:
         raise _SolveError(exc.code, exc.description) from None
     solution: dict[str, Any]
-    if job.kind == "turnstile":
+    if job.kind == "geetest_v4":
+        return {"widget": dict(minted.fields)}
+    if job.kind in ("mtcaptcha", "friendly_captcha"):
+        solution = {"token": minted.token}
+    elif job.kind == "turnstile":
         solution = {"token": minted.token, "userAgent": _browser_ua(seq)}
     elif job.kind == "hcaptcha":
         solution = {"gRecaptchaResponse": minted.token}
@@ -166,6 +184,6 @@ def _forge_token(solution: dict[str, Any]) -> None:
     """Swap a minted token for one the site never issued (the ``bad_token`` fault): the
     site refuses it, and the add-on should report it for a refund."""
     widget = solution.get("widget", {})
-    for name in ("token", "gRecaptchaResponse", "text"):
+    for name in ("token", "gRecaptchaResponse", "text", "captcha_output"):
         if isinstance(widget.get(name), str):
             widget[name] = widget[name][:3] + "FORGED" + widget[name][9:]

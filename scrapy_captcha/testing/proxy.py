@@ -12,6 +12,7 @@ import binascii
 import http.client
 import threading
 import time
+from socketserver import _SocketWriter  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -22,6 +23,7 @@ from ._server import (
     EmulatorServer,
     append_bounded,
 )
+from ._tls import server_context
 
 __all__ = ["ForwardProxy"]
 
@@ -50,20 +52,32 @@ def _hop_headers(connection_value: str) -> frozenset[str]:
 class _ProxyHandler(EmulatorHandler):
     server_version = "emulator-proxy"
 
+    #: the host of the ``CONNECT`` tunnel this connection carries, once terminated, and
+    #: the credentials it was opened with
+    tunnel: str | None = None
+    tunnel_auth: str | None = None
+
     def dispatch(self) -> None:
-        if self.command == "CONNECT":
-            # Tunnels are not emulated: the site emulator speaks plain HTTP only.
-            self.close_connection = True
-            self.send_bytes(
-                405,
-                b"CONNECT is not supported by the emulator proxy; use http:// URLs\n",
-                [("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")],
-                content_type="text/plain; charset=utf-8",
-            )
-            return
         proxy: ForwardProxy = self.owner
+        if self.command == "CONNECT":
+            proxy.terminate_tunnel(self)
+            return
         body = self.read_body()
         proxy.forward(self, body)
+
+    def start_tls(self, host: str) -> None:
+        """Answer the CONNECT, then speak TLS on the same socket: the requests that follow
+        come through the tunnel (origin-form, for ``host``)."""
+        self.send_response_only(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        tls = server_context().wrap_socket(self.connection, server_side=True)
+        tls.settimeout(SOCKET_TIMEOUT)
+        self.connection = tls
+        self.rfile = tls.makefile("rb")
+        self.wfile = _SocketWriter(tls)
+        self.tunnel = host
+        self.close_connection = False  # (a CONNECT may come as HTTP/1.0: the tunnel stays)
 
     do_CONNECT = EmulatorHandler._safe_dispatch
 
@@ -123,10 +137,11 @@ class ForwardProxy(EmulatorServer):
 
     # Forwarding ---------------------------------------------------------------------------
 
-    def _authenticate(self, h: EmulatorHandler) -> str | None:
+    def _authenticate(self, h: EmulatorHandler, given: str | None = None) -> str | None:
+        """The exit of the request's credentials (a tunnel's: those of its CONNECT)."""
         if self.users is None:
             return self.exit
-        value = h.headers.get("Proxy-Authorization") or ""
+        value = given or h.headers.get("Proxy-Authorization") or ""
         scheme, _, token = value.partition(" ")
         if scheme.lower() != "basic":
             return None
@@ -136,8 +151,24 @@ class ForwardProxy(EmulatorServer):
             return None
         return self.users.get(creds)
 
+    def terminate_tunnel(self, h: _ProxyHandler) -> None:
+        """``CONNECT host:port``: the tunnel is terminated here (TLS with a throw-away
+        certificate), so its requests are forwarded, exit stamped, like plain ones."""
+        host = h.path.rsplit(":", 1)[0].strip("[]").lower()
+        if self._authenticate(h) is None:
+            self._record("CONNECT", h.path, None, host, 407)
+            h.close_connection = True
+            h.send_bytes(407, b"", [("Proxy-Authenticate", 'Basic realm="emulator"')])
+            return
+        self._record("CONNECT", h.path, self._authenticate(h), host, 200)
+        h.tunnel_auth = h.headers.get("Proxy-Authorization")
+        h.start_tls(host)
+
     def forward(self, h: EmulatorHandler, body: bytes) -> None:
         target = h.path
+        tunnel = h.tunnel if isinstance(h, _ProxyHandler) else None
+        if tunnel is not None and target.startswith("/"):
+            target = f"https://{h.headers.get('Host') or tunnel}{target}"
         parts = urlsplit(target)
         host_header = h.headers.get("Host") or parts.netloc
         host = (parts.hostname or host_header.rsplit(":", 1)[0]).lower()
@@ -145,7 +176,7 @@ class ForwardProxy(EmulatorServer):
             self._record(h.command, target, None, host, 400)
             h.send_plain_error(400, "the emulator proxy expects absolute-form request targets")
             return
-        exit_id = self._authenticate(h)
+        exit_id = self._authenticate(h, h.tunnel_auth if isinstance(h, _ProxyHandler) else None)
         if exit_id is None:
             self._record(h.command, target, None, host, 407)
             h.send_bytes(

@@ -52,6 +52,7 @@ from ._site_gates import (
 )
 from ._site_state import MAX_EVENTS as MAX_EVENTS
 from ._site_state import MAX_NONCES, _Respond, _SiteState
+from ._site_walls import WALL_MODES, serve_wall, serve_wall_host
 
 # The implementation lives in the ``_site_*`` modules: ``_site_cloudflare`` (challenge and
 # block pages), ``_site_state`` (hosts, events, site keys, clearances), ``_site_gates``
@@ -62,6 +63,7 @@ __all__ = [
     "GATES",
     "MODES",
     "VERIFY_PATH",
+    "WALL_MODES",
     "WIDGET_KINDPATHS",
     "CloudflareSiteEmulator",
     "solve_answer",
@@ -147,6 +149,12 @@ class CloudflareSiteEmulator(_SiteState):
             ("Expires", "Thu, 01 Jan 1970 00:00:01 GMT"),
         ]
 
+        if serve_wall_host(self, respond, host, target, method, body, exit_id, ua):
+            return
+        if mode in WALL_MODES and serve_wall(
+            self, respond, mode, host, target, _request_cookies(h), exit_id, ua
+        ):
+            return
         if mode == "block_1020":
             respond(403, _block_html(host, ray, 1020), "block", no_store)
             return

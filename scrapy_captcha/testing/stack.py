@@ -6,6 +6,7 @@ import contextlib
 from typing import Any
 
 from ._server import StartStopContext
+from ._wall_authority import WallAuthority
 from .proxy import ForwardProxy
 from .site import CloudflareSiteEmulator
 from .solver import SolverEmulator
@@ -19,12 +20,18 @@ PROXY_B_USERS = {"alice:s3cret": "B-1", "alice-session-2:s3cret": "B-2"}
 
 class EmulatorStack(StartStopContext):
     """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits "B-*");
-    the site and the solver share one ``WidgetAuthority`` (``self.authority``)."""
+    the site and the solver share one ``WidgetAuthority`` (``self.authority``) and one
+    ``WallAuthority`` (``self.walls``)."""
 
     def __init__(self, solve_latency: float = 0.3, clearance_ttl: float = 1800.0) -> None:
         self.authority = WidgetAuthority()
-        self.site = CloudflareSiteEmulator(clearance_ttl=clearance_ttl, authority=self.authority)
-        self.solver = SolverEmulator(latency=solve_latency, authority=self.authority)
+        self.walls = WallAuthority()
+        self.site = CloudflareSiteEmulator(
+            clearance_ttl=clearance_ttl, authority=self.authority, walls=self.walls
+        )
+        self.solver = SolverEmulator(
+            latency=solve_latency, authority=self.authority, walls=self.walls
+        )
         self.proxy_a = ForwardProxy("A")
         self.proxy_b = ForwardProxy("B", users=dict(PROXY_B_USERS))
 

@@ -30,7 +30,17 @@ __all__ = [
 ]
 
 #: Widget kinds the authority issues site keys for.
-KINDS = ("turnstile", "recaptcha_v2", "recaptcha_v3", "hcaptcha")
+KINDS = (
+    "turnstile",
+    "recaptcha_v2",
+    "recaptcha_v3",
+    "hcaptcha",
+    "geetest_v4",
+    "mtcaptcha",
+    "friendly_captcha",
+)
+#: GeeTest v4's answer fields (``captcha_output`` is the token)
+GEETEST_FIELDS = ("captcha_id", "lot_number", "pass_token", "gen_time", "captcha_output")
 #: Characters of image-captcha answers (no 0/O, 1/I look-alikes, as real captchas do).
 IMAGE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 IMAGE_SIZE = (120, 40)
@@ -55,6 +65,8 @@ class Minted:
     token: str
     resp_key: str | None = None
     cookies: dict[str, str] = field(default_factory=dict)
+    #: GeeTest v4's five fields (``captcha_output`` is the token)
+    fields: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -165,6 +177,12 @@ class WidgetAuthority:
                     key = "0x4AAAAAAA" + _random_chars(14)
                 elif kind == "hcaptcha":
                     key = str(uuid.uuid4())
+                elif kind == "geetest_v4":
+                    key = secrets.token_hex(16)
+                elif kind == "mtcaptcha":
+                    key = "MTPublic-" + "".join(secrets.choice(IMAGE_ALPHABET) for _ in range(9))
+                elif kind == "friendly_captcha":
+                    key = "FC" + "".join(secrets.choice(IMAGE_ALPHABET) for _ in range(14))
                 else:
                     key = "6L" + _random_chars(38)
                 if key not in self._keys:
@@ -218,10 +236,25 @@ class WidgetAuthority:
             info = self._keys[sitekey]
         if kind == "recaptcha_v3" and action is None:
             action = "verify"  # what providers send when no pageAction is given
+        fields: dict[str, str] = {}
         if kind == "turnstile":
             token = "0." + secrets.token_urlsafe(250)
         elif kind == "hcaptcha":
             token = "P1_" + secrets.token_urlsafe(600)
+        elif kind == "geetest_v4":
+            token = secrets.token_hex(64)
+            fields = {
+                "captcha_id": sitekey,
+                "lot_number": secrets.token_hex(16),
+                "pass_token": secrets.token_hex(32),
+                "gen_time": str(int(time.time())),
+                "captcha_output": token,
+            }
+        elif kind == "mtcaptcha":
+            parts = (secrets.token_hex(4), secrets.token_hex(4), sitekey, secrets.token_hex(40))
+            token = "v1(" + ",".join(parts) + ")"
+        elif kind == "friendly_captcha":
+            token = secrets.token_hex(48) + "." + secrets.token_urlsafe(120)
         else:
             token = "03A" + secrets.token_urlsafe(400)
         resp_key = secrets.token_hex(16) if info.resp_key else None
@@ -244,7 +277,7 @@ class WidgetAuthority:
             while len(self._tokens) > self.max_tokens:
                 self._tokens.popitem(last=False)
         cookies = {"_GRECAPTCHA": cookie} if cookie is not None else {}
-        return Minted(token=token, resp_key=resp_key, cookies=cookies)
+        return Minted(token=token, resp_key=resp_key, cookies=cookies, fields=fields)
 
     def verify(
         self,
