@@ -28,7 +28,7 @@ STATS: Final[dict[str, str]] = {
     "(``needs_input``, ``not_a_gate``, ``no_form``): ordinary pages for the callback.",
     "unsolved_ignored": "Given-up pages whose request had no errback: ignored, as Scrapy "
     "ignores an ``HttpError`` nobody handles.",
-    "bad_options": 'Requests failed before anything was paid for because their '
+    "bad_options": "Requests failed before anything was paid for because their "
     '``meta["captcha"]`` was not what the add-on takes (``BadCaptchaOptions``).',
     "wall/<vendor>": "Responses behind another vendor's wall than Cloudflare's (AWS WAF, "
     "DataDome, Akamai, ...), by vendor.",
@@ -76,8 +76,7 @@ STATS: Final[dict[str, str]] = {
     "disabled/<reason>": "Solver accounts disabled for the rest of the crawl, by reason "
     "(``bad_key``, ``zero_balance``, ``no_api_key``, ``unreachable``, ...).",
     # -- clearances and stores
-    "cache/hit": "Requests sent with a stored clearance (the re-sends after a solve "
-    "included).",
+    "cache/hit": "Requests sent with a stored clearance (the re-sends after a solve included).",
     "cache/invalidated": "Clearances dropped from the store because the site challenged "
     "them again.",
     "http_cache_bypassed": "Challenge or gate pages served from Scrapy's HTTP cache, fetched "
@@ -115,8 +114,7 @@ STATS: Final[dict[str, str]] = {
     "stopped, for another worker (or the next run).",
     "parked/unshelvable": "Waiting requests that cannot be kept in Redis (their meta holds "
     "objects the data-only serializer cannot take): kept in memory only.",
-    "parked/redis_unavailable": "Waiting requests kept in memory only because Redis was "
-    "down.",
+    "parked/redis_unavailable": "Waiting requests kept in memory only because Redis was down.",
     "parked/unauthenticated": "Shelf entries whose MAC did not check: skipped and deleted.",
     "parked/unreadable": "Authenticated shelf entries that could not be decoded: skipped "
     "and deleted.",

@@ -150,9 +150,15 @@ def _default(func: Function, param: str) -> ast.AST | None:
     args = func.args
     positional = [*args.posonlyargs, *args.args]
     defaults = dict(
-        zip([a.arg for a in positional[len(positional) - len(args.defaults) :]], args.defaults)
+        zip(
+            [a.arg for a in positional[len(positional) - len(args.defaults) :]],
+            args.defaults,
+            strict=True,
+        )
     )
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    defaults.update(
+        {a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True) if d is not None}
+    )
     return defaults.get(param)
 
 
@@ -238,7 +244,7 @@ def _matches(documented: str, stat: str) -> bool:
     d_parts, s_parts = documented.split("/"), stat.split("/")
     if len(d_parts) != len(s_parts):
         return False
-    for d, s in zip(d_parts, s_parts):
+    for d, s in zip(d_parts, s_parts, strict=True):
         if PLACEHOLDER.fullmatch(d):
             continue
         if d != s:

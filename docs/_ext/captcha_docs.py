@@ -59,7 +59,11 @@ class SettingsDirective(_Generated):
                 "-" * len(setting.name),
                 "",
                 f"Type: ``{setting.type}``. Default: {_literal(setting.default)}."
-                + (" Never echoed in errors or logs (it may hold a secret)." if setting.secret else ""),
+                + (
+                    " Never echoed in errors or logs (it may hold a secret)."
+                    if setting.secret
+                    else ""
+                ),
                 "",
                 setting.doc,
                 "",

@@ -18,7 +18,7 @@ from scrapy.crawler import CrawlerProcess
 from scrapy_captcha.testing import EmulatorStack, offline_public_suffixes
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from shop_spider import ShopSpider  # noqa: E402
+from shop_spider import ShopSpider
 
 URLS = [
     "http://shop.example/product/1",  # behind a Cloudflare managed challenge
