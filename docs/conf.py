@@ -1,5 +1,9 @@
 """Sphinx configuration: the Scrapy ecosystem's layout (as Scrapy's and scrapy-zyte-api's
-docs), with the references generated from the code (``_ext/captcha_docs.py``)."""
+docs), with the references generated from the code (``_ext/captcha_docs.py``).
+
+Build: ``sphinx-build -W -n docs docs/_build/html`` (a warning or a broken reference is an
+error; ``.ci/run`` builds it so).
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ extensions = [
     "captcha_docs",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "examples"]
 # No network here or in CI: no inventories are fetched, so references into Scrapy, Twisted
 # and the standard library are plain text (nitpick_ignore_regex below); every reference
 # inside these docs must resolve (sphinx-build -W -n).
@@ -37,10 +41,16 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(Any|Self|Final|ClassVar|Mapping|Callable|Iterable|Awaitable|Coroutine)"),
     (r"py:.*", r"(Exception|ValueError|BaseException|Response|Request|Spider|Crawler)"),
     (r"py:.*", r"(Headers|Selector|BaseSettings|Settings|TextResponse|Deferred|IO)"),
-    (r"py:.*", r"(scrapy_captcha\._\w+.*|_T|_K|_V|T)"),
+    (r"py:.*", r"(urllib|http|pathlib|Path|datetime|logging)\b.*"),
+    # internals a public signature names: not documented (they may change)
+    (r"py:.*", r"(scrapy_captcha\.(\w+\.)*_\w+.*|_T|_K|_V|_S|T)"),
+    (r"py:.*", r"(Root|FormRef|RedisShelf|TaskNote|scrapy_captcha\.store\.TaskNote)"),
+    # (string annotations of dataclass fields, as autodoc reads them)
+    (r"py:.*", r"'.*"),
 ]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 html_theme = "sphinx_rtd_theme"
 html_title = f"scrapy-captcha {release}"
+html_static_path: list[str] = []
 myst_heading_anchors = 3
