@@ -638,6 +638,17 @@ def test_every_example_is_shown_and_run() -> None:
         ), f"docs/examples/{name} is in no page"
 
 
+def test_every_signal_is_documented() -> None:
+    """The signals page documents each signal with autodoc (its ``#:`` comment)."""
+    from scrapy_captcha import signals
+
+    page = (DOCS / "reference" / "signals.rst").read_text(encoding="utf-8")
+    names = [n for n, v in vars(signals).items() if type(v) is object]
+    assert names
+    for name in names:
+        assert f".. autodata:: scrapy_captcha.signals.{name}\n   :no-value:" in page, name
+
+
 # -- README ----------------------------------------------------------------------------
 
 DEMO = (
