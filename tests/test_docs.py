@@ -693,7 +693,8 @@ def test_the_readme_links_exist() -> None:
 
 
 def _prose() -> dict[str, str]:
-    pages = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in _doc_pages()}
+    paths = [*_doc_pages(), *DOCS.rglob("*.md")]
+    pages = {str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in paths}
     pages["README.md"] = README.read_text(encoding="utf-8")
     return pages
 
@@ -726,6 +727,17 @@ def test_every_dotted_name_in_the_docs_exists() -> None:
     for page, text in _prose().items():
         for dotted in set(re.findall(r"\bscrapy_captcha(?:\.\w+)+", text)):
             assert _resolves(dotted), f"{page}: {dotted} does not exist"
+
+
+def test_every_file_named_in_the_docs_exists() -> None:
+    """Module files (``_routes.py``) and the repository's paths (``tests/test_jobdir.py``)
+    named in the docs exist: a module moved or renamed is a docs page to update."""
+    modules = {p.name for p in PACKAGE.rglob("*.py")}
+    for page, text in _prose().items():
+        for name in set(re.findall(r"(?<![\w/.])(_\w+\.py)\b", text)) - {"_something.py"}:
+            assert name in modules, f"{page}: {name} is no module of the package"
+        for path in set(re.findall(r"\b((?:tests|benchmarks|example_project)/[\w/]+\.py)", text)):
+            assert (ROOT / path).exists(), f"{page}: {path} does not exist"
 
 
 # -- release shape ---------------------------------------------------------------------
