@@ -34,7 +34,7 @@ from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider, TaskContex
 from scrapy_captcha.settings import CaptchaSettings
 from scrapy_captcha.store import ClearanceStore, FileStore, MemoryStore
 
-__version__ = "0.1.0"
+__version__ = "0.1.0.dev0"
 
 __all__ = [
     "META_HANDLE",

@@ -299,7 +299,8 @@ SETTINGS: dict[str, Setting] = {
             "CAPTCHA_CACHE_RETRY",
             5.0,
             "float",
-            "Seconds before a store that fell back to memory tries Redis again.",
+            """Longest pause (seconds) between reconnection attempts while Redis is down
+            (from 0.5 s, doubling).""",
         ),
         _s(
             "CAPTCHA_CACHE_MAX_ENTRIES",

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-PATHS = ["scrapy_captcha", "tests", "example_project", "benchmarks"]
+PATHS = ["scrapy_captcha", "tests", "example_project", "benchmarks", "docs"]
 
 
 @pytest.mark.parametrize("args", [["check"], ["format", "--check"]], ids=["check", "format"])

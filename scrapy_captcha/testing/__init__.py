@@ -4,6 +4,7 @@ loopback, standard library only; and a throw-away redis-server for the shared st
 
 from ._server import EXIT_HEADER
 from ._site_forms import ACCOUNT
+from ._wall_authority import WallAuthority
 from .offline import offline_public_suffixes
 from .proxy import ForwardProxy
 from .redis_server import RedisServer
@@ -23,6 +24,7 @@ __all__ = [
     "SolverEmulator",
     "TaskRecord",
     "Verdict",
+    "WallAuthority",
     "WidgetAuthority",
     "WidgetError",
     "offline_public_suffixes",

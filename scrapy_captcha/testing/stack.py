@@ -19,9 +19,9 @@ PROXY_B_USERS = {"alice:s3cret": "B-1", "alice-session-2:s3cret": "B-2"}
 
 
 class EmulatorStack(StartStopContext):
-    """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits "B-*");
-    the site and the solver share one ``WidgetAuthority`` (``self.authority``) and one
-    ``WallAuthority`` (``self.walls``)."""
+    """A site, a solver, an open proxy (exit "A") and an authenticated proxy (exits
+    ``"B-*"``); the site and the solver share one ``WidgetAuthority`` (``self.authority``)
+    and one ``WallAuthority`` (``self.walls``)."""
 
     def __init__(self, solve_latency: float = 0.3, clearance_ttl: float = 1800.0) -> None:
         self.authority = WidgetAuthority()
