@@ -4,8 +4,9 @@ Run from the repository root:  python benchmarks/bench_hostile.py [--only table]
 
 1. In-process, one response: each case runs in a fresh process; the response is built
    first (its body is Scrapy's memory, not ours), then handed to the add-on's response path
-   (wall detection, then widget detection) exactly as CaptchaMiddleware.process_response
-   does. That work is synchronous, so its wall time is how long it blocks the reactor.
+   (CaptchaMiddleware.process_response: wall detection, then widget detection) on a running
+   reactor. "Reactor blocked" is the reactor thread's CPU time meanwhile: a large page's
+   widgets are read in a thread (find_widgets_async), which does not block the reactor.
 2. Real crawls (issue 17 items 10-11): a crawl process fetches 1, then 64 copies of the page
    at once from a loopback server, add-on off and on; a 5 ms heartbeat on the reactor
    records the longest stall, and the process's peak RSS is read at the end.
@@ -17,16 +18,21 @@ Target: no page costs more than 50 ms of reactor time, whatever it holds.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
-import contextlib
 import gzip
 import json
 import resource
 import time
 from typing import Any
 
-from harness import ASYNCIO_REACTOR, StaticSite, addon_middlewares, child_json, table
+from harness import (
+    ASYNCIO_REACTOR,
+    StaticSite,
+    addon_middlewares,
+    child_json,
+    on_reactor,
+    table,
+)
 
 from hostile import SCANNER_PAGES  # (the hostile pages the tests use)
 
@@ -89,13 +95,21 @@ def run_case(case: str) -> dict[str, float]:
         request.meta["captcha"] = {"image": {"selector": "img#c", "field": "c"}}
     response = HtmlResponse(request.url, body=body, headers=headers, request=request)
     _, middleware, _, _ = addon_middlewares(CAPTCHA_MAX_SOLVES=1)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    started = time.perf_counter()
-    with contextlib.suppress(Exception):  # (no engine here: a solve cannot start)
-        asyncio.run(middleware.process_response(request, response))
-    blocked = (time.perf_counter() - started) * 1000
-    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"body_mib": len(body) / 2**20, "blocked_ms": blocked, "extra_rss_mib": after - before}
+
+    async def respond() -> dict[str, float]:
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        started = time.thread_time()  # (the reactor's thread: this one)
+        # (no engine here: a solve that starts fails, and process_response logs it)
+        await middleware.process_response(request, response)
+        blocked = (time.thread_time() - started) * 1000
+        after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {
+            "body_mib": len(body) / 2**20,
+            "blocked_ms": blocked,
+            "extra_rss_mib": after - before,
+        }
+
+    return on_reactor(respond)
 
 
 def _await_widgets_in_gate_flow() -> None:

@@ -120,9 +120,10 @@ def on_reactor(
 ) -> T:
     """Install the reactor, run ``make()`` on it until it returns, stop: its result, or its
     exception raised here. Once per process (a reactor does not restart)."""
-    from scrapy.utils.reactor import install_reactor
+    from scrapy.utils.reactor import install_reactor, is_reactor_installed
 
-    install_reactor(reactor_path)
+    if not is_reactor_installed():  # (addon_middlewares may have installed it)
+        install_reactor(reactor_path)
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor
     from twisted.python.failure import Failure
@@ -144,7 +145,8 @@ def addon_middlewares(**settings: Any) -> tuple[Any, Any, Any, Any]:
     """The add-on's root and its three downloader middlewares, outside any crawl (no
     network, the reactor installed but never run): (root, CaptchaMiddleware,
     ClearanceMiddleware, ChallengeCacheGuard). The root is built as in a crawl, through
-    the add-on (a provider, every component), with ``settings`` on top."""
+    the add-on (a provider, every component), with ``settings`` on top; its solver is a
+    closed loopback port, so a solve that starts goes nowhere."""
     from scrapy.utils.reactor import install_reactor, is_reactor_installed
     from scrapy.utils.test import get_crawler
 
@@ -163,6 +165,7 @@ def addon_middlewares(**settings: Any) -> tuple[Any, Any, Any, Any]:
             "ADDONS": {Addon: 500},
             "CAPTCHA_PROVIDER": "1captcha",
             "CAPTCHA_API_KEY": "k",
+            "CAPTCHA_API_URL": "http://127.0.0.1:9",
             "CAPTCHA_CACHE_URL": "memory://",
             **settings,
         }
