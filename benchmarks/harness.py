@@ -120,10 +120,15 @@ def on_reactor(
 ) -> T:
     """Install the reactor, run ``make()`` on it until it returns, stop: its result, or its
     exception raised here. Once per process (a reactor does not restart)."""
-    from scrapy.utils.reactor import install_reactor, is_reactor_installed
+    from scrapy.utils.reactor import (
+        install_reactor,
+        is_reactor_installed,
+        verify_installed_reactor,
+    )
 
     if not is_reactor_installed():  # (addon_middlewares may have installed it)
         install_reactor(reactor_path)
+    verify_installed_reactor(reactor_path)  # (one imported too early: measured on the wrong one)
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import reactor
     from twisted.python.failure import Failure
