@@ -12,43 +12,12 @@ solve per (domain, proxy); unchallenged pages keep flowing while solves are pend
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import addon_middlewares, page_span, run_crawl, table
 
-from scrapy_captcha.testing import EmulatorStack  # noqa: E402
-
-RUNNER = ROOT / "tests" / "crawl_runner.py"
-
-
-def crawl(spec: dict[str, Any]) -> tuple[dict[str, Any], float]:
-    with tempfile.TemporaryDirectory() as tmp:
-        spec_path, out_path = Path(tmp, "spec.json"), Path(tmp, "out.json")
-        spec.setdefault("settings", {})["LOG_LEVEL"] = "WARNING"
-        spec["batches"] = [{"requests": spec.pop("requests")}]
-        spec_path.write_text(json.dumps(spec))
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, str(RUNNER), str(spec_path), str(out_path)],
-            check=True,
-            timeout=600,
-            capture_output=True,
-        )
-        return json.loads(out_path.read_text()), time.monotonic() - started
-
-
-def page_span(out: dict[str, Any], tag: str | None = None) -> float:
-    """Seconds between the first and last page of the crawl (or of one tag)."""
-    times = [p["t"] for p in out["pages"] if tag is None or p["tag"] == tag]
-    return max(times) - min(times) if len(times) > 1 else 0.0
+from scrapy_captcha.testing import EmulatorStack
 
 
 def throughput(pages: int, repeat: int) -> list[tuple[str, ...]]:
@@ -66,13 +35,12 @@ def throughput(pages: int, repeat: int) -> list[tuple[str, ...]]:
             for _ in range(repeat):
                 reqs = [{"url": f"http://{host}/p/{i}", "meta": proxy} for i in range(pages)]
                 before = stack.solver.create_task_count
-                out, _wall = crawl(
+                out, _wall = run_crawl(
                     {"requests": reqs, "settings": {**stack.scrapy_settings(), **extra}}
                 )
                 assert len(out["pages"]) == pages, (len(out["pages"]), out["errors"][:3])
                 # Time after the solve landed, so rows compare the per-request cost.
-                solved_pages = sorted(p["t"] for p in out["pages"])
-                spans.setdefault(name, []).append(solved_pages[-1] - solved_pages[0])
+                spans.setdefault(name, []).append(page_span(out))
                 solves = stack.solver.create_task_count - before
             span = statistics.median(spans[name])
             rows.append(
@@ -108,7 +76,7 @@ def fairness() -> list[tuple[str, ...]]:
         reqs += [
             {"url": f"http://open.example/p/{j}", "tag": "open", "meta": meta} for j in range(40)
         ]
-        out, wall = crawl(
+        out, wall = run_crawl(
             {"requests": reqs, "settings": {**stack.scrapy_settings(), "CONCURRENT_REQUESTS": 16}}
         )
         last_open = max(p["t"] for p in out["pages"] if p["tag"] == "open")
@@ -119,23 +87,6 @@ def fairness() -> list[tuple[str, ...]]:
             ("solves (6 domains, 30 waiting requests)", str(stack.solver.create_task_count)),
             ("crawl wall time incl. start-up (s)", f"{wall:.2f}"),
         ]
-
-
-def addon_middlewares() -> tuple[Any, Any, Any, Any]:
-    """The add-on's root and its three downloader middlewares, outside any crawl (no
-    network, no reactor): (root, CaptchaMiddleware, ClearanceMiddleware,
-    ChallengeCacheGuard)."""
-    from scrapy.utils.test import get_crawler
-
-    from scrapy_captcha import (
-        CaptchaExtension,
-        CaptchaMiddleware,
-        ChallengeCacheGuard,
-        ClearanceMiddleware,
-    )
-
-    root = CaptchaExtension.from_crawler(get_crawler(settings_dict={"CAPTCHA_API_KEY": "k"}))
-    return root, CaptchaMiddleware(root), ClearanceMiddleware(root), ChallengeCacheGuard(root)
 
 
 def hot_path(n: int) -> list[tuple[str, ...]]:
@@ -216,13 +167,6 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         ("detect(): challenge page", f"{timed(detect, challenge):.1f}"),
         ("request+response with a cached clearance", f"{run_cycles():.1f}"),
     ]
-
-
-def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-    line = "  ".join("-" * w for w in widths)
-    fmt = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True))  # noqa: E731
-    return "\n".join([fmt(headers), line, *map(fmt, rows)])
 
 
 def main() -> None:

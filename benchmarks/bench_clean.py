@@ -19,23 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import random
 import statistics
-import subprocess
-import sys
-import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-RUNNER = ROOT / "tests" / "crawl_runner.py"
-
-from bench import addon_middlewares  # noqa: E402
+from harness import StaticSite, addon_middlewares, page_span, run_crawl, table
 
 PROSE = (
     "<p>Why do some sites show a captcha? Cloudflare may answer with a challenge page; "
@@ -108,58 +96,23 @@ def markup_page(size: int) -> bytes:
 
 
 KINDS = {"prose": page, "markup": markup_page}
-
-
-class Server:
-    def __init__(self, body: bytes) -> None:
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Server", "cloudflare")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+#: as a Cloudflare-hosted site answers: detection reads every such response
+CLEAN_HEADERS = {"Content-Type": "text/html; charset=utf-8", "Server": "cloudflare"}
 
 
 def crawl_span(url: str, pages: int, enabled: bool) -> float:
-    spec = {
-        "settings": {
-            "CAPTCHA_ENABLED": enabled,
-            "CAPTCHA_API_KEY": "k",
-            "CAPTCHA_CHECK_BALANCE": False,
-            "LOG_LEVEL": "WARNING",
-            "CONCURRENT_REQUESTS": 16,
-        },
-        "batches": [{"requests": [{"url": f"{url}/p/{i}"} for i in range(pages)]}],
+    settings = {
+        "CAPTCHA_ENABLED": enabled,
+        "CAPTCHA_PROVIDER": "1captcha",
+        "CAPTCHA_API_KEY": "k",
+        "CAPTCHA_CHECK_BALANCE": False,
+        "CONCURRENT_REQUESTS": 16,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        spec_path, out_path = Path(tmp, "spec.json"), Path(tmp, "out.json")
-        spec_path.write_text(json.dumps(spec))
-        subprocess.run(
-            [sys.executable, str(RUNNER), str(spec_path), str(out_path)],
-            check=True,
-            timeout=600,
-            capture_output=True,
-        )
-        out = json.loads(out_path.read_text())
-    times = sorted(p["t"] for p in out["pages"])
-    assert len(times) == pages, (len(times), out["errors"][:2])
-    return times[-1] - times[0]
+    out, _wall = run_crawl(
+        {"settings": settings, "requests": [{"url": f"{url}/p/{i}"} for i in range(pages)]}
+    )
+    assert len(out["pages"]) == pages, (len(out["pages"]), out["errors"][:2])
+    return page_span(out)
 
 
 def per_response_us(body: bytes, n: int) -> float:
@@ -202,15 +155,12 @@ def main() -> None:
             cost = min(per_response_us(body, n) for _ in range(3))
             ratio = "-"
             if not args.no_crawl:
-                server = Server(body)
                 ratios = []
-                try:
+                with StaticSite(body, CLEAN_HEADERS) as site:
                     for i in range(args.pairs):
                         order = (True, False) if i % 2 == 0 else (False, True)
-                        spans = {on: crawl_span(server.url, PAGES[name], on) for on in order}
+                        spans = {on: crawl_span(site.url, PAGES[name], on) for on in order}
                         ratios.append(spans[True] / spans[False])
-                finally:
-                    server.close()
                 ratio = f"{statistics.median(ratios):.3f}"
             per_mb = cost / 1000 / (len(body) / 1_000_000)
             rows.append((kind, name, str(PAGES[name]), f"{cost:.1f}", f"{per_mb:.3f}", ratio))
@@ -222,9 +172,7 @@ def main() -> None:
         "add-on ms/MB",
         "crawl time on/off (median)",
     )
-    widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-    for row in (header, tuple("-" * w for w in widths), *rows):
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+    print(table(header, rows))
 
 
 if __name__ == "__main__":

@@ -13,19 +13,14 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+from harness import Crawl, child_json, on_reactor, page_span, run_crawl, table
 
-from bench import RUNNER, crawl, page_span, table  # noqa: E402
-
-from scrapy_captcha.testing import EmulatorStack, RedisServer  # noqa: E402
+from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 REACTORS = {
     "asyncio": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
@@ -40,36 +35,24 @@ def shared_solves(procs: int, pages: int) -> list[tuple[str, ...]]:
         with EmulatorStack(solve_latency=1.5) as stack, RedisServer() as redis:
             stack.site.add_host("shop.example")
             settings = {**stack.scrapy_settings(), "CAPTCHA_CACHE_URL": redis.url}
-            settings["LOG_LEVEL"] = "WARNING"
+            meta = {"proxy": stack.proxy_a.url}
             with tempfile.TemporaryDirectory() as tmp:
-                running = []
                 started = time.monotonic()
-                for i in range(procs):
-                    spec = {
-                        "reactor": reactor,
-                        "settings": settings,
-                        "batches": [
-                            {
-                                "requests": [
-                                    {
-                                        "url": f"http://shop.example/p/{i}-{j}",
-                                        "meta": {"proxy": stack.proxy_a.url},
-                                    }
-                                    for j in range(pages)
-                                ]
-                            }
-                        ],
-                    }
-                    spec_path, out_path = Path(tmp, f"spec{i}.json"), Path(tmp, f"out{i}.json")
-                    spec_path.write_text(json.dumps(spec))
-                    cmd = [sys.executable, str(RUNNER), str(spec_path), str(out_path)]
-                    quiet = subprocess.DEVNULL
-                    proc = subprocess.Popen(cmd, stdout=quiet, stderr=quiet)
-                    running.append((proc, out_path))
-                outs = []
-                for proc, out_path in running:
-                    proc.wait(300)
-                    outs.append(json.loads(out_path.read_text()))
+                running = [
+                    Crawl(
+                        {
+                            "reactor": reactor,
+                            "settings": settings,
+                            "requests": [
+                                {"url": f"http://shop.example/p/{i}-{j}", "meta": meta}
+                                for j in range(pages)
+                            ],
+                        },
+                        Path(tmp, f"crawl{i}"),
+                    )
+                    for i in range(procs)
+                ]
+                outs = [crawl.result(300) for crawl in running]
                 wall = time.monotonic() - started
             ok = sum(1 for o in outs for p in o["pages"] if p["status"] == 200)
             waited = sum(o["stats"].get("captcha/shared/waited", 0) for o in outs)
@@ -119,42 +102,14 @@ async def _store_latency(url: str, n: int) -> dict[str, list[float]]:
 
 def latency_child(reactor_name: str, url: str, n: int) -> None:
     """Runs in a subprocess: times ``get`` hits under a real reactor, prints JSON."""
-    from scrapy.utils.defer import deferred_from_coro
-    from scrapy.utils.reactor import install_reactor
-
-    install_reactor(REACTORS[reactor_name])
-    from twisted.internet import reactor
-
-    out: dict[str, Any] = {}
-
-    def done(value: Any) -> None:
-        out.update(value)
-        reactor.stop()
-
-    def failed(failure: Any) -> None:
-        out["error"] = failure.getTraceback()
-        reactor.stop()
-
-    reactor.callWhenRunning(
-        lambda: deferred_from_coro(_store_latency(url, n)).addCallbacks(done, failed)
-    )
-    reactor.run()
-    print(json.dumps(out))
+    print(json.dumps(on_reactor(lambda: _store_latency(url, n), REACTORS[reactor_name])))
 
 
 def store_latency(n: int) -> list[tuple[str, ...]]:
     rows = []
     with RedisServer() as redis:
         for reactor in REACTORS:
-            proc = subprocess.run(
-                [sys.executable, __file__, "--latency-child", reactor, redis.url, str(n)],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=True,
-            )
-            data = json.loads(proc.stdout.strip().splitlines()[-1])
-            assert "error" not in data, data.get("error")
+            data = child_json(__file__, "--latency-child", reactor, redis.url, str(n), timeout=300)
             med = {}
             for name in ("memory", "redis"):
                 times = sorted(data[name])
@@ -178,7 +133,7 @@ def crawl_overhead(pages: int) -> list[tuple[str, ...]]:
             for _ in range(3):
                 reqs = [{"url": f"http://shop.example/p/{i}", "meta": meta} for i in range(pages)]
                 settings = {**stack.scrapy_settings(), "CAPTCHA_CACHE_URL": url}
-                out, _ = crawl({"requests": reqs, "settings": settings})
+                out, _ = run_crawl({"requests": reqs, "settings": settings})
                 assert all(p["status"] == 200 for p in out["pages"])
                 runs.append(page_span(out) / pages * 1000)
             spans[name] = statistics.median(runs)

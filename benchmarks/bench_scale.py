@@ -22,23 +22,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import ASYNCIO_REACTOR, run_crawl, table, vm_rss_mib
 
-from bench import table  # noqa: E402
+from scrapy_captcha.testing import EmulatorStack
+from scrapy_captcha.testing.solver import SolverEmulator
 
-from scrapy_captcha.testing import EmulatorStack  # noqa: E402
-from scrapy_captcha.testing.solver import SolverEmulator  # noqa: E402
-
-RUNNER = ROOT / "tests" / "crawl_runner.py"
 SOLVE_LATENCY = 3.0
 DOMAINS = 16
 PAGES = 16
@@ -241,7 +237,7 @@ if __name__ == "__main__":
 '''
 
 BASE_SETTINGS = {
-    "TWISTED_REACTOR": "twisted.internet.asyncioreactor.AsyncioSelectorReactor",
+    "TWISTED_REACTOR": ASYNCIO_REACTOR,
     "ROBOTSTXT_OBEY": False,
     "TELNETCONSOLE_ENABLED": False,
     "LOG_LEVEL": "WARNING",
@@ -267,25 +263,6 @@ def new_stack(latency: float, workers: int, lifetime: float = 900.0) -> Emulator
         server.max_connections = 4 * CONCURRENCY
         server.max_lifetime = lifetime
     return stack
-
-
-def run_crawl(spec: dict[str, Any], pythonpath: str | None = None) -> tuple[dict[str, Any], float]:
-    """A crawl through tests/crawl_runner.py; its output and its wall time (incl. start-up)."""
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [pythonpath, env.get("PYTHONPATH")]))
-    with tempfile.TemporaryDirectory() as tmp:
-        spec_path, out_path = Path(tmp, "spec.json"), Path(tmp, "out.json")
-        spec_path.write_text(json.dumps(spec))
-        started = time.monotonic()
-        subprocess.run(
-            [sys.executable, str(RUNNER), str(spec_path), str(out_path)],
-            check=True,
-            timeout=600,
-            capture_output=True,
-            env=env,
-        )
-        return json.loads(out_path.read_text()), time.monotonic() - started
 
 
 def concurrency(repeat: int) -> list[tuple[str, ...]]:
@@ -363,23 +340,6 @@ def concurrency(repeat: int) -> list[tuple[str, ...]]:
                 )
             )
     return rows
-
-
-def median(values: list[float]) -> float:
-    values = sorted(values)
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
-
-
-def vm_rss_mib(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
 
 
 def soak(n: int, marks: list[int], budget: float) -> tuple[list[tuple[str, ...]], dict[str, Any]]:

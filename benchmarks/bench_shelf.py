@@ -17,19 +17,14 @@ from __future__ import annotations
 
 import json
 import resource
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import child_json, on_reactor, table
 
-from bench import table  # noqa: E402
-
-from scrapy_captcha.testing import RedisServer  # noqa: E402
+from scrapy_captcha.testing import RedisServer
 
 PREFIX, QUEUE = "scrapy-captcha:", "s:requests"
 CASES = {
@@ -60,22 +55,16 @@ def fill(redis: RedisServer, kind: str, count: int, size: int) -> None:
 
 def child(url: str) -> None:
     """One worker looking until the dead shelf is gone; prints its measures as JSON."""
-    from scrapy.utils.reactor import install_reactor
 
-    install_reactor("twisted.internet.asyncioreactor.AsyncioSelectorReactor")
-    from scrapy import Spider
-    from scrapy.utils.defer import deferred_from_coro
-    from scrapy.utils.test import get_crawler
-    from twisted.internet import reactor
+    async def run() -> dict[str, Any]:
+        from scrapy import Spider  # (imported once the reactor is installed)
+        from scrapy.utils.test import get_crawler
 
-    from scrapy_captcha._context import Context
-    from scrapy_captcha._redis_link import RedisAddress, RedisLink
-    from scrapy_captcha._shelf import RedisShelf, Shelving
-    from scrapy_captcha.settings import CaptchaSettings
+        from scrapy_captcha._context import Context
+        from scrapy_captcha._redis_link import RedisAddress, RedisLink
+        from scrapy_captcha._shelf import RedisShelf, Shelving
+        from scrapy_captcha.settings import CaptchaSettings
 
-    out: dict[str, Any] = {}
-
-    async def run() -> None:
         crawler = get_crawler()
         ctx = Context(crawler, CaptchaSettings.from_settings(crawler.settings))
         link = RedisLink(RedisAddress.parse(url))  # (the default 1 s timeout)
@@ -102,7 +91,7 @@ def child(url: str) -> None:
             looks += 1
             if not await link.call("EXISTS", shelf.shelf_key("dead")):
                 break
-        out.update(
+        out = dict(
             looks=int(looks),
             entries=max((n for n, _ in received), default=0),
             bytes=max((b for _, b in received), default=0),
@@ -115,13 +104,9 @@ def child(url: str) -> None:
         )
         await shelving.close()
         await link.close()
+        return out
 
-    def done(_: Any) -> None:
-        reactor.stop()
-
-    reactor.callWhenRunning(lambda: deferred_from_coro(run()).addBoth(done))
-    reactor.run()
-    print(json.dumps(out))
+    print(json.dumps(on_reactor(run)))
 
 
 def main() -> None:
@@ -129,16 +114,7 @@ def main() -> None:
     for name, (kind, count, size) in CASES.items():
         with RedisServer() as redis:
             fill(redis, kind, count, size)
-            proc = subprocess.run(
-                [sys.executable, __file__, "--child", redis.url],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                cwd=str(ROOT),
-            )
-        if proc.returncode != 0:
-            raise SystemExit(proc.stderr[-3000:])
-        m = json.loads(proc.stdout.strip().splitlines()[-1])
+            m = child_json(__file__, "--child", redis.url, timeout=600)
         rows.append(
             (
                 name,

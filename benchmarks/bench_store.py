@@ -30,10 +30,9 @@ import json
 import random
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import on_reactor, table
 
 from scrapy_captcha.clearance import Clearance
 from scrapy_captcha.store import MemoryStore
@@ -42,7 +41,6 @@ MEMORY_CALLS = 20_000
 REDIS_CALLS = 2_000
 REDIS_CHUNK = 10_000
 REDIS_PREFIX = "bench-store:"
-REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 
 
 def clearance(expires_at: float) -> Clearance:
@@ -135,16 +133,10 @@ async def measure_redis(url: str, size: int, calls: int) -> tuple[float, float]:
 def redis_rows(all_sizes: list[int], calls: int) -> list[tuple[float, float, float]]:
     """(set µs, get µs, used_memory MiB) per size, on one redis-server filled step by step."""
     import redis
-    from scrapy.utils.reactor import install_reactor
 
     from scrapy_captcha.testing import RedisServer
 
-    install_reactor(REACTOR)
-    from scrapy.utils.defer import deferred_from_coro
-    from twisted.internet import reactor
-
     rows: list[tuple[float, float, float]] = []
-    outcome: dict[str, Any] = {}
     with RedisServer() as server:
         client = redis.Redis(host="127.0.0.1", port=server.port)
 
@@ -164,18 +156,10 @@ def redis_rows(all_sizes: list[int], calls: int) -> list[tuple[float, float, flo
                 set_us, get_us = await measure_redis(server.url, size, calls)
                 rows.append((set_us, get_us, used))
 
-        def done(_: Any) -> None:
-            reactor.stop()
-
-        def failed(failure: Any) -> None:
-            outcome["error"] = failure.getTraceback()
-            reactor.stop()
-
-        reactor.callWhenRunning(lambda: deferred_from_coro(run()).addCallbacks(done, failed))
-        reactor.run()
-        client.close()
-    if "error" in outcome:
-        raise RuntimeError(f"Redis benchmark failed:\n{outcome['error']}")
+        try:
+            on_reactor(run)
+        finally:
+            client.close()
     return rows
 
 
@@ -199,9 +183,7 @@ def main() -> None:
         ):
             row += [f"{set_us:.1f}", f"{get_us:.1f}", f"{used:,.0f}"]
         header += ["redis set µs", "redis get µs", "redis MiB"]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    for row in (header, ["-" * w for w in widths], *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+    print(table(header, rows))
     print(f"\nmemory: {MEMORY_CALLS:,} calls of each per size (one per pair below that).")
     if not args.skip_redis:
         print(

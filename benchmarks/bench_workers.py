@@ -28,12 +28,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from harness import ROOT, table, wait_until
 
-from bench import table  # noqa: E402
-
-from scrapy_captcha.testing import EmulatorStack, RedisServer  # noqa: E402
+from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 WORKER = ROOT / "tests" / "redis_worker.py"
 PREFIX = "scrapy-captcha:"
@@ -73,15 +70,6 @@ class Worker:
             return None
         finally:
             self.log.close()
-
-
-def wait_until(check: Any, limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def shelves(redis: RedisServer) -> dict[str, int]:

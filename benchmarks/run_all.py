@@ -6,18 +6,23 @@ Run from the repository root:
 
 Sections, in this order (names for ``--only``):
 
+- ``throughput``: pages/s and ms/page with the add-on off and on, the hot path in-process,
+  fairness while solves are pending (bench.py);
 - ``store``: clearance store µs per call, memory and Redis (bench_store.py);
+- ``redis``: processes sharing solves through Redis, the latency Redis adds (bench_redis.py);
 - ``concurrency``: the 16-domain concurrency row beside the blocking baseline
   (bench_scale.py --skip-soak);
 - ``soak``: RSS over a long crawl (bench_scale.py --skip-concurrency --soak N);
 - ``workers``: several workers sharing one crawl (bench_workers.py);
+- ``shelf``: one look at a dead worker's shelf, whatever it holds (bench_shelf.py);
 - ``hostile``: worst-case pages (bench_hostile.py);
 - ``clean``: cost on clean pages that talk about captchas (bench_clean.py).
 
 Each section runs as a subprocess with this interpreter, its output streamed as it comes,
 and is timed. A failed section does not stop the others; the exit status is non-zero if
-any section failed. ``--quick``: smaller sizes (store up to 10^5 pairs, soak of 20 000
-requests).
+any section failed. ``--quick``: smaller sizes (throughput on 100 pages, one run each, 2 000
+hot-path calls; store up to 10^5 pairs; Redis with 1 000 gets and 100-page crawls; soak of
+20 000 requests); the other sections have no smaller size.
 """
 
 from __future__ import annotations
@@ -31,16 +36,31 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = ROOT / "benchmarks"
-SECTIONS = ("store", "concurrency", "soak", "workers", "hostile", "clean")
+SECTIONS = (
+    "throughput",
+    "store",
+    "redis",
+    "concurrency",
+    "soak",
+    "workers",
+    "shelf",
+    "hostile",
+    "clean",
+)
 
 
 def commands(soak: int, quick: bool) -> dict[str, list[str]]:
-    store = ["bench_store.py", *(["--max", "100000"] if quick else [])]
+    def smaller(*args: str) -> list[str]:
+        return list(args) if quick else []
+
     return {
-        "store": store,
+        "throughput": ["bench.py", *smaller("--pages", "100", "--repeat", "1", "--hot", "2000")],
+        "store": ["bench_store.py", *smaller("--max", "100000")],
+        "redis": ["bench_redis.py", *smaller("--gets", "1000", "--crawl-pages", "100")],
         "concurrency": ["bench_scale.py", "--skip-soak"],
         "soak": ["bench_scale.py", "--skip-concurrency", "--soak", str(soak)],
         "workers": ["bench_workers.py"],
+        "shelf": ["bench_shelf.py"],
         "hostile": ["bench_hostile.py"],
         "clean": ["bench_clean.py"],
     }
@@ -73,7 +93,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--soak", type=int, default=None, help="soak requests (default 100000)")
     parser.add_argument(
-        "--quick", action="store_true", help="store up to 10^5 pairs, soak of 20000 requests"
+        "--quick", action="store_true", help="smaller sizes where a section has them"
     )
     parser.add_argument("--only", help=f"comma-separated sections among: {', '.join(SECTIONS)}")
     args = parser.parse_args()
