@@ -96,10 +96,10 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
     from scrapy import Request
     from scrapy.http import HtmlResponse
 
-    from scrapy_captcha._detection import detect
-    from scrapy_captcha._routes import route_for
-    from scrapy_captcha._solutions import CloudflareSolution
-    from scrapy_captcha.clearance import Clearance
+    from scrapy_captcha.detect._detection import detect
+    from scrapy_captcha.routes._routes import route_for
+    from scrapy_captcha.routes.clearance import Clearance
+    from scrapy_captcha.services._solutions import CloudflareSolution
 
     root, solve, clear, guard = addon_middlewares()
     proxy = {"proxy": "http://127.0.0.1:8080"}
@@ -146,7 +146,7 @@ def hot_path(n: int) -> list[tuple[str, ...]]:
         asyncio.run(many())
         return (time.perf_counter() - started) / n * 1e6
 
-    from scrapy_captcha._widgets import find_widgets
+    from scrapy_captcha.detect._widgets import find_widgets
 
     gate_page = HtmlResponse(
         "http://shop.example/gate",

@@ -118,8 +118,8 @@ def _await_widgets_in_gate_flow() -> None:
     large pages, and the flow's own call gets them."""
     from scrapy.http import TextResponse
 
-    import scrapy_captcha._gates as gates
-    from scrapy_captcha._widgets import find_widgets_async
+    import scrapy_captcha.flows._gates as gates
+    from scrapy_captcha.detect._widgets import find_widgets_async
 
     real = gates.GateFlow.on_response
     read: dict[int, Any] = {}
@@ -221,7 +221,7 @@ def async_child(case: str, pages: int) -> dict[str, float]:
     from scrapy.utils.defer import deferred_from_coro
     from twisted.internet import defer, reactor, task
 
-    from scrapy_captcha._widgets import find_widgets_async
+    from scrapy_captcha.detect._widgets import find_widgets_async
 
     body, headers = _body(case)
     responses = [

@@ -70,10 +70,10 @@ def shared_solves(procs: int, pages: int) -> list[tuple[str, ...]]:
 
 
 async def _store_latency(url: str, n: int) -> dict[str, list[float]]:
-    from scrapy_captcha._redis_link import RedisAddress
-    from scrapy_captcha._store_redis import RedisStore
-    from scrapy_captcha.clearance import Clearance
-    from scrapy_captcha.store import MemoryStore
+    from scrapy_captcha.routes._redis_link import RedisAddress
+    from scrapy_captcha.routes._store_redis import RedisStore
+    from scrapy_captcha.routes.clearance import Clearance
+    from scrapy_captcha.routes.store import MemoryStore
 
     clearance = Clearance(
         cookies={"cf_clearance": "x" * 200, "__cf_bm": "y" * 100},

@@ -37,8 +37,8 @@ CASES = {
 def fill(redis: RedisServer, kind: str, count: int, size: int) -> None:
     from scrapy import Request
 
-    from scrapy_captcha._routes import route_secret
-    from scrapy_captcha._shelf_entries import ShelfKeys, encode
+    from scrapy_captcha.routes._routes import route_secret
+    from scrapy_captcha.routes._shelf_entries import ShelfKeys, encode
 
     keys = ShelfKeys(route_secret("", {}), QUEUE)
     shelf = f"{PREFIX}parked:{QUEUE}:dead"
@@ -61,8 +61,8 @@ def child(url: str) -> None:
         from scrapy.utils.test import get_crawler
 
         from scrapy_captcha._context import Context
-        from scrapy_captcha._redis_link import RedisAddress, RedisLink
-        from scrapy_captcha._shelf import RedisShelf, Shelving
+        from scrapy_captcha.routes._redis_link import RedisAddress, RedisLink
+        from scrapy_captcha.routes._shelf import RedisShelf, Shelving
         from scrapy_captcha.settings import CaptchaSettings
 
         crawler = get_crawler()

@@ -34,8 +34,8 @@ from typing import Any
 
 from harness import on_reactor, table
 
-from scrapy_captcha.clearance import Clearance
-from scrapy_captcha.store import MemoryStore
+from scrapy_captcha.routes.clearance import Clearance
+from scrapy_captcha.routes.store import MemoryStore
 
 MEMORY_CALLS = 20_000
 REDIS_CALLS = 2_000
@@ -103,8 +103,8 @@ def fill_redis(client: Any, start: int, stop: int) -> None:
 
 
 async def measure_redis(url: str, size: int, calls: int) -> tuple[float, float]:
-    from scrapy_captcha._redis_link import RedisAddress
-    from scrapy_captcha._store_redis import RedisStore
+    from scrapy_captcha.routes._redis_link import RedisAddress
+    from scrapy_captcha.routes._store_redis import RedisStore
 
     store = RedisStore(RedisAddress.parse(url), prefix=REDIS_PREFIX)
     try:

@@ -44,7 +44,7 @@ nitpick_ignore_regex = [
     (r"py:.*", r"(urllib|http|pathlib|Path|datetime|logging)\b.*"),
     # internals a public signature names: not documented (they may change)
     (r"py:.*", r"(scrapy_captcha\.(\w+\.)*_\w+.*|_T|_K|_V|_S|T)"),
-    (r"py:.*", r"(Root|FormRef|RedisShelf|TaskNote|scrapy_captcha\.store\.TaskNote)"),
+    (r"py:.*", r"(Root|FormRef|RedisShelf|TaskNote|scrapy_captcha\.(routes\.)?store\.TaskNote)"),
     # (string annotations of dataclass fields, as autodoc reads them)
     (r"py:.*", r"'.*"),
 ]

@@ -9,10 +9,9 @@ needs. Modules named ``_something`` are internal and may change without notice.
 
 from scrapy_captcha import signals
 from scrapy_captcha._state import META_HANDLE, META_OPT_OUT, META_OPTIONS, META_RESULT
-from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.addon import Addon
 from scrapy_captcha.api import Token, solve_image, solve_widget
-from scrapy_captcha.clearance import Clearance
+from scrapy_captcha.detect._widgets import Widget, find_widgets
 from scrapy_captcha.errors import (
     BadCaptchaOptions,
     CaptchaError,
@@ -30,9 +29,10 @@ from scrapy_captcha.middleware import (
     ClearanceMiddleware,
     UnsolvedMiddleware,
 )
-from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider, TaskContext
+from scrapy_captcha.routes.clearance import Clearance
+from scrapy_captcha.routes.store import ClearanceStore, FileStore, MemoryStore
+from scrapy_captcha.services.providers import EzCaptcha, OneCaptcha, Provider, TaskContext
 from scrapy_captcha.settings import CaptchaSettings
-from scrapy_captcha.store import ClearanceStore, FileStore, MemoryStore
 
 __version__ = "0.1.0.dev0"
 

@@ -12,11 +12,11 @@ import time
 from collections.abc import Mapping, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from scrapy_captcha import signals
 from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._state import META_HANDLE, META_OPT_OUT, META_RESULT, RequestState
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import handles, parse_handle
+from scrapy_captcha.signals import captcha_detected, captcha_unsolved
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -96,7 +96,7 @@ class Context:
         """A wall or captcha found on a response: counted, and ``captcha_detected``."""
         self.inc(f"detected/{kind}")
         self.send(
-            signals.captcha_detected,
+            captcha_detected,
             request=request,
             response=response,
             kind=kind,
@@ -159,7 +159,7 @@ class Context:
             reason,
         )
         self.send(
-            signals.captcha_unsolved,
+            captcha_unsolved,
             request=request,
             response=response,
             kind=kind,

@@ -107,3 +107,15 @@ TASK_KINDS: Final = (
     MTCAPTCHA,
     FRIENDLY_CAPTCHA,
 )
+
+#: The built-in solver services, by the names CAPTCHA_PROVIDER(S) take (their profiles are
+#: ``scrapy_captcha.services.providers.PROVIDERS``; a test keeps the two the same).
+SERVICES: Final = (
+    "anti-captcha",
+    "2captcha",
+    "capmonster",
+    "capsolver",
+    "yescaptcha",
+    "1captcha",
+    "ez-captcha",
+)

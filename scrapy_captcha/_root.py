@@ -14,23 +14,23 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from scrapy_captcha._accounts import Accounts
-from scrapy_captcha._cloudflare import CloudflareFlow
 from scrapy_captcha._compat import close_spider, spawn
 from scrapy_captcha._context import Context
-from scrapy_captcha._coordination import Coordination
-from scrapy_captcha._fill import FormFiller
-from scrapy_captcha._gates import GateFlow
-from scrapy_captcha._hops import OwnRequests
 from scrapy_captcha._kinds import CLOUDFLARE
-from scrapy_captcha._outbound import Outbound
-from scrapy_captcha._routes import Routes, default_headers
-from scrapy_captcha._solving import Solving
 from scrapy_captcha._watch import Watch
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import PROVIDERS
+from scrapy_captcha.flows._cloudflare import CloudflareFlow
+from scrapy_captcha.flows._fill import FormFiller
+from scrapy_captcha.flows._gates import GateFlow
+from scrapy_captcha.policy._hops import OwnRequests
+from scrapy_captcha.policy._outbound import Outbound
+from scrapy_captcha.policy._solving import Solving
+from scrapy_captcha.routes._coordination import Coordination
+from scrapy_captcha.routes._routes import Routes, default_headers
+from scrapy_captcha.routes.store import open_store
+from scrapy_captcha.services._accounts import Accounts
+from scrapy_captcha.services.providers import PROVIDERS
 from scrapy_captcha.settings import CaptchaSettings
-from scrapy_captcha.store import open_store
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

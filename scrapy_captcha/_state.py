@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 if TYPE_CHECKING:
     from scrapy import Request
 
-    from scrapy_captcha._routes import Route
+    from scrapy_captcha._route import Route
 
 #: request meta: set True to leave a request and its response alone
 META_OPT_OUT: Final = "dont_solve_captcha"

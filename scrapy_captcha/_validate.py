@@ -12,10 +12,9 @@ from urllib.parse import urlsplit
 from scrapy.settings import BaseSettings
 from scrapy.utils.misc import load_object
 
-from scrapy_captcha._kinds import SOLVABLE_WALLS, WALLS, WIDGET_KINDS
+from scrapy_captcha._kinds import SERVICES, SOLVABLE_WALLS, WALLS, WIDGET_KINDS
 from scrapy_captcha._registry import DEFAULTS, SETTINGS
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import PROVIDERS, Provider
 
 #: What to do with a captcha widget on a page (CAPTCHA_WIDGETS, meta["captcha"]["widgets"]):
 #: "submit" a gate form with the token, only hand the "token" over, or "ignore" the widget.
@@ -196,7 +195,7 @@ def shared_queue(settings: BaseSettings) -> bool:
 
 
 def known_services() -> list[str]:
-    return sorted(PROVIDERS)
+    return sorted(SERVICES)
 
 
 def provider_chain(settings: BaseSettings) -> tuple[str, ...]:
@@ -233,7 +232,9 @@ def check_service(name: str, service: str) -> None:
             f"{name}: unknown service {service!r}; use one of {known} or the import path "
             f"of a Provider subclass{closest(service, known)}"
         )
-    if not (isinstance(cls, type) and issubclass(cls, Provider)):
+    # (Accounts loads every service of the chain at start-up, and refuses a class that
+    # is not a Provider subclass; a class without a profile's shape is refused here)
+    if not (isinstance(cls, type) and hasattr(cls, "task_types") and hasattr(cls, "name")):
         raise ConfigurationError(f"{name}: {service!r} is not a Provider subclass")
 
 

@@ -17,8 +17,8 @@ from twisted.internet import task
 
 if TYPE_CHECKING:
     from scrapy_captcha._context import Context
-    from scrapy_captcha._coordination import Coordination
-    from scrapy_captcha._solving import Solving
+    from scrapy_captcha.policy._solving import Solving
+    from scrapy_captcha.routes._coordination import Coordination
 
 
 def _sum(stats: dict[str, Any], prefix: str) -> dict[str, int]:

@@ -23,19 +23,19 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.crawler import Crawler
 
-from scrapy_captcha._detection import detect
-from scrapy_captcha._forms import token_fields
-from scrapy_captcha._page import MAX_IMAGE_BYTES, ImageTooLarge, decode_data_url
-from scrapy_captcha._widgets import Widget, find_widgets_async
+from scrapy_captcha.detect._detection import detect
+from scrapy_captcha.detect._page import MAX_IMAGE_BYTES, ImageTooLarge, decode_data_url
+from scrapy_captcha.detect._widgets import Widget, find_widgets_async
 from scrapy_captcha.errors import SolvingUnavailable, WidgetNotFound
+from scrapy_captcha.flows._forms import token_fields
 from scrapy_captcha.middleware import CaptchaExtension
 
 if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.http import Response
 
-    from scrapy_captcha._solving import Reservation, Solving
-    from scrapy_captcha.providers import Provider
+    from scrapy_captcha.policy._solving import Reservation, Solving
+    from scrapy_captcha.services.providers import Provider
 
 __all__ = ["Token", "solve_image", "solve_widget"]
 

@@ -31,7 +31,7 @@ class _Collect(logging.Handler):
 
 
 def clearance(ttl: float = 60.0, **extra: Any) -> Any:
-    from scrapy_captcha.clearance import Clearance
+    from scrapy_captcha.routes.clearance import Clearance
 
     return Clearance(
         cookies={"cf_clearance": "abc"},
@@ -47,8 +47,8 @@ def store(url: str, **kwargs: Any) -> Any:
     from scrapy.statscollectors import MemoryStatsCollector
     from scrapy.utils.test import get_crawler
 
-    from scrapy_captcha._redis_link import RedisAddress
-    from scrapy_captcha._store_redis import RedisStore
+    from scrapy_captcha.routes._redis_link import RedisAddress
+    from scrapy_captcha.routes._store_redis import RedisStore
 
     stats = MemoryStatsCollector(get_crawler())
     return RedisStore(RedisAddress.parse(url), stats=stats, **kwargs)
@@ -183,8 +183,8 @@ async def prefixes() -> dict[str, Any]:
 
 
 async def password() -> dict[str, Any]:
-    from scrapy_captcha._redis_link import RedisAddress
     from scrapy_captcha.errors import ConfigurationError
+    from scrapy_captcha.routes._redis_link import RedisAddress
     from scrapy_captcha.testing import RedisServer
 
     secret = "hunter2-Pa55"

@@ -51,7 +51,7 @@ def request(path: str) -> Any:
 def flaky_link(url: str, script: str, nth: int, *, after: bool = False) -> Any:
     """A link whose ``nth`` call of ``script`` fails: before Redis runs it, or ``after``
     (the reply is lost)."""
-    from scrapy_captcha._redis_link import RedisAddress, RedisLink, RedisUnavailable
+    from scrapy_captcha.routes._redis_link import RedisAddress, RedisLink, RedisUnavailable
 
     class Flaky(RedisLink):
         seen = 0
@@ -82,8 +82,8 @@ class Worker:
         from scrapy.utils.test import get_crawler
 
         from scrapy_captcha._context import Context
-        from scrapy_captcha._redis_link import RedisAddress, RedisLink
-        from scrapy_captcha._shelf import RedisShelf, Shelving
+        from scrapy_captcha.routes._redis_link import RedisAddress, RedisLink
+        from scrapy_captcha.routes._shelf import RedisShelf, Shelving
         from scrapy_captcha.settings import CaptchaSettings
 
         crawler = get_crawler(type(spider()), settings_dict=settings)
@@ -119,14 +119,14 @@ class Worker:
 
 def keys(queue: str = QUEUE) -> Any:
     """The entry keys of this crawl's workers (the default settings: no API key)."""
-    from scrapy_captcha._routes import route_secret
-    from scrapy_captcha._shelf_entries import ShelfKeys
+    from scrapy_captcha.routes._routes import route_secret
+    from scrapy_captcha.routes._shelf_entries import ShelfKeys
 
     return ShelfKeys(route_secret("", {}), queue)
 
 
 def dead_shelf(redis: Any, worker: str, *paths: str, body: bytes | None = None) -> None:
-    from scrapy_captcha._shelf_entries import encode
+    from scrapy_captcha.routes._shelf_entries import encode
 
     for path in paths:
         park_id = uuid.uuid4().hex
@@ -168,7 +168,7 @@ def shelved(redis: Any) -> dict[str, int]:
 async def claim_blip() -> dict[str, Any]:
     """Two dead shelves; the second claim fails before Redis runs it: the first shelf's
     request is scheduled, the second shelf stays for the next look, which takes it."""
-    from scrapy_captcha._shelf import _CLAIM
+    from scrapy_captcha.routes._shelf import _CLAIM
     from scrapy_captcha.testing import RedisServer
 
     with RedisServer() as redis:
@@ -188,7 +188,7 @@ async def claim_blip() -> dict[str, Any]:
 async def claim_reply_lost() -> dict[str, Any]:
     """Redis moved a dead shelf onto this worker's, but the reply was lost: the requests
     are on this worker's shelf, so when it stops the next worker sends them. Never lost."""
-    from scrapy_captcha._shelf import _CLAIM
+    from scrapy_captcha.routes._shelf import _CLAIM
     from scrapy_captcha.testing import RedisServer
 
     with RedisServer() as redis:
@@ -237,7 +237,7 @@ async def close_while_looking() -> dict[str, Any]:
 async def take_blip() -> dict[str, Any]:
     """A take that fails is retried at the next look: no stale entry keeps another
     worker open, and nothing already sent is sent again."""
-    from scrapy_captcha._shelf import _TAKE
+    from scrapy_captcha.routes._shelf import _TAKE
     from scrapy_captcha.testing import RedisServer
 
     with RedisServer() as redis:
@@ -336,7 +336,7 @@ async def poisoned() -> dict[str, Any]:
     import tempfile
     from pathlib import Path
 
-    from scrapy_captcha._shelf_entries import encode
+    from scrapy_captcha.routes._shelf_entries import encode
     from scrapy_captcha.testing import RedisServer
 
     ran = Path(tempfile.mkdtemp()) / "ran"

@@ -10,12 +10,12 @@ import pytest
 from scrapy import Request
 from scrapy.settings import Settings
 
-from scrapy_captcha._routes import route_for
-from scrapy_captcha._solutions import CloudflareSolution
-from scrapy_captcha.clearance import Clearance, filter_headers, undo_clearance
 from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.routes._routes import route_for
+from scrapy_captcha.routes.clearance import Clearance, filter_headers, undo_clearance
+from scrapy_captcha.routes.store import MemoryStore, open_store
+from scrapy_captcha.services._solutions import CloudflareSolution
 from scrapy_captcha.settings import CaptchaSettings
-from scrapy_captcha.store import MemoryStore, open_store
 
 SECRET = b"k" * 32
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from scrapy_captcha._client import SolverClient
 from scrapy_captcha.errors import FATAL, RETRY, SolverError
-from scrapy_captcha.providers import EzCaptcha, OneCaptcha
+from scrapy_captcha.services._client import SolverClient
+from scrapy_captcha.services.providers import EzCaptcha, OneCaptcha
 
 
 class _NoReactor:
@@ -46,7 +46,7 @@ def test_repr_has_no_key() -> None:
 
 
 def test_proxy_credentials_are_redacted_in_any_form() -> None:
-    from scrapy_captcha._client import _redact_proxy
+    from scrapy_captcha.services._client import _redact_proxy
 
     text = "proxy bob:pa55w0rd@1.2.3.4 refused (user bob, pass pa55w0rd)"
     out = _redact_proxy(text, "http://bob:pa55w0rd@1.2.3.4:80")
@@ -74,7 +74,7 @@ def test_solve_errors_never_carry_the_task_proxy_credentials() -> None:
 def test_redact_secrets_in_any_form() -> None:
     import base64
 
-    from scrapy_captcha._redaction import redact_secrets
+    from scrapy_captcha.services._redaction import redact_secrets
 
     b64 = base64.b64encode(b"bob:pa55w0rd").decode()
     text = f"pa55w0rd PA55W0RD pa55%770rd Basic {b64} bob"

@@ -26,7 +26,7 @@ from typing import Any
 import pytest
 from scrapy.http import Response, TextResponse
 
-from scrapy_captcha._detection import Challenge, detect
+from scrapy_captcha.detect._detection import Challenge, detect
 
 CORPUS = Path(__file__).parent / "corpus" / "cloudflare"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text(encoding="utf-8"))

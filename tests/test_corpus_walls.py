@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from scrapy.http import Response, TextResponse
 
-from scrapy_captcha._detection import WALLS, Challenge, detect
-from scrapy_captcha._widgets import find_widgets
+from scrapy_captcha.detect._detection import WALLS, Challenge, detect
+from scrapy_captcha.detect._widgets import find_widgets
 
 CORPUS = Path(__file__).parent / "corpus" / "walls"
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from scrapy.http import HtmlResponse
 
-from scrapy_captcha._markers import has_widget_markers
-from scrapy_captcha._page import html_page
-from scrapy_captcha._widgets import Widget, find_widgets
+from scrapy_captcha.detect._markers import has_widget_markers
+from scrapy_captcha.detect._page import html_page
+from scrapy_captcha.detect._widgets import Widget, find_widgets
 
 CORPUS = Path(__file__).parent / "corpus" / "widgets"
 MANIFEST: list[dict[str, Any]] = json.loads((CORPUS / "manifest.json").read_text())

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from conftest import assert_clean_log
-from scrapy_captcha.providers import service_matrix
+from scrapy_captcha.services.providers import service_matrix
 from scrapy_captcha.testing import EmulatorStack
 
 GATES = "gates.example"

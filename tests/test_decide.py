@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrapy_captcha._decide import Action, Decision, Facts, decide, decide_after_store
+from scrapy_captcha.policy._decide import Action, Decision, Facts, decide, decide_after_store
 
 GIVE_UP = Action.GIVE_UP
 

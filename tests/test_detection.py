@@ -1,6 +1,6 @@
 # Fixture HTML keeps Cloudflare's real (long) lines so that the markers sit as they do live.
 # ruff: noqa: E501
-"""Tests for scrapy_captcha._detection.
+"""Tests for scrapy_captcha.detect._detection.
 
 Fixtures are trimmed from real Cloudflare pages (managed / interactive / legacy challenges,
 1xxx block pages, the WAF block page, and ordinary Cloudflare-hosted pages): the telling parts
@@ -14,8 +14,8 @@ import dataclasses
 import pytest
 from scrapy.http import Headers, HtmlResponse, Response, TextResponse
 
-from scrapy_captcha import _detection as detection
-from scrapy_captcha._detection import (
+from scrapy_captcha.detect import _detection as detection
+from scrapy_captcha.detect._detection import (
     CLOUDFLARE,
     CLOUDFLARE_BLOCK,
     MAX_CHALLENGE_SCAN_BYTES,

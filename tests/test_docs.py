@@ -334,7 +334,7 @@ def test_settings_examples_pass_the_start_up_checks(monkeypatch: Any, tmp_path: 
 
 def test_the_settings_examples_say_what_they_set(monkeypatch: Any, tmp_path: Path) -> None:
     """A few of their claims, read back from the settings the add-on built."""
-    from scrapy_captcha._store_redis import RedisStore
+    from scrapy_captcha.routes._store_redis import RedisStore
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CAPTCHA_API_KEY", "k3y")

@@ -14,8 +14,11 @@ from hypothesis import strategies as st
 from scrapy import Request
 from scrapy.settings import Settings
 
-from scrapy_captcha import _fingerprint as fp
-from scrapy_captcha._fingerprint import (
+from scrapy_captcha._state import RequestState
+from scrapy_captcha.routes._routes import Routes
+from scrapy_captcha.routes.clearance import Clearance, undo_clearance
+from scrapy_captcha.services import _fingerprint as fp
+from scrapy_captcha.services._fingerprint import (
     Browser,
     apply_target,
     available_targets,
@@ -26,9 +29,6 @@ from scrapy_captcha._fingerprint import (
     undo_target,
     uses_impersonation,
 )
-from scrapy_captcha._routes import Routes
-from scrapy_captcha._state import RequestState
-from scrapy_captcha.clearance import Clearance, undo_clearance
 
 # A fixed table (curl_cffi 0.17's names), so the expectations do not move with curl_cffi.
 TABLE = [

@@ -14,7 +14,7 @@ import pytest
 
 from conftest import assert_clean_log
 from hostile import HostileSite, LocalNames, html
-from scrapy_captcha._outbound import Outbound
+from scrapy_captcha.policy._outbound import Outbound
 from scrapy_captcha.testing import EmulatorStack, ForwardProxy, RedisServer
 
 IMAGE = {"selector": "img#captcha", "field": "code"}

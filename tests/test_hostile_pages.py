@@ -12,11 +12,11 @@ import pytest
 from scrapy.http import HtmlResponse
 
 from hostile import SCANNER_PAGES, unclosed_render_calls, v3_script_tags
-from scrapy_captcha import _page, _scan
-from scrapy_captcha._detection import detect
-from scrapy_captcha._page import MAX_FORMS, MAX_PARSE_BYTES, html_page
-from scrapy_captcha._scan import MAX_PASSES, MAX_STEPS
-from scrapy_captcha._widgets import (
+from scrapy_captcha.detect import _page, _scan
+from scrapy_captcha.detect._detection import detect
+from scrapy_captcha.detect._page import MAX_FORMS, MAX_PARSE_BYTES, html_page
+from scrapy_captcha.detect._scan import MAX_PASSES, MAX_STEPS
+from scrapy_captcha.detect._widgets import (
     MAX_ELEMENTS,
     MAX_WIDGETS,
     find_widgets,
@@ -167,7 +167,7 @@ install_reactor(sys.argv[1])
 from twisted.internet import reactor
 from scrapy.http import HtmlResponse
 from scrapy.utils.defer import deferred_from_coro
-from scrapy_captcha._widgets import THREAD_BYTES, find_widgets_async
+from scrapy_captcha.detect._widgets import THREAD_BYTES, find_widgets_async
 
 body = ('<html><head><script src="https://challenges.cloudflare.com/turnstile/v0/api.js">'
         '</script></head><body>' + '<p>filler</p>' * (THREAD_BYTES // 6)

@@ -14,7 +14,7 @@ from scrapy import Request
 
 from conftest import assert_clean_log
 from hostile import HostileSite
-from scrapy_captcha._routes import route_for, route_secret
+from scrapy_captcha.routes._routes import route_for, route_secret
 from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 CHALLENGED = "shop.example"

@@ -10,7 +10,7 @@ from scrapy.utils.misc import load_object
 from scrapy.utils.test import get_crawler
 
 from scrapy_captcha import Addon, CaptchaExtension
-from scrapy_captcha._routes import route_secret
+from scrapy_captcha.routes._routes import route_secret
 
 
 def test_reactorless_scrapy_stops_the_crawl_at_start() -> None:

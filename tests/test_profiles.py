@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from scrapy_captcha._task_prep import bound_to
-from scrapy_captcha._widgets import Widget
+from scrapy_captcha.detect._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import (
+from scrapy_captcha.services._task_prep import bound_to
+from scrapy_captcha.services.providers import (
     PROVIDERS,
     Provider,
     TaskContext,

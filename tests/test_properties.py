@@ -12,9 +12,11 @@ from scrapy import Request
 from scrapy.http import HtmlResponse, Response
 from scrapy.utils.httpobj import urlparse_cached
 
-from scrapy_captcha._detection import Challenge, detect
-from scrapy_captcha._outbound import Outbound, is_internal, judge
-from scrapy_captcha._solutions import (
+from scrapy_captcha.detect._detection import Challenge, detect
+from scrapy_captcha.detect._widgets import Widget, find_widgets
+from scrapy_captcha.policy._outbound import Outbound, is_internal, judge
+from scrapy_captcha.routes.clearance import Clearance, replayable
+from scrapy_captcha.services._solutions import (
     CloudflareSolution,
     TokenSolution,
     classify_error,
@@ -22,8 +24,6 @@ from scrapy_captcha._solutions import (
     parse_text_solution,
     parse_token_solution,
 )
-from scrapy_captcha._widgets import Widget, find_widgets
-from scrapy_captcha.clearance import Clearance, replayable
 
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -332,8 +332,8 @@ def test_a_stored_clearance_never_puts_a_forbidden_header_on_a_request(
 
 def _noted(raw: Any) -> Any:
     """``RedisStore.noted_task`` on a task note Redis holds as ``raw``."""
-    from scrapy_captcha._redis_link import RedisAddress
-    from scrapy_captcha._store_redis import RedisStore
+    from scrapy_captcha.routes._redis_link import RedisAddress
+    from scrapy_captcha.routes._store_redis import RedisStore
 
     store = RedisStore(RedisAddress.parse("redis://127.0.0.1:9/0"))
 
@@ -352,8 +352,8 @@ def _noted(raw: Any) -> Any:
 @PROPERTY
 @given(st.one_of(json_values.map(json.dumps), st.text(max_size=40)))
 def test_task_notes_are_a_typed_note_or_none(raw: str) -> None:
-    from scrapy_captcha._wire import task_id_ok
-    from scrapy_captcha.store import TaskNote
+    from scrapy_captcha.routes.store import TaskNote
+    from scrapy_captcha.services._wire import task_id_ok
 
     note = _noted(raw)
     assert note is None or (
@@ -384,7 +384,7 @@ shelf_requests = st.builds(
 @PROPERTY
 @given(shelf_requests, st.text(min_size=1, max_size=12))
 def test_shelf_entries_round_trip_without_secrets(request: Request, park_id: str) -> None:
-    from scrapy_captcha._shelf_entries import ShelfKeys, decode, encode
+    from scrapy_captcha.routes._shelf_entries import ShelfKeys, decode, encode
 
     keys = ShelfKeys(b"s" * 32, "q:requests")
     blob = encode(request, None, keys, park_id, pickle_ok=True)
@@ -401,7 +401,7 @@ def test_shelf_entries_round_trip_without_secrets(request: Request, park_id: str
 @PROPERTY
 @given(st.one_of(st.text(max_size=200), st.binary(max_size=200).map(lambda b: b.hex())))
 def test_any_shelf_entry_read_back_is_a_request_or_skipped(blob: str) -> None:
-    from scrapy_captcha._shelf_entries import ShelfKeys, decode
+    from scrapy_captcha.routes._shelf_entries import ShelfKeys, decode
 
     for text in (blob, f"scs1.{blob}", f"scs1.{'A' * 44}.{blob}"):
         try:
@@ -448,9 +448,9 @@ scanner_bodies = st.lists(
 def test_page_scanners_cost_bounded_steps_for_any_page(body: str) -> None:
     """Whatever a page within the 2 MiB window holds, the widget scanners spend at most
     the page's budget of Python steps and a fixed number of whole-page passes in C."""
-    from scrapy_captcha._page import html_page
-    from scrapy_captcha._scan import MAX_PASSES, MAX_STEPS
-    from scrapy_captcha._widgets import MAX_WIDGETS
+    from scrapy_captcha.detect._page import html_page
+    from scrapy_captcha.detect._scan import MAX_PASSES, MAX_STEPS
+    from scrapy_captcha.detect._widgets import MAX_WIDGETS
 
     response = _response(body, "utf-8", 200, {"Content-Type": "text/html"})
     page = html_page(response)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from scrapy_captcha._solutions import classify_error, parse_cloudflare_solution
 from scrapy_captcha.errors import FATAL, INPUT, PROXY, RETRY, ConfigurationError
-from scrapy_captcha.providers import (
+from scrapy_captcha.services._solutions import classify_error, parse_cloudflare_solution
+from scrapy_captcha.services.providers import (
     EzCaptcha,
     OneCaptcha,
     Provider,
@@ -147,11 +147,11 @@ def test_error_text_fields() -> None:
 def test_load_provider() -> None:
     assert isinstance(load_provider("1captcha"), OneCaptcha)
     assert isinstance(load_provider("ez-captcha"), EzCaptcha)
-    assert isinstance(load_provider("scrapy_captcha.providers.EzCaptcha"), EzCaptcha)
+    assert isinstance(load_provider("scrapy_captcha.services.providers.EzCaptcha"), EzCaptcha)
     with pytest.raises(ConfigurationError, match="unknown CAPTCHA_PROVIDER"):
         load_provider("nope")
     with pytest.raises(ConfigurationError, match="not a Provider"):
-        load_provider("scrapy_captcha.providers.TaskContext")
+        load_provider("scrapy_captcha.services.providers.TaskContext")
     with pytest.raises(ConfigurationError, match="no task"):
         Provider().task_type("cloudflare")
 
@@ -187,7 +187,7 @@ def test_capsolver_settlement_failure_is_an_empty_account() -> None:
 
 
 def test_proxy_secrets_in_every_form() -> None:
-    from scrapy_captcha._task_fields import proxy_secrets
+    from scrapy_captcha.services._task_fields import proxy_secrets
 
     assert proxy_secrets({"proxyLogin": "u", "proxyPassword": "p:w"}) == ["p:w", "u"]
     assert proxy_secrets({"proxy": "http://u:p%40w@h:1"}) == ["p@w", "u"]

@@ -13,13 +13,13 @@ from scrapy.utils.request import request_from_dict
 
 from conftest import assert_clean_log, build_root
 from scrapy_captcha import CaptchaExtension
-from scrapy_captcha._client import SolverClient
-from scrapy_captcha._fill import FormFiller
-from scrapy_captcha._outbound import Outbound
 from scrapy_captcha._state import STATE, RequestState
-from scrapy_captcha._widgets import find_widgets
+from scrapy_captcha.detect._widgets import find_widgets
 from scrapy_captcha.errors import SolverError
-from scrapy_captcha.providers import OneCaptcha
+from scrapy_captcha.flows._fill import FormFiller
+from scrapy_captcha.policy._outbound import Outbound
+from scrapy_captcha.services._client import SolverClient
+from scrapy_captcha.services.providers import OneCaptcha
 from scrapy_captcha.testing import EmulatorStack
 from scrapy_captcha.testing._site_forms import ACCOUNT
 

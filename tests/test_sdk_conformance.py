@@ -31,10 +31,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from scrapy_captcha._task_prep import bound_to
-from scrapy_captcha._widgets import Widget
+from scrapy_captcha.detect._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import TaskContext, load_provider, service_matrix
+from scrapy_captcha.services._task_prep import bound_to
+from scrapy_captcha.services.providers import TaskContext, load_provider, service_matrix
 
 URL = "https://shop.example/login"
 TS_KEY = "0x4AAAAAAAB1cdefghijklmn"

@@ -24,8 +24,8 @@ from test_sdk_conformance import (  # (no SDK sleeps: its autouse fixture)
     twocaptcha_solver,
 )
 
-from scrapy_captcha._widgets import Widget
-from scrapy_captcha.providers import TaskContext, load_provider
+from scrapy_captcha.detect._widgets import Widget
+from scrapy_captcha.services.providers import TaskContext, load_provider
 
 UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/140.0.0.0"
 PARAMS = {

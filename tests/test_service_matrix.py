@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from scrapy_captcha._solutions import ERROR_ACTIONS
-from scrapy_captcha._task_fields import TASK_KINDS
-from scrapy_captcha._widgets import Widget
+from scrapy_captcha.detect._widgets import Widget
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import (
+from scrapy_captcha.services._solutions import ERROR_ACTIONS
+from scrapy_captcha.services._task_fields import TASK_KINDS
+from scrapy_captcha.services.providers import (
     PROVIDERS,
     TaskContext,
     load_provider,

@@ -12,7 +12,8 @@ from scrapy.settings import Settings
 from scrapy_redis.scheduler import Scheduler as RedisScheduler
 from test_store_redis import run_scenario
 
-from scrapy_captcha._shelf_entries import (
+from scrapy_captcha.errors import ConfigurationError
+from scrapy_captcha.routes._shelf_entries import (
     NotData,
     ShelfKeys,
     Unauthenticated,
@@ -20,7 +21,6 @@ from scrapy_captcha._shelf_entries import (
     encode,
     pickle_allowed,
 )
-from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.settings import CaptchaSettings
 
 

@@ -14,9 +14,9 @@ import pytest
 from scrapy.utils.test import get_crawler
 
 from conftest import HERE, REACTORS, python_command
-from scrapy_captcha._store_redis import RedisStore
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.store import open_store
+from scrapy_captcha.routes._store_redis import RedisStore
+from scrapy_captcha.routes.store import open_store
 
 
 def run_scenario(name: str, reactor: str, script: str = "redis_scenarios.py") -> dict[str, Any]:

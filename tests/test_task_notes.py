@@ -17,10 +17,10 @@ import pytest
 from scrapy import Request
 
 from conftest import assert_clean_log
-from scrapy_captcha._client import MIN_POLL_INTERVAL, SolverClient
-from scrapy_captcha._routes import route_for, route_secret
-from scrapy_captcha.providers import load_provider
-from scrapy_captcha.store import created_ok
+from scrapy_captcha.routes._routes import route_for, route_secret
+from scrapy_captcha.routes.store import created_ok
+from scrapy_captcha.services._client import MIN_POLL_INTERVAL, SolverClient
+from scrapy_captcha.services.providers import load_provider
 from scrapy_captcha.testing import EmulatorStack, RedisServer
 
 HOST = "shop.example"

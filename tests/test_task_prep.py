@@ -9,9 +9,9 @@ import pytest
 from scrapy.utils.defer import deferred_from_coro
 
 from conftest import drive
-from scrapy_captcha._task_prep import prepared
 from scrapy_captcha.errors import INPUT, SolverError
-from scrapy_captcha.providers import TaskContext, load_provider
+from scrapy_captcha.services._task_prep import prepared
+from scrapy_captcha.services.providers import TaskContext, load_provider
 
 
 class _Ctx:

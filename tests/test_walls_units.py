@@ -11,16 +11,16 @@ import pytest
 from scrapy.settings import Settings
 
 from conftest import build_root, start_failure
-from scrapy_captcha._amazon import wall_target_allowed
-from scrapy_captcha._clearance_flight import _trusted
-from scrapy_captcha._outbound import Outbound
-from scrapy_captcha._routes import Route
 from scrapy_captcha._state import RequestState
-from scrapy_captcha._wall_solutions import parse_geetest_solution, parse_wall_solution
-from scrapy_captcha._wall_tasks import MissingParams
-from scrapy_captcha.clearance import Clearance
+from scrapy_captcha.detect._amazon import wall_target_allowed
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import TaskContext, load_provider
+from scrapy_captcha.flows._clearance_flight import _trusted
+from scrapy_captcha.policy._outbound import Outbound
+from scrapy_captcha.routes._routes import Route
+from scrapy_captcha.routes.clearance import Clearance
+from scrapy_captcha.services._wall_solutions import parse_geetest_solution, parse_wall_solution
+from scrapy_captcha.services._wall_tasks import MissingParams
+from scrapy_captcha.services.providers import TaskContext, load_provider
 from scrapy_captcha.settings import CaptchaSettings
 
 # -- CAPTCHA_WALLS -------------------------------------------------------------------------

@@ -5,15 +5,19 @@ from __future__ import annotations
 import pytest
 from scrapy.http import HtmlResponse, Request, TextResponse
 
-from scrapy_captcha._forms import submission_fields
-from scrapy_captcha._jobs import page_cookies
-from scrapy_captcha._page import decode_data_url, find_image, html_page
-from scrapy_captcha._solutions import TokenSolution, parse_text_solution, parse_token_solution
 from scrapy_captcha._state import RequestState
-from scrapy_captcha._widgets import Widget, find_widgets
 from scrapy_captcha.api import Token
+from scrapy_captcha.detect._page import decode_data_url, find_image, html_page
+from scrapy_captcha.detect._widgets import Widget, find_widgets
 from scrapy_captcha.errors import ConfigurationError
-from scrapy_captcha.providers import EzCaptcha, OneCaptcha, Provider
+from scrapy_captcha.flows._forms import submission_fields
+from scrapy_captcha.flows._jobs import page_cookies
+from scrapy_captcha.services._solutions import (
+    TokenSolution,
+    parse_text_solution,
+    parse_token_solution,
+)
+from scrapy_captcha.services.providers import EzCaptcha, OneCaptcha, Provider
 from scrapy_captcha.settings import parse_widget_modes
 
 TS = "0x4AAAAAAABkMYinukE8nzYS"
@@ -286,7 +290,7 @@ def test_submission_fields_fill_every_answer_field() -> None:
 
 
 def test_page_cookies_are_the_session_without_the_clearance() -> None:
-    from scrapy_captcha.clearance import Clearance
+    from scrapy_captcha.routes.clearance import Clearance
 
     request = Request("https://a.example/", headers={"Cookie": "sid=1; theme=dark"})
     clearance = Clearance.from_dict(
@@ -309,7 +313,7 @@ def test_page_cookies_are_the_session_without_the_clearance() -> None:
 
 
 def test_session_cookies_go_to_the_page_host_only() -> None:
-    from scrapy_captcha._routes import apply_session
+    from scrapy_captcha.routes._routes import apply_session
 
     session = {"host": "a.example", "cookies": {"sid": "S"}, "extra": {"_GRECAPTCHA": "G"}}
     same = Request("https://a.example/verify", headers={"Cookie": "sid=other; x=1"})

@@ -10,7 +10,7 @@
 - ``.. captcha-services::`` (the kind x service overview), ``.. captcha-service::
   NAME`` (one service's task types, proxies, refunds and prices) and ``..
   captcha-service-errors:: NAME`` (its documented errors and what the add-on does): from
-  the profiles themselves (``scrapy_captcha.providers.service_matrix`` and
+  the profiles themselves (``scrapy_captcha.services.providers.service_matrix`` and
   ``service_errors``).
 """
 
@@ -109,7 +109,7 @@ class ServicesDirective(_Generated):
     """The kind x service overview: the task type each service gets for each kind."""
 
     def lines(self) -> list[str]:
-        from scrapy_captcha.providers import PROVIDERS, service_matrix
+        from scrapy_captcha.services.providers import PROVIDERS, service_matrix
 
         rows = service_matrix()
         kinds = list(dict.fromkeys(r.kind for r in rows))
@@ -128,7 +128,7 @@ class ServiceDirective(_Generated):
     required_arguments = 1
 
     def lines(self) -> list[str]:
-        from scrapy_captcha.providers import service_matrix
+        from scrapy_captcha.services.providers import service_matrix
 
         name = self.arguments[0]
         rows = [r for r in service_matrix() if r.service == name]
@@ -160,7 +160,7 @@ class ServiceErrorsDirective(_Generated):
     required_arguments = 1
 
     def lines(self) -> list[str]:
-        from scrapy_captcha.providers import service_errors
+        from scrapy_captcha.services.providers import service_errors
 
         name = self.arguments[0]
         rows = [
@@ -181,7 +181,7 @@ class ServiceSectionsDirective(_Generated):
     option_spec: ClassVar[dict[str, Any]] = {"level": directives.unchanged}
 
     def lines(self) -> list[str]:
-        from scrapy_captcha.providers import PROVIDERS
+        from scrapy_captcha.services.providers import PROVIDERS
 
         underline = self.options.get("level", "-")
         out: list[str] = []
