@@ -33,7 +33,7 @@ from typing import Any
 from harness import ASYNCIO_REACTOR, run_crawl, table, vm_rss_mib
 
 from scrapy_captcha.testing import EmulatorStack
-from scrapy_captcha.testing.solver import SolverEmulator
+from scrapy_captcha.testing.solver._emulator import SolverEmulator
 
 SOLVE_LATENCY = 3.0
 DOMAINS = 16

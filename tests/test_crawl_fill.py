@@ -11,7 +11,7 @@ import pytest
 
 from conftest import assert_clean_log
 from scrapy_captcha.testing import EmulatorStack
-from scrapy_captcha.testing._site_forms import ACCOUNT
+from scrapy_captcha.testing.site._forms import ACCOUNT
 
 HOST = "accounts.example"
 

@@ -16,7 +16,8 @@ from scrapy.http import Request, Response
 
 from conftest import assert_clean_log, session_reactor
 from scrapy_captcha._compat import spider_argument_compat
-from scrapy_captcha.testing import EmulatorStack, _solver_browser
+from scrapy_captcha.testing import EmulatorStack
+from scrapy_captcha.testing.solver import _browser as _solver_browser
 
 pytest.importorskip("scrapy_impersonate", reason="the test extra installs scrapy-impersonate")
 

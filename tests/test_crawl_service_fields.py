@@ -14,8 +14,8 @@ import pytest
 from conftest import assert_clean_log
 from hostile import HostileSite, html
 from scrapy_captcha.testing import EmulatorStack
-from scrapy_captcha.testing._site_forms import ACCOUNT
-from scrapy_captcha.testing._solver_tables import CURRENT_WINDOWS_UA, POINTS_PER_USD
+from scrapy_captcha.testing.site._forms import ACCOUNT
+from scrapy_captcha.testing.solver._tables import CURRENT_WINDOWS_UA, POINTS_PER_USD
 
 GATES = "gates.example"
 SHOP = "shop.example"

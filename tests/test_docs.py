@@ -722,6 +722,7 @@ def _resolves(dotted: str) -> bool:
     return False
 
 
+@pytest.mark.filterwarnings("ignore:scrapy_captcha.*is deprecated:DeprecationWarning")
 def test_every_dotted_name_in_the_docs_exists() -> None:
     """``scrapy_captcha.widgets.find_widgets`` was in the README for months."""
     for page, text in _prose().items():

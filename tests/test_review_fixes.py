@@ -21,7 +21,7 @@ from scrapy_captcha.policy._outbound import Outbound
 from scrapy_captcha.services._client import SolverClient
 from scrapy_captcha.services.providers import OneCaptcha
 from scrapy_captcha.testing import EmulatorStack
-from scrapy_captcha.testing._site_forms import ACCOUNT
+from scrapy_captcha.testing.site._forms import ACCOUNT
 
 KEY = "k3y-SECRET-abcdef0123456789"
 

@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from .proxy import ForwardProxy
-from .redis_server import RedisServer
-from .site import CloudflareSiteEmulator
-from .solver import SolverEmulator
+from .proxy._proxy import ForwardProxy
+from .redis._server import RedisServer
+from .site._emulator import CloudflareSiteEmulator
+from .solver._emulator import SolverEmulator
 from .stack import EmulatorStack
 
 __all__ = [

@@ -7,9 +7,9 @@ from typing import Any
 
 from ._server import StartStopContext
 from ._wall_authority import WallAuthority
-from .proxy import ForwardProxy
-from .site import CloudflareSiteEmulator
-from .solver import SolverEmulator
+from .proxy._proxy import ForwardProxy
+from .site._emulator import CloudflareSiteEmulator
+from .solver._emulator import SolverEmulator
 from .widgets import WidgetAuthority
 
 __all__ = ["PROXY_B_USERS", "EmulatorStack"]

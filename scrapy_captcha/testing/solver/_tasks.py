@@ -15,10 +15,12 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._server import EmulatorServer
-from ._solver_browser import _browse, _forge_clearance, task_proxy
-from ._solver_pool import _WorkerPool
-from ._solver_tables import (
+from .._server import EmulatorServer
+from .._wall_authority import WallAuthority
+from ..widgets import WidgetAuthority
+from ._browser import _browse, _forge_clearance, task_proxy
+from ._pool import _WorkerPool
+from ._tables import (
     _ERROR_TEXT,
     COOKIE_FORMATS,
     COST_PER_TASK,
@@ -30,10 +32,8 @@ from ._solver_tables import (
     TaskRecord,
     _SolveError,
 )
-from ._solver_walls import WALL_TYPES, WIDGET_TYPES, forge_wall, solve_wall, wall_job, wall_type
-from ._solver_widgets import _forge_token, _solve_widget, _widget_job
-from ._wall_authority import WallAuthority
-from .widgets import WidgetAuthority
+from ._walls import WALL_TYPES, WIDGET_TYPES, forge_wall, solve_wall, wall_job, wall_type
+from ._widgets import _forge_token, _solve_widget, _widget_job
 
 logger = logging.getLogger("scrapy_captcha.testing.solver")
 

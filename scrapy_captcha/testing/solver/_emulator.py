@@ -15,12 +15,12 @@ import json
 import time
 from typing import Any
 
-from ._server import EmulatorHandler
-from ._site_cloudflare import _ray
-from ._solver_browser import MAX_RESPONSE as MAX_RESPONSE
-from ._solver_browser import _Cookie
-from ._solver_shapes import shape_cloudflare
-from ._solver_tables import (
+from .._server import EmulatorHandler
+from ..site._cloudflare import _ray
+from ._browser import MAX_RESPONSE as MAX_RESPONSE
+from ._browser import _Cookie
+from ._shapes import shape_cloudflare
+from ._tables import (
     _ERROR_TEXT,
     COST_PER_TASK,
     DIALECTS,
@@ -29,11 +29,11 @@ from ._solver_tables import (
     TaskRecord,
     _SolveError,
 )
-from ._solver_tables import COOKIE_FORMATS as COOKIE_FORMATS
-from ._solver_tables import MAX_QUEUE as MAX_QUEUE
-from ._solver_tables import MAX_TASKS as MAX_TASKS
-from ._solver_tables import SOLUTION_SHAPES as SOLUTION_SHAPES
-from ._solver_tasks import _key_id, _TaskBook
+from ._tables import COOKIE_FORMATS as COOKIE_FORMATS
+from ._tables import MAX_QUEUE as MAX_QUEUE
+from ._tables import MAX_TASKS as MAX_TASKS
+from ._tables import SOLUTION_SHAPES as SOLUTION_SHAPES
+from ._tasks import _key_id, _TaskBook
 
 # The implementation lives in the ``_solver_*`` modules: ``_solver_tables`` (dialects, task
 # types, records), ``_solver_tasks`` (lifecycle, faults, workers), ``_solver_widgets`` (token

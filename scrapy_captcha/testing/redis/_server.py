@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._server import StartStopContext
+from .._server import StartStopContext
 
 __all__ = ["RedisServer", "redis_server_binary"]
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .widgets import WidgetError
+from ..widgets import WidgetError
 
 COST_PER_TASK = 0.002
 FAULTS = (

@@ -8,8 +8,8 @@ import base64
 import html
 from typing import TYPE_CHECKING, Any
 
-from ._site_cloudflare import _markers
-from ._site_gates import (
+from ._cloudflare import _markers
+from ._gates import (
     _SEARCH_FORM,
     _TURNSTILE_API,
     NO_STORE,
@@ -21,7 +21,7 @@ from ._site_gates import (
 )
 
 if TYPE_CHECKING:
-    from ._site_state import _Respond, _SiteState
+    from ._state import _Respond, _SiteState
 
 
 def _serve_image_gate(

@@ -11,12 +11,12 @@ import time
 from collections import OrderedDict
 from typing import Any, Protocol
 
-from ._server import EmulatorServer, append_bounded
-from ._site_cloudflare import MODES
-from ._site_gates import GATES
-from ._site_walls import WALL_MODES
-from ._wall_authority import WallAuthority
-from .widgets import WidgetAuthority
+from .._server import EmulatorServer, append_bounded
+from .._wall_authority import WallAuthority
+from ..widgets import WidgetAuthority
+from ._cloudflare import MODES
+from ._gates import GATES
+from ._walls import WALL_MODES
 
 MAX_NONCES = 10_000
 MAX_EVENTS = 100_000

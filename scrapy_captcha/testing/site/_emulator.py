@@ -23,8 +23,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._server import EXIT_HEADER, EmulatorHandler
-from ._site_cloudflare import (
+from .._server import EXIT_HEADER, EmulatorHandler
+from ._cloudflare import (
     MODES,
     VERIFY_PATH,
     _block_html,
@@ -35,7 +35,7 @@ from ._site_cloudflare import (
     _ray,
     solve_answer,
 )
-from ._site_forms import (
+from ._forms import (
     _article_html,
     _serve_account_login,
     _serve_captcha_image,
@@ -43,16 +43,16 @@ from ._site_forms import (
     _serve_signup,
     _serve_v3_page,
 )
-from ._site_gates import (
+from ._gates import (
     GATES,
     WIDGET_KINDPATHS,
     _serve_gate,
     _serve_widget_page,
     _serve_widget_verify,
 )
-from ._site_state import MAX_EVENTS as MAX_EVENTS
-from ._site_state import MAX_NONCES, _Respond, _SiteState
-from ._site_walls import WALL_MODES, serve_wall, serve_wall_host
+from ._state import MAX_EVENTS as MAX_EVENTS
+from ._state import MAX_NONCES, _Respond, _SiteState
+from ._walls import WALL_MODES, serve_wall, serve_wall_host
 
 # The implementation lives in the ``_site_*`` modules: ``_site_cloudflare`` (challenge and
 # block pages), ``_site_state`` (hosts, events, site keys, clearances), ``_site_gates``

@@ -7,7 +7,7 @@ import queue
 import threading
 from typing import Any
 
-from ._solver_tables import MAX_QUEUE
+from ._tables import MAX_QUEUE
 
 logger = logging.getLogger("scrapy_captcha.testing.solver")
 

@@ -9,8 +9,9 @@ from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
-from ._solver_browser import _fetch, task_proxy
-from ._solver_tables import (
+from ..widgets import WidgetAuthority, WidgetError
+from ._browser import _fetch, task_proxy
+from ._tables import (
     DIALECTS,
     ON_PAGE,
     TURNSTILE_FIELDS,
@@ -20,7 +21,6 @@ from ._solver_tables import (
     _WidgetJob,
     _WidgetType,
 )
-from .widgets import WidgetAuthority, WidgetError
 
 
 def _widget_job(

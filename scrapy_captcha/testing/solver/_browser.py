@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
-from ._site_cloudflare import solve_answer
-from ._solver_tables import DIALECTS, TaskRecord, _browser_ua, _SolveError
+from ..site._cloudflare import solve_answer
+from ._tables import DIALECTS, TaskRecord, _browser_ua, _SolveError
 
 MAX_RESPONSE = 64 * 1024 * 1024
 _CHALLENGE_NONCE = re.compile(r'name="nonce" value="([^"]+)"')

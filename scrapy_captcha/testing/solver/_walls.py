@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ._site_cloudflare import solve_answer
-from ._site_walls import DD_HOST
-from ._solver_browser import _fetch, _Proxy, post_form, task_proxy
-from ._solver_tables import _browser_ua, _SolveError, _WidgetType
-from ._wall_authority import WallAuthority, site_of
-from .widgets import WidgetError
+from .._wall_authority import WallAuthority, site_of
+from ..site._cloudflare import solve_answer
+from ..site._walls import DD_HOST
+from ..widgets import WidgetError
+from ._browser import _fetch, _Proxy, post_form, task_proxy
+from ._tables import _browser_ua, _SolveError, _WidgetType
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from socketserver import _SocketWriter  # type: ignore[attr-defined]
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._server import (
+from .._server import (
     EXIT_HEADER,
     SOCKET_TIMEOUT,
     EmulatorHandler,

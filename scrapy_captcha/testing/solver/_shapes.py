@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ._solver_browser import _Cookie
+from ._browser import _Cookie
 
 
 def shape_cloudflare(style: str, raw: dict[str, Any], user_agent: str) -> dict[str, Any]:

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ._site_cloudflare import _markers
+from ._cloudflare import _markers
 
 if TYPE_CHECKING:
-    from ._site_state import _Respond, _SiteState
+    from ._state import _Respond, _SiteState
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ import secrets
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
-from ._site_cloudflare import solve_answer
-from ._wall_authority import site_of
+from .._wall_authority import site_of
+from ._cloudflare import solve_answer
 
 if TYPE_CHECKING:
-    from ._site_state import _Respond, _SiteState
+    from ._state import _Respond, _SiteState
 
 WALL_MODES = (
     "aws_waf",
