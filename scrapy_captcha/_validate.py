@@ -251,7 +251,7 @@ def check_names(settings: BaseSettings) -> None:
     """A ``CAPTCHA_*`` name close to one of ours is a typo (``CAPTCHA_MAX_SOLVE``): say so
     at start instead of ignoring it."""
     for name in settings.attributes if hasattr(settings, "attributes") else ():
-        if not name.startswith("CAPTCHA_") or name in SETTINGS:
+        if not isinstance(name, str) or not name.startswith("CAPTCHA_") or name in SETTINGS:
             continue
         hint = closest(name, SETTINGS)
         if hint:

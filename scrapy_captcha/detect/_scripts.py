@@ -18,8 +18,14 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from dataclasses import dataclass
 from typing import Final
+
+if sys.version_info >= (3, 11):
+    possessive = re
+else:  # possessive quantifiers came to the standard re in 3.11; regex has them for 3.10
+    import regex as possessive
 
 from scrapy_captcha.detect._scan import Steps
 
@@ -51,7 +57,7 @@ _GEETEST_START: Final = re.compile(r"initGeetest4\s*\(\s*")
 _QUOTED: Final = re.compile(r"""(['"`])(?P<v>[^'"`\\\n]{0,300})\1""")
 #: A target expression: a name path with calls and indexes (``document.getElementById(
 #: 'reset-ts')``, ``slots[i]``, ``$('#x')[0]``); possessive, so a mismatch never backtracks.
-_EXPR: Final = re.compile(
+_EXPR: Final = possessive.compile(
     r"""[\w$]++(?:\s*+(?:\.\s*+[\w$]++|\[[^\[\]\n]{0,200}+\]"""
     r"""|\((?:[^()'"\n]|'[^'\n]{0,200}+'|"[^"\n]{0,200}+"){0,200}+\))){0,20}+"""
 )
@@ -115,11 +121,11 @@ def _object_pattern(depth: int) -> str:
 
 #: nesting an options object may have (callbacks with blocks inside blocks)
 MAX_DEPTH: Final = 10
-_OBJECT: Final = re.compile(_object_pattern(MAX_DEPTH), re.S)
-_STRING_OR_OBJECT: Final = re.compile(
+_OBJECT: Final = possessive.compile(_object_pattern(MAX_DEPTH), possessive.S)
+_STRING_OR_OBJECT: Final = possessive.compile(
     r"""(?P<s>'(?:[^'\\\n]|\\.)*+'|"(?:[^"\\\n]|\\.)*+"|`(?:[^`\\]|\\.)*+`)"""
     r"|(?P<o>" + _object_pattern(MAX_DEPTH - 1) + ")",
-    re.S,
+    possessive.S,
 )
 
 
