@@ -45,6 +45,11 @@ STOP_GRACE = 15.0  # seconds a hung crawl gets to close once it is told to stop
 
 _session_reactor = "asyncio"
 
+# Rewritten test modules and the package's own modules are cached as bytecode even where
+# PYTHONDONTWRITEBYTECODE is set (this machine sets it): without the cache every pytest-xdist
+# worker and every crawl subprocess compiles them again, a sixth of the suite's CPU.
+sys.dont_write_bytecode = False
+
 
 def session_reactor() -> str:
     """The reactor this pytest session installed: "asyncio" or "twisted"."""
@@ -85,6 +90,8 @@ SLOW_FIRST = (
     "tests/test_reactor_matrix.py::",
     "tests/test_workers.py::",
     "tests/test_crawl_shared.py::",
+    "tests/test_store_redis.py::test_store_scenarios",
+    "tests/test_shelf.py::test_shelf_scenarios",
     "tests/test_crawl_faults.py::test_no_slot_",
     "tests/test_lint.py::test_mypy",
     "tests/test_first_crawl.py::test_the_demo",
@@ -326,28 +333,30 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _captured_log() -> Iterator[io.StringIO]:
-    """Everything the crawl logs (DEBUG and up, tracebacks included) while the block runs,
-    in the format of Scrapy's own root handler. Only this thread's records: the crawl runs
-    on it, the emulators (which a crawl subprocess never logged for) on their own threads."""
+def _captured_log(level: str = "INFO") -> Iterator[io.StringIO]:
+    """Everything the crawl logs at ``level`` and up (its LOG_LEVEL; tracebacks included)
+    while the block runs, in the format of Scrapy's own root handler. Only this thread's
+    records: the crawl runs on it, the emulators (which a crawl subprocess never logged
+    for) on their own threads. DEBUG only where a test reads DEBUG lines: formatting every
+    request's lines costs a good part of the suite's time."""
     from scrapy.utils.log import TopLevelFormatter
 
     crawl_thread = threading.get_ident()
     buffer = io.StringIO()
     handler = logging.StreamHandler(buffer)
-    handler.setLevel(logging.DEBUG)
+    handler.setLevel(level)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(lambda record: record.thread == crawl_thread)
     handler.addFilter(TopLevelFormatter(["scrapy"]))
     root = logging.getLogger()
-    level = root.level
+    previous = root.level
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    root.setLevel(level)
     try:
         yield buffer
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(previous)
 
 
 def _leftovers(reactor: Any) -> set[Any]:
@@ -373,6 +382,55 @@ def _clean_up_after(reactor: Any, before: set[Any]) -> None:
     drive(lambda: False, 0.02)
 
 
+class InProcessCrawl:
+    """One crawl of any spider in the pytest process, on the session's reactor, bounded in
+    time; what it logged at its LOG_LEVEL is ``log`` once it has run."""
+
+    def __init__(self, spider_cls: Any, settings: dict[str, Any]) -> None:
+        from scrapy.crawler import CrawlerRunner
+
+        self.settings = settings
+        self.runner = CrawlerRunner(settings)
+        self.crawler = self.runner.create_crawler(spider_cls)
+        self.log = ""
+
+    def run(self, timeout: float, env: dict[str, str] | None = None, **kwargs: Any) -> Any:
+        """Crawl (``kwargs`` go to the spider); the Failure the crawl ended with, if any.
+        A crawl that does not finish in ``timeout`` seconds fails the test."""
+        from scrapy import signals
+
+        reactor = _Session.reactor()
+        before = _leftovers(reactor)
+        outcome: list[Any] = []
+        hung = False
+        try:
+            with (
+                _environment(_crawl_environment(env)),
+                _captured_log(str(self.settings.get("LOG_LEVEL", "INFO"))) as buffer,
+            ):
+                self.runner.crawl(self.crawler, **kwargs).addBoth(outcome.append)
+                if not drive(lambda: bool(outcome), timeout):
+                    hung = True
+                    self.runner.stop()
+                    drive(lambda: bool(outcome), STOP_GRACE)
+                # A failed Deferred or task dropped by the crawl logs its error when it is
+                # collected: in this crawl's log. What survives is frozen, so that the next
+                # crawl's collection looks only at what that crawl created (a full
+                # collection of the session's heap at every crawl cost seconds).
+                gc.collect()
+                gc.freeze()
+                drive(lambda: False, 0.01)
+        finally:
+            for signal in vars(signals).values():
+                if type(signal) is object:
+                    self.crawler.signals.disconnect_all(signal)
+            _clean_up_after(reactor, before)
+        self.log = buffer.getvalue()
+        if hung:
+            raise AssertionError(f"crawl did not finish within {timeout} s:\n{self.log[-6000:]}")
+        return outcome[0] if outcome else None
+
+
 def _run_in_process(
     spec: dict[str, Any],
     tmp_path: Path,
@@ -380,42 +438,16 @@ def _run_in_process(
     timeout: float,
     expect_failure: bool = False,
 ) -> Any:
-    from scrapy import signals
-    from scrapy.crawler import CrawlerRunner
-
     from recording import RecordingSpider, crawl_settings, new_out, record_reason, record_stats
 
-    reactor = _Session.reactor()
-    before = _leftovers(reactor)
     out = new_out()
-    outcome: list[Any] = []
-    hung = False
-    runner = CrawlerRunner(crawl_settings(spec))
-    crawler = runner.create_crawler(RecordingSpider)
-    record_reason(crawler, out)
-    try:
-        with _environment(_crawl_environment(env)), _captured_log() as buffer:
-            runner.crawl(crawler, spec=spec, out=out).addBoth(outcome.append)
-            if not drive(lambda: bool(outcome), timeout):
-                hung = True
-                runner.stop()
-                drive(lambda: bool(outcome), STOP_GRACE)
-            # A failed Deferred or task dropped by the crawl logs its error when it is
-            # collected: in this crawl's log.
-            gc.collect()
-            drive(lambda: False, 0.01)
-        record_stats(crawler, out)
-    finally:
-        for signal in vars(signals).values():
-            if type(signal) is object:
-                crawler.signals.disconnect_all(signal)
-        _clean_up_after(reactor, before)
-    log = buffer.getvalue()
+    crawl = InProcessCrawl(RecordingSpider, crawl_settings(spec))
+    record_reason(crawl.crawler, out)
+    failure = crawl.run(timeout, env, spec=spec, out=out)
+    record_stats(crawl.crawler, out)
+    log = crawl.log
     (tmp_path / "crawl.log").write_text(log)
     (tmp_path / "out.json").write_text(json.dumps(out))
-    if hung:
-        raise AssertionError(f"crawl did not finish within {timeout} s:\n{log[-6000:]}")
-    failure = outcome[0] if outcome else None
     if failure is not None:
         if expect_failure:
             return failure.value

@@ -274,7 +274,7 @@ def crawl_settings(spec: dict[str, Any]) -> dict[str, Any]:
         "ADDONS": {"scrapy_captcha.Addon": 500},
         "ROBOTSTXT_OBEY": False,
         "TELNETCONSOLE_ENABLED": False,
-        "LOG_LEVEL": "DEBUG",
+        "LOG_LEVEL": "INFO",
         "CAPTCHA_POLL_INTERVAL": 0.1,
         # (run_crawl gives each test's crawl a file store of its own; elsewhere memory)
         "CAPTCHA_CACHE_URL": "memory://",

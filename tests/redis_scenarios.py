@@ -291,6 +291,27 @@ SCENARIOS: dict[str, Callable[[], Awaitable[dict[str, Any]]]] = {
 }
 
 
+async def every() -> dict[str, Any]:
+    """Every scenario in turn, in this one process (one interpreter start for all): what
+    each returned (with the log lines it alone produced), or the error it raised."""
+    import traceback
+
+    out: dict[str, Any] = {}
+    for name, scenario in list(SCENARIOS.items()):
+        if scenario is every:
+            continue
+        LOG.clear()
+        try:
+            # (a snapshot: a result may hold the LOG list the next scenario clears)
+            out[name] = json.loads(json.dumps(await scenario(), default=str))
+        except Exception:
+            out[name] = {"failed": traceback.format_exc()[-3000:]}
+    return out
+
+
+SCENARIOS["every"] = every
+
+
 def main(reactor_name: str, name: str, scenarios: dict[str, Any] | None = None) -> None:
     """Run scenario ``name`` (of ``scenarios``, default this module's) on that reactor."""
     scenarios = SCENARIOS if scenarios is None else scenarios

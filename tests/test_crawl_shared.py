@@ -11,8 +11,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from conftest import REACTORS, CrawlResult, assert_clean_log
 from processes import CrawlProcess, wait_until
 from scrapy_captcha.testing import EmulatorStack, RedisServer
@@ -32,15 +30,20 @@ def keys(redis: RedisServer, kind: str) -> list[str]:
 
 
 def settings(stack: EmulatorStack, redis: RedisServer, **extra: Any) -> dict[str, Any]:
-    return {**stack.scrapy_settings(), "CAPTCHA_CACHE_URL": redis.url, **extra}
+    # (DEBUG: the tests wait for lines such as "Another process is solving")
+    return {
+        **stack.scrapy_settings(),
+        "CAPTCHA_CACHE_URL": redis.url,
+        "LOG_LEVEL": "DEBUG",
+        **extra,
+    }
 
 
-@pytest.mark.parametrize("reactor", REACTORS)
 def test_processes_share_one_solve(
-    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
 ) -> None:
-    """Three processes meet the same challenge while the first solve is held: one solver
-    task in all, the other two wait for it through Redis."""
+    """Three processes, on both reactors, meet the same challenge while the first solve is
+    held: one solver task in all, the other two wait for it through Redis."""
     with EmulatorStack(solve_latency=1.0) as stack:
         stack.site.add_host("shop.example")
         stack.solver.hold()
@@ -48,7 +51,7 @@ def test_processes_share_one_solve(
             procs.append(
                 CrawlProcess(
                     tmp_path / f"p{i}",
-                    reactor=reactor,
+                    reactor=REACTORS[i % 2],
                     requests=pages(4, f"p{i}-", stack.proxy_a.url),
                     settings=settings(stack, redis, USER_AGENT=f"proc-{i}"),
                 )
@@ -72,20 +75,19 @@ def test_processes_share_one_solve(
         assert len(keys(redis, "clearance")) == 1
 
 
-@pytest.mark.parametrize("reactor", REACTORS)
 def test_dead_solver_process_lease_expires_and_another_takes_over(
-    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path, reactor: str
+    redis: RedisServer, procs: list[CrawlProcess], tmp_path: Path
 ) -> None:
-    """Process 1 takes the lease and is SIGKILLed mid-solve; process 2 waits no longer
-    than the lease's TTL, takes it over and finishes the solve by polling the task
-    process 1 had created: one task in all."""
+    """Process 1 (asyncio reactor) takes the lease and is SIGKILLed mid-solve; process 2
+    (plain Twisted reactor) waits no longer than the lease's TTL, takes it over and
+    finishes the solve by polling the task process 1 had created: one task in all."""
     with EmulatorStack(solve_latency=0.3) as stack:
         stack.site.add_host("shop.example")
         conf = settings(stack, redis, CAPTCHA_LEASE_TTL=2)
         stack.solver.hold()
         first = CrawlProcess(
             tmp_path / "p1",
-            reactor=reactor,
+            reactor="asyncio",
             requests=pages(3, "a", stack.proxy_a.url),
             settings=conf,
         )
@@ -95,7 +97,7 @@ def test_dead_solver_process_lease_expires_and_another_takes_over(
         # logged before it tries the lease), however long its start-up takes.
         second = CrawlProcess(
             tmp_path / "p2",
-            reactor=reactor,
+            reactor="twisted",
             requests=pages(3, "b", stack.proxy_a.url),
             settings=conf,
         )

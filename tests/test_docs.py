@@ -4,8 +4,8 @@
   ``scrapy_captcha._stats.STATS`` (the stats reference), and every listed stat is set.
 - Examples: every file under ``docs/examples`` is shown in a page (``literalinclude``) and
   run here: settings files through the add-on's start-up checks, spiders as real crawls
-  against ``scrapy_captcha.testing.EmulatorStack`` (in a subprocess each: the process is
-  the user's), the offline-testing example through pytest.
+  against ``scrapy_captcha.testing.EmulatorStack``, the offline-testing example through
+  pytest.
 - README: at most 12 KB, its two commands, its ``settings.py`` the tested example, its
   links present.
 - Every ``CAPTCHA_*`` name and every ``scrapy_captcha...`` dotted name in README and docs
@@ -16,13 +16,12 @@
 The settings, services and signals references are generated from the code by
 ``docs/_ext/captcha_docs.py`` and autodoc; ``sphinx-build -W -n`` runs in ``.ci/run``.
 
-Run as a script (``python tests/test_docs.py SPEC OUT``), this module is the example
-crawl runner the tests start in a subprocess.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import json
 import os
@@ -207,8 +206,10 @@ def _receiver_is_context(module: _Module, call: ast.Call) -> bool:
     return last == "ctx"
 
 
+@functools.lru_cache(maxsize=1)
 def stats_set_by_the_code() -> list[StatSite]:
-    """Every stat the package sets, as written at the call (without ``captcha/``)."""
+    """Every stat the package sets, as written at the call (without ``captcha/``); read
+    once per session (three tests ask)."""
     modules = _modules()
     sites: list[StatSite] = []
     for module in modules:
@@ -394,77 +395,56 @@ def run_example(
     settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Crawl with the example spider ``module.spider`` against an EmulatorStack serving
-    ``hosts`` (reached through its proxy), in a process of its own."""
-    spec = {
-        "module": module,
-        "spider": spider,
-        "hosts": hosts,
-        "args": args,
-        "settings": settings or {},
-    }
-    spec_path, out_path = tmp_path / "spec.json", tmp_path / "out.json"
-    spec_path.write_text(json.dumps(spec))
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    proc = subprocess.run(
-        [sys.executable, __file__, str(spec_path), str(out_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env=env,
-    )
-    log = proc.stdout + proc.stderr
-    assert proc.returncode == 0 and out_path.exists(), log[-4000:]
-    assert "Traceback" not in log, log[-4000:]
-    result: dict[str, Any] = json.loads(out_path.read_text())
-    result["log"] = log
-    return result
-
-
-def _crawl_spec(spec_path: str, out_path: str) -> None:
-    """The subprocess side of :func:`run_example`."""
+    ``hosts`` (reached through its proxy): a real crawl, in this process (as the other
+    crawl tests run), with the settings a user's project would have."""
     from scrapy import signals
-    from scrapy.crawler import CrawlerProcess
 
-    from scrapy_captcha.testing import EmulatorStack, offline_public_suffixes
+    from conftest import InProcessCrawl
+    from scrapy_captcha.testing import EmulatorStack
 
-    spec = json.loads(Path(spec_path).read_text())
-    sys.path.insert(0, str(EXAMPLES))
-    spider_cls = getattr(importlib.import_module(spec["module"]), spec["spider"])
-    offline_public_suffixes()
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    spider_cls = getattr(importlib.import_module(module), spider)
     items: list[dict[str, Any]] = []
     with EmulatorStack(solve_latency=0.1) as stack:
-        for host, mode in spec["hosts"].items():
+        for host, mode in hosts.items():
             stack.site.add_host(host, mode)
-        process = CrawlerProcess(
+        crawl = InProcessCrawl(
+            spider_cls,
             {
                 "ADDONS": {"scrapy_captcha.Addon": 500},
                 **stack.scrapy_settings("capsolver"),
-                "CAPTCHA_DOMAIN_PROXIES": {h: stack.proxy_a.url for h in spec["hosts"]},
+                "CAPTCHA_DOMAIN_PROXIES": {h: stack.proxy_a.url for h in hosts},
                 "CAPTCHA_CACHE_URL": "memory://",
                 "CAPTCHA_POLL_INTERVAL": 0.1,
                 "ROBOTSTXT_OBEY": False,
                 "TELNETCONSOLE_ENABLED": False,
                 "LOG_LEVEL": "INFO",
-                **spec["settings"],
-            }
+                **(settings or {}),
+            },
         )
-        crawler = process.create_crawler(spider_cls)
-
-        def collect(item: dict[str, Any], **kwargs: Any) -> None:
-            items.append(dict(item))
-
-        crawler.signals.connect(collect, signal=signals.item_scraped)
-        process.crawl(crawler, **spec["args"])
-        process.start()
-        stats = crawler.stats.get_stats() if crawler.stats is not None else {}
-        out = {
-            "items": items,
-            "stats": {k: v for k, v in stats.items() if k.startswith("captcha/")},
-            "reason": stats.get("finish_reason"),
-            "tasks": [t.type for t in stack.solver.tasks],
-        }
-    Path(out_path).write_text(json.dumps(out, default=str))
+        crawl.crawler.signals.connect(
+            lambda item, **kwargs: items.append(dict(item)),
+            signal=signals.item_scraped,
+            weak=False,
+        )
+        failure = crawl.run(120, **args)
+        assert failure is None, f"{failure!r}\n{crawl.log[-4000:]}"
+        stats = crawl.crawler.stats.get_stats() if crawl.crawler.stats is not None else {}
+        result: dict[str, Any] = json.loads(
+            json.dumps(
+                {
+                    "items": items,
+                    "stats": {k: v for k, v in stats.items() if k.startswith("captcha/")},
+                    "reason": stats.get("finish_reason"),
+                    "tasks": [t.type for t in stack.solver.tasks],
+                },
+                default=str,
+            )
+        )
+    assert "Traceback" not in crawl.log, crawl.log[-4000:]
+    result["log"] = crawl.log
+    return result
 
 
 def test_the_first_crawl_script(tmp_path: Path) -> None:
@@ -768,7 +748,3 @@ def test_version_and_changelog_agree() -> None:
         assert all(version > v for v in versions), version
     else:
         assert versions and version == versions[0]
-
-
-if __name__ == "__main__":
-    _crawl_spec(sys.argv[1], sys.argv[2])

@@ -54,7 +54,6 @@ def test_scrapy_settings_shows_the_add_on_defaults(project: Path) -> None:
     assert run(project, "settings", "--getint", "CAPTCHA_MAX_ATTEMPTS").stdout.strip() == "3"
     got = run(project, "settings", "--get", "CAPTCHA_MAX_ATTEMPTS", "-s", "CAPTCHA_MAX_ATTEMPTS=7")
     assert got.stdout.strip() == "7"
-    assert run(project, "settings", "--get", "BOT_NAME").stdout.strip() == "first"
 
 
 def test_a_typo_in_the_chain_stops_scrapy_crawl_with_exit_code_1(project: Path) -> None:

@@ -22,6 +22,7 @@ def spec(stack: EmulatorStack, jobdir: Path, n: int = N) -> dict[str, Any]:
         "settings": {
             **stack.scrapy_settings(),
             "JOBDIR": str(jobdir),
+            "LOG_LEVEL": "DEBUG",  # (the tests wait for its "Parked" / "Crawled" lines)
             "CAPTCHA_SOLVE_TIMEOUT": 60,
             "CONCURRENT_REQUESTS": 4,
         },

@@ -21,7 +21,8 @@ import pytest
 from conftest import HERE, MATRIX_MARKER, REACTORS, session_reactor
 
 SUB_SESSION_TIMEOUT = 420
-SHARDS = 2
+#: one sub-session: a second would start (and collect the suite) once more for a few tests
+SHARDS = 1
 
 
 def matrix_ids(items: list[pytest.Item], reactor: str) -> list[str]:

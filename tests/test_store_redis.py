@@ -33,55 +33,41 @@ def run_scenario(name: str, reactor: str, script: str = "redis_scenarios.py") ->
 
 
 @pytest.mark.parametrize("reactor", REACTORS)
-def test_get_set_ttl_and_compare_and_delete(reactor: str) -> None:
-    out = run_scenario("basics", reactor)
+def test_store_scenarios(reactor: str) -> None:
+    """Every scenario of ``redis_scenarios.py`` on one reactor, in one process."""
+    results = run_scenario("every", reactor)
+    failed = {name: r["failed"] for name, r in results.items() if "failed" in r}
+    assert not failed, failed
+
+    out = results["basics"]  # get, set, TTL, compare-and-delete
     assert 55_000 < out["pttl"] <= 60_000  # the Redis TTL ends with the clearance
     assert out["raw"] == out["c1"]  # stored as Clearance.to_dict() JSON
 
-
-@pytest.mark.parametrize("reactor", REACTORS)
-def test_leases_exclusive_renewed_released_and_expiring(reactor: str) -> None:
-    out = run_scenario("leases", reactor)
+    out = results["leases"]  # exclusive, renewed, released, expiring
     assert out["renewed"] is True
     assert 0.3 < out["waited"] < 5  # a dead holder's lease ran out; nobody waited longer
 
-
-@pytest.mark.parametrize("reactor", REACTORS)
-def test_wait_for_wakes_every_waiter_when_set(reactor: str) -> None:
-    out = run_scenario("wait_for_wakes", reactor)
+    out = results["wait_for_wakes"]  # every waiter woken when a clearance is set
     assert out["idle"] < 2 and out["woke"] < 5 and 0.4 < out["timed"] < 5
 
-
-def test_prefix_isolates_projects() -> None:
-    out = run_scenario("prefixes", "asyncio")
+    out = results["prefixes"]  # a prefix isolates projects
     assert out["keys"] == ["proj1:clearance:r", "proj1:lease:r", "proj2:lease:r"]
 
-
-@pytest.mark.parametrize("reactor", REACTORS)
-def test_password_never_shown(reactor: str) -> None:
-    out = run_scenario("password", reactor)
+    out = results["password"]  # never shown
     assert any("***@" in text for text in out["texts"])
     assert out["fallback"] == {"captcha/store/fallback": 1}
     assert len(out["log"]) == 1 and out["log"][0].startswith("WARNING")
 
-
-@pytest.mark.parametrize("reactor", REACTORS)
-def test_down_at_start_falls_back_then_recovers_and_syncs(reactor: str) -> None:
-    out = run_scenario("down_then_recovered", reactor)
+    out = results["down_then_recovered"]  # down at start: falls back, recovers, syncs
     assert out["first"] < 5
     assert out["stored_id"] == out["id"]  # learned during the outage, written when back
     assert out["stats"] == {"captcha/store/fallback": 1, "captcha/store/recovered": 1}
 
-
-def test_killed_mid_use_serves_from_memory_and_logs_once() -> None:
-    out = run_scenario("killed_mid_use", "twisted")
+    out = results["killed_mid_use"]  # serves from memory, logs once each way
     assert out["stats"] == {"captcha/store/fallback": 1, "captcha/store/recovered": 1}
     assert [line.split()[0] for line in out["log"]] == ["WARNING", "INFO"]
 
-
-@pytest.mark.parametrize("reactor", REACTORS)
-def test_black_holed_redis_never_hangs(reactor: str) -> None:
-    out = run_scenario("black_hole", reactor)
+    out = results["black_hole"]  # a black-holed Redis never hangs
     assert out["first"] < 5  # one call waits for the timeout...
     assert out["later"] < 2  # ...then every call falls back at once
     assert out["stats"] == {"captcha/store/fallback": 1}
