@@ -51,6 +51,8 @@ def test_a_dead_account_closes_the_crawl_with_a_reason(
     assert result.reason == "captcha_solver_unavailable"
     assert stack.solver.tasks == []
     assert not result.pages  # (closed at start by the balance read: nothing left pending)
+    if check_balance:  # (an empty account is found by its balance: 0.0, no error)
+        assert stack.solver.create_task_calls("1captcha") == 0
     assert {u["reason"] for u in result.unsolved} <= {reason}
     assert result.log.count("disabled for the rest of the crawl") == 1
     assert result.log.count(f"No usable solver account is left (1captcha: {reason})") == 1

@@ -290,6 +290,13 @@ class Accounts:
             self.ctx.log.info(
                 "%s balance: %s %s (%.4f USD)", name, f"{raw:g}", provider.balance_unit, balance
             )
+        if balance <= 0:
+            # (the service would refuse every task with ERROR_ZERO_BALANCE: say so now,
+            # before a challenge waits on it)
+            if name not in self.disabled:
+                self.ctx.inc("failed/zero_balance")
+            self.disable(provider, "zero_balance", f"balance {balance:.4f} USD")
+            return
         if balance < self.settings.balance_warn:
             if name not in self._low:
                 self._low.add(name)
