@@ -88,9 +88,27 @@ def test_aws_waf_captcha_through_each_service(stack: EmulatorStack, crawl, servi
     )
     assert_through(result, "shop.example", 3, "aws_waf")
     (task,) = stack.solver.tasks
-    assert task.type == "AmazonTaskProxyless"
+    # (CapMonster: AmazonTask, the proxy optional; anti-captcha: AmazonTaskProxyless)
+    assert task.type == {"capmonster": "AmazonTask"}.get(service, "AmazonTaskProxyless")
+    assert not any(k.startswith("proxy") for k in task.task)
     assert task.task["websiteKey"].startswith("AQIDAH")
     assert task.task["captchaScript"].endswith("/captcha.js")
+
+
+def test_aws_waf_proxy_bound_through_capmonster(stack: EmulatorStack, crawl) -> None:
+    """CAPTCHA_TOKEN_PROXY: CapMonster's AmazonTask (the same type) with the request's
+    proxy in split fields (read and checked by the emulator, as for the proxyless one)."""
+    stack.site.add_host("shop.example", "aws_waf_captcha")
+    proxy = stack.proxy_b.url_with("alice", "s3cret")
+    result = crawl(
+        requests=pages("shop.example", 2, proxy),
+        settings=settings(stack, "capmonster", CAPTCHA_TOKEN_PROXY=True),
+    )
+    assert_through(result, "shop.example", 2, "aws_waf")
+    (task,) = stack.solver.tasks
+    assert task.type == "AmazonTask"
+    assert (task.task["proxyAddress"], task.task["proxyLogin"]) == ("127.0.0.1", "alice")
+    assert_clean_log(result, "test-key", "s3cret")
 
 
 def test_a_service_that_requires_more_than_the_page_gives_is_skipped_unpaid(
@@ -240,7 +258,7 @@ WIDGET_GATES = [
     ("geetest-v4", "capsolver", "GeeTestTaskProxyLess"),
     ("geetest-v4", "2captcha", "GeeTestTaskProxyless"),
     ("geetest-v4", "anti-captcha", "GeeTestTaskProxyless"),
-    ("geetest-v4", "capmonster", "GeeTestTaskProxyless"),
+    ("geetest-v4", "capmonster", "GeeTestTask"),
     ("mtcaptcha", "capsolver", "MtCaptchaTaskProxyLess"),
     ("mtcaptcha", "capmonster", "MTCaptchaTask"),
     ("mtcaptcha", "2captcha", "MtCaptchaTaskProxyless"),

@@ -27,7 +27,8 @@ from scrapy_captcha.services._profiles_base import (
 
 
 class CapMonster(Provider):
-    """CapMonster Cloud (api.capmonster.cloud), as ``capmonstercloudclient`` sends it."""
+    """CapMonster Cloud (api.capmonster.cloud), as its documents, its official client
+    (``capmonstercloudclient``) and ``capmonster_python`` send it."""
 
     name = "capmonster"
     base_url = "https://api.capmonster.cloud"
@@ -42,16 +43,21 @@ class CapMonster(Provider):
         "image": "ImageToTextTask",
         # docs.capmonster.cloud/docs/captchas/amazon-task: websiteKey, iv, context,
         # challengeScript and captchaScript required, cookieSolution true; answers
-        # ``solution.cookies["aws-waf-token"]`` and ``userAgent``
-        AWS_WAF: "AmazonTaskProxyless",
+        # ``solution.cookies["aws-waf-token"]`` and ``userAgent``. AmazonTask with the
+        # proxy optional (the service's own proxies by default), as its documents and
+        # capmonster_python's AmazonTask send it; AmazonTaskProxyless is the older name
+        AWS_WAF: "AmazonTask",
         # docs.capmonster.cloud/docs/captchas/datadome: CustomTask of class DataDome,
         # metadata.captchaUrl and metadata.datadomeCookie, userAgent, the proxy
-        # (capmonstercloudclient's DataDomeCustomTaskRequest); answers
+        # (capmonstercloudclient's DataDomeCustomTaskRequest, capmonster_python's
+        # DataDomeTask); answers
         # ``solution.domains[site].cookies.datadome``
         DATADOME: "CustomTask",
         # docs.capmonster.cloud/docs/captchas/geetest-task: gt (v4: captcha_id), version
-        # 4; answers the five v4 fields
-        GEETEST_V4: "GeeTestTaskProxyless",
+        # 4; answers the five v4 fields. GeeTestTask with the proxy optional, as its
+        # documents, capmonstercloudclient's GeetestRequest and capmonster_python's
+        # GeeTestV4Task send it; GeeTestTaskProxyless is the older name
+        GEETEST_V4: "GeeTestTask",
         # docs.capmonster.cloud/docs/captchas/mtcaptcha-task: websiteKey; answers ``token``
         MTCAPTCHA: "MTCaptchaTask",
     }
@@ -87,7 +93,7 @@ class CapMonster(Provider):
         "recaptcha_v2": "RecaptchaV2Task",
         "recaptcha_v2_enterprise": "RecaptchaV2EnterpriseTask",
         "hcaptcha": "HCaptchaTask",
-        AWS_WAF: "AmazonTask",  # (capmonstercloudclient's AmazonWafRequest)
+        AWS_WAF: "AmazonTask",  # (the same type, with the proxy's fields)
         GEETEST_V4: "GeeTestTask",
         MTCAPTCHA: "MTCaptchaTask",
     }

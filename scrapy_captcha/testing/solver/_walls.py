@@ -47,8 +47,9 @@ WALL_TYPES: dict[str, dict[str, _WallType]] = {
         "AntiImpervaTaskProxyless": _WallType("incapsula"),
     },
     "capmonster": {
+        # (AmazonTaskProxyless: the older name; AmazonTask takes a proxy or not)
         "AmazonTaskProxyless": _WallType("aws_waf"),
-        "AmazonTask": _WallType("aws_waf", "required"),
+        "AmazonTask": _WallType("aws_waf", "optional"),
         "CustomTask": _WallType("datadome", "required", custom="DataDome"),
     },
     "anti-captcha": {
@@ -66,8 +67,9 @@ WIDGET_TYPES: dict[str, dict[str, _WidgetType]] = {
         "MtCaptchaTask": _WidgetType("mtcaptcha", proxy="required"),
     },
     "capmonster": {
+        # (GeeTestTaskProxyless: the older name; GeeTestTask takes a proxy or not)
         "GeeTestTaskProxyless": _WidgetType("geetest_v4", turnstile_fields="gt"),
-        "GeeTestTask": _WidgetType("geetest_v4", turnstile_fields="gt", proxy="required"),
+        "GeeTestTask": _WidgetType("geetest_v4", turnstile_fields="gt", proxy="optional"),
         "MTCaptchaTask": _WidgetType("mtcaptcha", proxy="optional"),
     },
     "anti-captcha": {
@@ -119,7 +121,10 @@ def wall_job(dialect: str, spec: _WallType, task: dict[str, Any]) -> _WallJob:
     url = _text(task, "websiteURL")
     if urlsplit(url).scheme not in ("http", "https"):
         raise _SolveError("ERROR_BAD_PARAMETERS", "websiteURL must be an http(s) URL")
-    proxy = task_proxy(dialect, task) if spec.proxy == "required" else None
+    proxied = spec.proxy == "required" or (
+        spec.proxy == "optional" and ("proxyAddress" in task or "proxy" in task)
+    )
+    proxy = task_proxy(dialect, task) if proxied else None
     agent = task.get("userAgent")
     if agent is not None and not isinstance(agent, str):
         raise _SolveError("ERROR_BAD_PARAMETERS", "userAgent must be a string")
