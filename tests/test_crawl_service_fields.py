@@ -118,7 +118,10 @@ def test_every_account_of_the_chain_is_checked_at_start(stack: EmulatorStack, cr
     assert "Captcha solving with ez-captcha disabled for the rest of the crawl: bad_key" in (
         result.log
     )
-    assert "capsolver balance is low: 0.0000" in result.log
+    assert (
+        "Captcha solving with capsolver disabled for the rest of the crawl: zero_balance"
+        " (balance 0.0000 USD)" in result.log
+    )
     assert result.reason == "finished"  # (1captcha, the first account, works)
     assert_clean_log(result, "test-key", "revoked-key")
 
