@@ -80,6 +80,9 @@ class CaptchaImage:
 MAX_IMAGE_BYTES: Final = 1024 * 1024
 #: Only this many leading body bytes are ever scanned or parsed for widgets and forms.
 MAX_PARSE_BYTES: Final = 2 * 1024 * 1024
+#: Pages up to this size share their parsed tree with the spider (``response.selector``,
+#: parsed once for both); a larger page's tree is the add-on's own, freed once it is read.
+SHARED_TREE_BYTES: Final = 32 * 1024
 #: Forms, and fields per form, looked at on one page.
 MAX_FORMS: Final = 200
 MAX_FIELDS: Final = 200
@@ -125,6 +128,13 @@ class Page:
                         sniff_encoding(self.response), "replace"
                     )
                     self._selector = Selector(text=text, type="html", base_url=self.url)
+                elif len(self.response.body) > SHARED_TREE_BYTES:
+                    # (a tree of our own, gone with this Page: cached on the response, a
+                    # large page's tree would live as long as the response, for every
+                    # response in flight at once)
+                    self._selector = Selector(
+                        text=self.response.text, type="html", base_url=self.url
+                    )
                 else:
                     self._selector = self.response.selector
             except Exception:  # (lxml refuses some hostile documents outright)
