@@ -10,7 +10,7 @@ Run from the repository root:  python benchmarks/bench_hostile.py [--only table]
 2. Real crawls (issue 17 items 10-11): a crawl process fetches 1, then 64 copies of the page
    at once from a loopback server, add-on off and on; a 5 ms heartbeat on the reactor
    records the longest stall, and the process's peak RSS is read at the end.
-3. find_widgets_async (what the gate flow gets once it awaits it): the same pages read on a
+3. find_widgets_async alone (what the gate flow awaits): the same pages read on a
    running reactor, 1 and 64 at once; the longest heartbeat stall.
 Target: no page costs more than 50 ms of reactor time, whatever it holds.
 """
@@ -23,7 +23,6 @@ import gzip
 import json
 import resource
 import time
-from typing import Any
 
 from harness import (
     ASYNCIO_REACTOR,
@@ -80,7 +79,7 @@ CASES = (
     "10 MB data: image",
     *SCANNER_PAGES,
 )
-MODES = ("off", "on", "async")
+MODES = ("off", "on")
 #: what the crawl table runs, at 1 and at 64 pages at once (each at most 2 MiB)
 CRAWL_CASES = ("2 000 widget forms", "100 000-deep nesting", *SCANNER_PAGES)
 
@@ -112,28 +111,6 @@ def run_case(case: str) -> dict[str, float]:
     return on_reactor(respond)
 
 
-def _await_widgets_in_gate_flow() -> None:
-    """What the gate flow does once it awaits find_widgets_async (patched here, in the
-    benchmark's crawl process only): the widgets are read first, off the reactor thread for
-    large pages, and the flow's own call gets them."""
-    from scrapy.http import TextResponse
-
-    import scrapy_captcha.flows._gates as gates
-    from scrapy_captcha.detect._widgets import find_widgets_async
-
-    real = gates.GateFlow.on_response
-    read: dict[int, Any] = {}
-
-    async def on_response(self: Any, request: Any, response: Any) -> Any:
-        page = gates.html_page(response) if isinstance(response, TextResponse) else None
-        if page is not None:
-            read[id(response)] = await find_widgets_async(page)
-        return await real(self, request, response)
-
-    gates.find_widgets = lambda page: read.pop(id(page.response), [])  # type: ignore[assignment]
-    gates.GateFlow.on_response = on_response  # type: ignore[method-assign]
-
-
 class Heartbeat:
     """Called every 5 ms on the reactor: the longest stall between two calls (beyond 5 ms)."""
 
@@ -152,8 +129,8 @@ class Heartbeat:
 
 def crawl_child(url: str, pages: int, mode: str) -> dict[str, float]:
     """In a fresh process: crawl ``pages`` copies of the page at once; the longest reactor
-    stall (5 ms heartbeat), the peak RSS and the crawl's span. ``mode``: ``off``, ``on``
-    (the gate flow as it is), ``async`` (the gate flow awaiting find_widgets_async)."""
+    stall (5 ms heartbeat), the peak RSS and the crawl's span. ``mode``: ``off`` or ``on``
+    (the gate flow reads large pages' widgets in a thread: find_widgets_async)."""
     import scrapy
     from scrapy.crawler import CrawlerProcess
 
@@ -161,8 +138,6 @@ def crawl_child(url: str, pages: int, mode: str) -> dict[str, float]:
 
     offline_public_suffixes()
     enabled = mode != "off"
-    if mode == "async":
-        _await_widgets_in_gate_flow()
     heartbeat = Heartbeat()
     seen = {"start": 0.0, "end": 0.0, "pages": 0}
 
@@ -295,10 +270,7 @@ def main() -> None:
                     if pages == 64:
                         cells += [" / ".join(f"{r['rss_mib']:.0f}" for r in runs)]
             rows.append(tuple(cells))
-        print(
-            "2. Real crawls: longest reactor stall and peak RSS, add-on off / on (gate flow"
-            " as it is) / on (gate flow awaiting find_widgets_async)"
-        )
+        print("2. Real crawls: longest reactor stall and peak RSS, add-on off / on")
         headers = (
             "page",
             "MiB",
