@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from scrapy_captcha._compat import close_spider, spawn
+from scrapy_captcha._compat import close_spider
 from scrapy_captcha._context import Context
 from scrapy_captcha._kinds import CLOUDFLARE
 from scrapy_captcha._watch import Watch
@@ -124,8 +124,7 @@ class Root:
 
     async def _on_spider_opened(self, **kwargs: Any) -> None:
         if self.settings.check_balance:
-            for name in self.settings.providers:
-                spawn(self.accounts.check_balance(self.accounts.provider_named(name)))
+            self.accounts.read_balances_at_start()
             self.accounts.watch_balances()
         self.watch.start()
 

@@ -43,7 +43,9 @@ def test_a_dead_account_closes_the_crawl_with_a_reason(
 ) -> None:
     """Issue 16 #6: a bad key or an empty account lost every protected page and the crawl
     ended ``finished``; now one ERROR says which account and why, and the spider closes
-    with ``captcha_solver_unavailable``. No page reaches a callback as a success."""
+    with ``captcha_solver_unavailable``. No page reaches a callback as a success. The
+    balance read answers late: the first challenge waits for it and sends no task."""
+    stack.solver.balance_latency = 0.5
     result = crawl(
         requests=requests_for(stack),
         settings={**stack.scrapy_settings(api_key=key), "CAPTCHA_CHECK_BALANCE": check_balance},
@@ -51,7 +53,7 @@ def test_a_dead_account_closes_the_crawl_with_a_reason(
     assert result.reason == "captcha_solver_unavailable"
     assert stack.solver.tasks == []
     assert not result.pages  # (closed at start by the balance read: nothing left pending)
-    if check_balance:  # (an empty account is found by its balance: 0.0, no error)
+    if check_balance:  # (found by its balance read: 0.0, or the key refused)
         assert stack.solver.create_task_calls("1captcha") == 0
     assert {u["reason"] for u in result.unsolved} <= {reason}
     assert result.log.count("disabled for the rest of the crawl") == 1

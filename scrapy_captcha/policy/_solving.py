@@ -186,15 +186,13 @@ class Solving:
         while True:
             noted = None if on_created is None else functools.partial(on_created, provider.name)
             try:
+                await self.accounts.ready(provider)
                 if service_user_agent and provider.user_agent_url:
                     await self.accounts.service_user_agent(provider)
                 payload = await prepared(self.ctx, provider, build)
                 reservation.commit()
-                result = await self.accounts.client(provider).solve(
-                    payload,
-                    timeout=timeout,
-                    on_created=noted,
-                )
+                client = self.accounts.client(provider)
+                result = await client.solve(payload, timeout=timeout, on_created=noted)
             except SolverError as exc:
                 if exc.reason == "wrong_user_agent" and not agent_refreshed:
                     # The service's current User-Agent changed: read it, send once more

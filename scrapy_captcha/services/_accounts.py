@@ -15,7 +15,7 @@ from twisted.internet import defer, task
 
 from scrapy_captcha._bounded import BoundedSet
 from scrapy_captcha._compat import close_spider, spawn
-from scrapy_captcha.errors import ConfigurationError, SolverError
+from scrapy_captcha.errors import FATAL, ConfigurationError, SolverError
 from scrapy_captcha.services._client import SolverClient, poll_floor
 from scrapy_captcha.services.providers import Provider, load_provider
 
@@ -51,6 +51,8 @@ class Accounts:
         self._reporting: set[defer.Deferred[Any]] = set()
         #: service -> (its current User-Agent, monotonic time it expires)
         self._user_agents: dict[str, tuple[str, float]] = {}
+        #: accounts whose start-up balance read is under way -> solves waiting for it
+        self._first_reads: dict[str, list[defer.Deferred[None]]] = {}
 
     def provider_named(self, name: str | None) -> Provider:
         """A provider by name or import path (None: CAPTCHA_PROVIDER), loaded once.
@@ -248,6 +250,34 @@ class Accounts:
             except ConfigurationError as exc:
                 self.ctx.warn_once(f"provider|{exc}", "%s", exc)
         return providers
+
+    def read_balances_at_start(self) -> None:
+        """Read every account of the chain in the background as the spider opens; a
+        solve that needs an account meanwhile waits for its read (:meth:`ready`), so
+        a bad key or an empty account is found before a task is sent to it."""
+        for name in self.settings.providers:
+            provider = self.provider_named(name)
+            if provider.name in self._first_reads:
+                continue
+            self._first_reads[provider.name] = []
+            d = spawn(self.check_balance(provider))
+            d.addBoth(self._first_read_done, provider.name)
+
+    def _first_read_done(self, _: object, name: str) -> None:
+        for waiter in self._first_reads.pop(name, []):
+            waiter.callback(None)
+
+    async def ready(self, provider: Provider) -> None:
+        """Before a task is sent: wait for ``provider``'s start-up balance read if it is
+        still under way; a fatal SolverError if the account is unusable (nothing sent)."""
+        waiters = self._first_reads.get(provider.name)
+        if waiters is not None:
+            waiter: defer.Deferred[None] = defer.Deferred()
+            waiters.append(waiter)
+            await maybe_deferred_to_future(waiter)
+        reason = self.disabled.get(provider.name)
+        if reason is not None:
+            raise SolverError(reason, f"{provider.name} is unusable", family=FATAL)
 
     async def check_balances(self) -> None:
         """At start: every account of the chain, so a bad key or an empty account is

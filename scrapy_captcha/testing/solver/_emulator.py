@@ -193,6 +193,8 @@ class SolverEmulator(_TaskBook):
         return str(key)
 
     def _get_balance(self, h: EmulatorHandler, dialect: str, body: bytes) -> None:
+        if self.balance_latency:
+            self._stopped.wait(self.balance_latency)
         authorised = self._authorised(h, dialect, body)
         if authorised is not None:
             # (in the dialect's unit: yescaptcha answers in points)

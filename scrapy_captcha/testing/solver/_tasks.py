@@ -94,6 +94,8 @@ class _TaskBook(EmulatorServer):
         self.forbidden_domains: set[str] = set()
         #: task types the service no longer takes (answered as an unknown type)
         self.withdrawn_types: set[str] = set()
+        #: seconds getBalance takes to answer (a slow account page)
+        self.balance_latency = 0.0
 
         self._lock = threading.Lock()
         self._balances: dict[str, float] = dict(
