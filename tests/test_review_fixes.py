@@ -128,51 +128,29 @@ def stack():
 
 def test_a_failed_fill_still_leaves_through_the_domain_proxy(stack: EmulatorStack, crawl) -> None:
     stack.solver.set_fault("unsolvable")
-    result = crawl(
-        requests=[
-            {
-                "url": "http://accounts.example/account/turnstile/me",
-                "tag": "login",
-                "api": {
-                    "what": "none",
-                    "form": "//form[@id='login']",
-                    "formdata": dict(ACCOUNT),
-                    "captcha": {},
-                },
-            }
-        ],
-        settings={
-            **stack.scrapy_settings(),
-            "CAPTCHA_DOMAIN_PROXIES": {"accounts.example": stack.proxy_a.url},
-            "CAPTCHA_MAX_ATTEMPTS": 1,
+    login = {
+        "url": "http://accounts.example/account/turnstile/me",
+        "tag": "login",
+        "api": {
+            "what": "none",
+            "form": "//form[@id='login']",
+            "formdata": dict(ACCOUNT),
+            "captcha": {},
         },
-    )
+    }
+    settings = {
+        **stack.scrapy_settings(),
+        "CAPTCHA_DOMAIN_PROXIES": {"accounts.example": stack.proxy_a.url},
+        "CAPTCHA_MAX_ATTEMPTS": 1,
+    }
+    result = crawl(requests=[login], settings=settings)
     # Issue 16: a login whose token could not be solved is not sent without it (a wasted
     # login attempt): the errback gets CaptchaUnsolved; handled, it leaves as built,
     # through the domain's proxy.
     (unsolved,) = result.unsolved
     assert unsolved["tag"] == "login#0" and unsolved["status"] is None
     assert unsolved["reason"] == "unsolvable" and not result.tagged("login#0")
-    result = crawl(
-        requests=[
-            {
-                "url": "http://accounts.example/account/turnstile/me",
-                "tag": "login",
-                "api": {
-                    "what": "none",
-                    "form": "//form[@id='login']",
-                    "formdata": dict(ACCOUNT),
-                    "captcha": {},
-                },
-            }
-        ],
-        settings={
-            **stack.scrapy_settings(),
-            "CAPTCHA_DOMAIN_PROXIES": {"accounts.example": stack.proxy_a.url},
-            "CAPTCHA_MAX_ATTEMPTS": 1,
-            "CAPTCHA_HANDLE_UNSOLVED": True,
-        },
-    )
+    result = crawl(requests=[login], settings={**settings, "CAPTCHA_HANDLE_UNSOLVED": True})
     assert not result.errors and not result.unsolved, result.errors
     (page,) = result.tagged("login#0")
     assert page["proxy"] == stack.proxy_a.url

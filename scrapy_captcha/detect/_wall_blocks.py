@@ -28,20 +28,20 @@ from scrapy_captcha.detect._challenge import Challenge, ResponseView
 #: Leading body bytes a wall detector reads (as in ``_walls.py``).
 WALL_SCAN_BYTES: Final = 256 * 1024
 #: Values read from a page are at most this long (a key, a URL, an id).
-_MAX_VALUE: Final = 2048
+MAX_VALUE: Final = 2048
 #: A refusal: the statuses block and challenge pages come with.
 REFUSALS: Final = frozenset({401, 403, 405, 406, 429, 503})
 
 
-def _find(text: bytes, *markers: bytes) -> bool:
+def any_marker(text: bytes, *markers: bytes) -> bool:
     return any(marker in text for marker in markers)
 
 
-def _text(value: bytes) -> str:
-    return value[:_MAX_VALUE].decode("utf-8", "replace")
+def value_text(value: bytes) -> str:
+    return value[:MAX_VALUE].decode("utf-8", "replace")
 
 
-def _params(**values: str | None) -> dict[str, str]:
+def found_params(**values: str | None) -> dict[str, str]:
     """The parameters that were found (None and empty values left out)."""
     return {name: value for name, value in values.items() if value}
 
@@ -58,13 +58,17 @@ def perimeterx(view: ResponseView) -> Challenge | None:
     if view.status not in REFUSALS or not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    captcha = _find(text, b"px-captcha", b"press &amp; hold", b"press & hold", b"captcha.px-cdn")
+    captcha = any_marker(
+        text, b"px-captcha", b"press &amp; hold", b"press & hold", b"captcha.px-cdn"
+    )
     if not (captcha or b"_pxappid" in text):
         return None
     raw = view.raw(WALL_SCAN_BYTES)
     app = _PX_APP_ID.search(raw)
-    app_id = _text(app.group(1) or app.group(2)) if app else None
-    return Challenge(PERIMETERX, "captcha" if captcha else "block", False, _params(app_id=app_id))
+    app_id = value_text(app.group(1) or app.group(2)) if app else None
+    return Challenge(
+        PERIMETERX, "captcha" if captcha else "block", False, found_params(app_id=app_id)
+    )
 
 
 _AKAMAI_REFERENCE: Final = re.compile(rb"reference\s*#\s*([0-9a-f.]{6,80})", re.I)
@@ -85,7 +89,7 @@ def akamai(view: ResponseView) -> Challenge | None:
         return None
     ref = _AKAMAI_REFERENCE.search(plain)
     return Challenge(
-        AKAMAI, "block", False, _params(reference=_text(ref.group(1)) if ref else None)
+        AKAMAI, "block", False, found_params(reference=value_text(ref.group(1)) if ref else None)
     )
 
 
@@ -103,8 +107,8 @@ def kasada(view: ResponseView) -> Challenge | None:
     if not headed and not (b"kpsdk" in text and b"ips.js" in text):
         return None
     script = _KASADA_SCRIPT.search(raw)
-    url = urljoin(view.url, _text(script.group(1))) if script else None
-    return Challenge(KASADA, "challenge", False, _params(script_url=url))
+    url = urljoin(view.url, value_text(script.group(1))) if script else None
+    return Challenge(KASADA, "challenge", False, found_params(script_url=url))
 
 
 def ddos_guard(view: ResponseView) -> Challenge | None:
@@ -114,7 +118,7 @@ def ddos_guard(view: ResponseView) -> Challenge | None:
     if view.status not in REFUSALS or not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    challenge = _find(text, b"check.ddos-guard.net", b"/.well-known/ddos-guard/")
+    challenge = any_marker(text, b"check.ddos-guard.net", b"/.well-known/ddos-guard/")
     if not challenge and not (b"ddos-guard" in view.header(b"Server") and b"ddos-guard" in text):
         return None
     return Challenge(DDOS_GUARD, "challenge" if challenge else "block", False)
@@ -135,7 +139,7 @@ def sucuri(view: ResponseView) -> Challenge | None:
     if (
         refused
         and b"sucuri website firewall" in text
-        and _find(text, b"access denied", b"blocked")
+        and any_marker(text, b"access denied", b"blocked")
     ):
         return Challenge(SUCURI, "block", False)
     if headed and b"sucuri_cloudproxy_js" in text:
@@ -151,7 +155,9 @@ def radware(view: ResponseView) -> Challenge | None:
     if not (on_radware or view.status in REFUSALS) or not view.is_scannable():
         return None
     text = view.scan(WALL_SCAN_BYTES)
-    if not (on_radware or _find(text, b"radware bot manager", b"perfdrive.com", b"shieldsquare")):
+    if not (
+        on_radware or any_marker(text, b"radware bot manager", b"perfdrive.com", b"shieldsquare")
+    ):
         return None
     if on_radware or b"captcha" in text:
         return Challenge(RADWARE, "captcha", False)
@@ -190,7 +196,10 @@ def cloudfront(view: ResponseView) -> Challenge | None:
     ref = _CLOUDFRONT_ID.search(view.raw(WALL_SCAN_BYTES)) if text else None
     variant = "block" if view.status == 403 else "error"
     return Challenge(
-        CLOUDFRONT, variant, False, _params(request_id=_text(ref.group(1)) if ref else None)
+        CLOUDFRONT,
+        variant,
+        False,
+        found_params(request_id=value_text(ref.group(1)) if ref else None),
     )
 
 
@@ -202,7 +211,7 @@ def azure_waf(view: ResponseView) -> Challenge | None:
     text = view.scan(WALL_SCAN_BYTES)
     ref = view.header_values(b"x-azure-ref")
     if ref and b"the request is blocked" in text:
-        return Challenge(AZURE_WAF, "block", False, _params(reference=_text(ref[0])))
+        return Challenge(AZURE_WAF, "block", False, found_params(reference=value_text(ref[0])))
     if b"microsoft-azure-application-gateway" in text:
         return Challenge(AZURE_WAF, "block", False)
     return None

@@ -34,40 +34,26 @@ from scrapy_captcha._kinds import (
 )
 from scrapy_captcha.detect._challenge import Challenge, ResponseView
 from scrapy_captcha.detect._wall_blocks import (
+    MAX_VALUE,
     REFUSALS,
     WALL_SCAN_BYTES,
     akamai,
     azure_waf,
     cloudfront,
     ddos_guard,
+    found_params,
     kasada,
     perimeterx,
     qrator,
     radware,
     sucuri,
+    value_text,
 )
 
 __all__ = ["WALL_DETECTORS", "WALL_SCAN_BYTES", "is_wall_candidate", "may_be_wall"]
 
 #: Bytes of a ``var dd = {...}`` / ``gokuProps = {...}`` object read for its values.
 _OBJECT_BYTES: Final = 4096
-#: Values read from a page are at most this long (a key, a URL, an id).
-_MAX_VALUE: Final = 2048
-
-
-def _find(text: bytes, *markers: bytes) -> bool:
-    return any(marker in text for marker in markers)
-
-
-def _text(value: bytes) -> str:
-    return value[:_MAX_VALUE].decode("utf-8", "replace")
-
-
-def _params(**values: str | None) -> dict[str, str]:
-    """The parameters that were found (None and empty values left out)."""
-    return {name: value for name, value in values.items() if value}
-
-
 # --- AWS WAF ------------------------------------------------------------------------------
 # Task fields: anti-captcha AmazonTask(Proxyless) (https://anti-captcha.com/apidoc/
 # task-types/AmazonTaskProxyless): websiteKey = gokuProps.key, iv, context, optional
@@ -99,9 +85,9 @@ def _aws_waf(view: ResponseView) -> Challenge | None:
         at = raw.find(b"gokuProps")
         if at >= 0:
             for m in _GOKU_VALUE.finditer(raw, at, at + _OBJECT_BYTES):
-                params.setdefault(m.group(1).decode(), _text(m.group(2)))
+                params.setdefault(m.group(1).decode(), value_text(m.group(2)))
         for m in _AWS_SCRIPT.finditer(raw):
-            params.setdefault(f"{m.group(1).decode()}_script", _text(m.group()))
+            params.setdefault(f"{m.group(1).decode()}_script", value_text(m.group()))
             if len(params) >= 6:
                 break
     return Challenge(AWS_WAF, action.decode(), True, params)
@@ -150,7 +136,7 @@ def _amazon(view: ResponseView) -> Challenge | None:
             answer = name
     if answer is None:
         return None
-    params = _params(
+    params = found_params(
         image_url=image,
         action=urljoin(view.url, form.attrib.get("action") or ""),
         method=(form.attrib.get("method") or "GET").upper(),
@@ -196,14 +182,14 @@ def _datadome(view: ResponseView) -> Challenge | None:
     dd: dict[str, str] = {}
     for pair in _DD_PAIR.finditer(raw, m.end(), m.end() + _OBJECT_BYTES):
         value = pair.group(2) if pair.group(2) is not None else pair.group(3)
-        dd.setdefault(pair.group(1).decode(), _text(value or b""))
+        dd.setdefault(pair.group(1).decode(), value_text(value or b""))
     host = dd.get("host", "")
     if not _DD_HOST.match(host) or not dd.get("cid"):
         return None
     cookie = dd.get("cookie") or view.cookie(b"datadome") or ""
     t, rt = dd.get("t", ""), dd.get("rt", "")
     if t == "bv":
-        return Challenge(DATADOME, "banned", False, _params(host=host, cid=dd["cid"], t=t))
+        return Challenge(DATADOME, "banned", False, found_params(host=host, cid=dd["cid"], t=t))
     variant = "interstitial" if rt == "i" or t == "it" else "captcha"
     query = [
         ("initialCid", dd["cid"]),
@@ -218,7 +204,7 @@ def _datadome(view: ResponseView) -> Challenge | None:
     ]
     path = "interstitial" if variant == "interstitial" else "captcha"
     url = f"https://{host}/{path}/?" + "&".join(f"{k}={quote(v, safe='')}" for k, v in query)
-    params = _params(
+    params = found_params(
         captcha_url=url,
         cid=dd["cid"],
         hash=dd.get("hsh"),
@@ -239,15 +225,15 @@ def _datadome_json(view: ResponseView) -> Challenge | None:
     except ValueError:
         return None
     url = reply.get("url") if isinstance(reply, dict) else None
-    if not isinstance(url, str) or len(url) > _MAX_VALUE:
+    if not isinstance(url, str) or len(url) > MAX_VALUE:
         return None
     parts = urlsplit(url)
     if parts.scheme != "https" or not _DD_HOST.match(parts.hostname or ""):
         return None
     if "t=bv" in parts.query:
-        return Challenge(DATADOME, "banned", False, _params(host=parts.hostname))
+        return Challenge(DATADOME, "banned", False, found_params(host=parts.hostname))
     variant = "interstitial" if parts.path.startswith("/interstitial") else "captcha"
-    return Challenge(DATADOME, variant, True, _params(captcha_url=url, host=parts.hostname))
+    return Challenge(DATADOME, variant, True, found_params(captcha_url=url, host=parts.hostname))
 
 
 # --- Imperva / Incapsula ------------------------------------------------------------------
@@ -290,15 +276,15 @@ def _incapsula(view: ResponseView) -> Challenge | None:
             INCAPSULA,
             "block",
             False,
-            _params(incident_id=_text(incident.group(1)) if incident else None),
+            found_params(incident_id=value_text(incident.group(1)) if incident else None),
         )
     if not small or b"noindex" not in text:
         return None  # (every page of an Incapsula site loads the script)
     script = _INCAP_SCRIPT.search(raw)
     if script is None:
         return None
-    url = urljoin(view.url, html.unescape(_text(script.group(1))))
-    return Challenge(INCAPSULA, "challenge", True, _params(script_url=url))
+    url = urljoin(view.url, html.unescape(value_text(script.group(1))))
+    return Challenge(INCAPSULA, "challenge", True, found_params(script_url=url))
 
 
 #: Asked in this order after Cloudflare (the order of ``WALLS``); the first finding wins.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from scrapy_captcha._kinds import (
     FRIENDLY_CAPTCHA,
@@ -92,6 +92,22 @@ class Found:
             self._keys.add(widget.sitekey)
             self.widgets.append(widget)
 
+    def widget(
+        self, kind: str, key: str, field: str, form: FormRef | None, **details: Any
+    ) -> None:
+        """Add a widget of this page: its URL and title are the page's."""
+        self.add(
+            Widget(
+                kind=kind,
+                sitekey=key,
+                page_url=self.page.url,
+                response_field=field,
+                form=form,
+                page_title=self.title,
+                **details,
+            )
+        )
+
     def turnstile(
         self,
         key: str,
@@ -101,55 +117,17 @@ class Found:
         action: str | None,
         cdata: str | None,
     ) -> None:
-        self.add(
-            Widget(
-                kind=TURNSTILE,
-                sitekey=key,
-                page_url=self.page.url,
-                response_field=field or "cf-turnstile-response",
-                action=action,
-                cdata=cdata,
-                form=form,
-                page_title=self.title,
-            )
-        )
+        field = field or "cf-turnstile-response"
+        self.widget(TURNSTILE, key, field, form, action=action, cdata=cdata)
 
     def hcaptcha(self, key: str, form: FormRef | None, *, invisible: bool = False) -> None:
-        self.add(
-            Widget(
-                kind=HCAPTCHA,
-                sitekey=key,
-                page_url=self.page.url,
-                response_field="h-captcha-response",
-                invisible=invisible,
-                form=form,
-                page_title=self.title,
-            )
-        )
+        self.widget(HCAPTCHA, key, "h-captcha-response", form, invisible=invisible)
 
     def mtcaptcha(self, key: str, form: FormRef | None) -> None:
-        self.add(
-            Widget(
-                kind=MTCAPTCHA,
-                sitekey=key,
-                page_url=self.page.url,
-                response_field="mtcaptcha-verifiedtoken",
-                form=form,
-                page_title=self.title,
-            )
-        )
+        self.widget(MTCAPTCHA, key, "mtcaptcha-verifiedtoken", form)
 
     def friendly(self, key: str, form: FormRef | None, *, field: str | None) -> None:
-        self.add(
-            Widget(
-                kind=FRIENDLY_CAPTCHA,
-                sitekey=key,
-                page_url=self.page.url,
-                response_field=field or "frc-captcha-solution",
-                form=form,
-                page_title=self.title,
-            )
-        )
+        self.widget(FRIENDLY_CAPTCHA, key, field or "frc-captcha-solution", form)
 
     def recaptcha(
         self,
@@ -180,19 +158,15 @@ class Found:
             kind = RECAPTCHA_V3
         else:
             kind = RECAPTCHA_V2_INVISIBLE if invisible else RECAPTCHA_V2
-        self.add(
-            Widget(
-                kind=kind,
-                sitekey=key,
-                page_url=self.page.url,
-                response_field="g-recaptcha-response",
-                action=action,
-                version=version,
-                invisible=invisible or version == "v3",
-                enterprise=enterprise,
-                form=form,
-                page_title=self.title,
-                s=s,
-                api_domain=facts.api_domain,
-            )
+        self.widget(
+            kind,
+            key,
+            "g-recaptcha-response",
+            form,
+            action=action,
+            version=version,
+            invisible=invisible or version == "v3",
+            enterprise=enterprise,
+            s=s,
+            api_domain=facts.api_domain,
         )

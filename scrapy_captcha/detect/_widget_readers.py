@@ -21,7 +21,7 @@ from scrapy_captcha.detect._scripts import (
     option_expression,
     render_calls,
 )
-from scrapy_captcha.detect._widget import Found, Widget, v3_action
+from scrapy_captcha.detect._widget import Found, v3_action
 from scrapy_captcha.detect._widget_facts import (
     MAX_ELEMENTS,
     MAX_IFRAMES,
@@ -217,17 +217,7 @@ def geetest_widgets(page: Page, facts: Facts, found: Found) -> None:
             ids.append((captcha_id, None, None))
     for captcha_id, product, form in ids:
         if not found.has_key(captcha_id):
-            found.add(
-                Widget(
-                    kind=GEETEST_V4,
-                    sitekey=captcha_id,
-                    page_url=page.url,
-                    response_field="",
-                    invisible=product == "bind",
-                    form=form,
-                    page_title=facts.title,
-                )
-            )
+            found.widget(GEETEST_V4, captcha_id, "", form, invisible=product == "bind")
 
 
 def v3_widgets(page: Page, facts: Facts, found: Found) -> None:
@@ -250,18 +240,14 @@ def v3_widgets(page: Page, facts: Facts, found: Found) -> None:
             field_el, field_name = v3_form(page)
         action = v3_action(facts, render, executes, contact_form=bool(contact_form))
         is_enterprise = "enterprise" in src.lower()
-        found.add(
-            Widget(
-                kind=RECAPTCHA_ENTERPRISE if is_enterprise else RECAPTCHA_V3,
-                sitekey=render,
-                page_url=page.url,
-                response_field=field_name,
-                action=action,
-                version="v3",
-                invisible=True,
-                enterprise=is_enterprise,
-                form=page.enclosing_form(field_el),
-                page_title=facts.title,
-                api_domain="www.recaptcha.net" if "recaptcha.net" in src.lower() else None,
-            )
+        found.widget(
+            RECAPTCHA_ENTERPRISE if is_enterprise else RECAPTCHA_V3,
+            render,
+            field_name,
+            page.enclosing_form(field_el),
+            action=action,
+            version="v3",
+            invisible=True,
+            enterprise=is_enterprise,
+            api_domain="www.recaptcha.net" if "recaptcha.net" in src.lower() else None,
         )
