@@ -94,6 +94,14 @@ def engine_closing(crawler: Crawler) -> bool:
     return slot is None or getattr(slot, "closing", None) is not None
 
 
+def installed_reactor() -> Any:
+    """The crawl's reactor, looked up at call time (importing it at module level would
+    install the default one). Typed Any: Twisted before 24 types it as a module."""
+    from twisted.internet import reactor
+
+    return reactor
+
+
 def spawn(coro: Coroutine[Any, Any, Any]) -> defer.Deferred[Any]:
     """Run a coroutine in the background; cancellation and bugs never go unhandled."""
     d = deferred_from_coro(coro)

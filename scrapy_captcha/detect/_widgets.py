@@ -18,11 +18,12 @@ widgets or not. Pages above :data:`THREAD_BYTES` can be read off the reactor thr
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from scrapy.http import Response
 from twisted.python.threadpool import ThreadPool
 
+from scrapy_captcha._compat import installed_reactor
 from scrapy_captcha.detect._markers import has_widget_markers
 from scrapy_captcha.detect._page import Page, html_page
 from scrapy_captcha.detect._widget import Found, Widget
@@ -84,12 +85,9 @@ async def find_widgets_async(response: Response | Page) -> list[Widget]:
     if len(page.response.body) <= THREAD_BYTES or not has_widget_markers(page):
         return find_widgets(page)
     from scrapy.utils.defer import maybe_deferred_to_future
-    from twisted.internet import reactor as installed
-    from twisted.internet.interfaces import IReactorFromThreads
     from twisted.internet.threads import deferToThreadPool
 
-    # Twisted before 24 types the installed reactor as a module: say what it provides
-    reactor = cast(IReactorFromThreads, installed)
+    reactor = installed_reactor()
     return await maybe_deferred_to_future(
         deferToThreadPool(reactor, _parser_pool(reactor), find_widgets, page)
     )

@@ -41,6 +41,7 @@ from twisted.internet import defer
 from twisted.internet.interfaces import IResolutionReceiver
 from zope.interface import implementer
 
+from scrapy_captcha._compat import installed_reactor
 from scrapy_captcha.detect._amazon import wall_target_allowed
 from scrapy_captcha.detect._page import submission_url
 
@@ -202,10 +203,7 @@ async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT) -> lis
     """The addresses ``host`` resolves to, through the reactor's name resolver: the one
     Scrapy's downloader connects with (Scrapy's caching resolver when installed, so the
     answer judged is the answer connected to). Never blocks the reactor."""
-    from twisted.internet import reactor as installed
-
-    # Twisted before 24 types the installed reactor as a module, later ones as a reactor
-    reactor: Any = installed
+    reactor = installed_reactor()
     receiver = _Addresses()
     reactor.nameResolver.resolveHostName(receiver, host, port)
     receiver.done.addTimeout(timeout, reactor)

@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import defer
 
-from scrapy_captcha._compat import spawn
+from scrapy_captcha._compat import installed_reactor, spawn
 from scrapy_captcha.errors import ConfigurationError
 
 logger = logging.getLogger("scrapy_captcha")
@@ -36,13 +36,6 @@ RETRY_FIRST = 0.5
 
 async def _nothing() -> None:
     return None
-
-
-def installed_reactor() -> Any:
-    """The crawl's reactor, looked up at call time (never installs one at import)."""
-    from twisted.internet import reactor
-
-    return reactor
 
 
 def ms(seconds: float) -> int:

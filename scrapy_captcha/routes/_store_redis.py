@@ -33,13 +33,12 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet import task
 
 from scrapy_captcha._bounded import BoundedDict, BoundedSet
-from scrapy_captcha._compat import spawn
+from scrapy_captcha._compat import installed_reactor, spawn
 from scrapy_captcha.errors import ConfigurationError
 from scrapy_captcha.routes._redis_link import (
     RedisAddress,
     RedisLink,
     RedisUnavailable,
-    installed_reactor,
     ms,
 )
 from scrapy_captcha.routes._shelf import RedisShelf

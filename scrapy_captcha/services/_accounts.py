@@ -255,8 +255,7 @@ class Accounts:
         """Read every account of the chain in the background as the spider opens; a
         solve that needs an account meanwhile waits for its read (:meth:`ready`), so
         a bad key or an empty account is found before a task is sent to it."""
-        for name in self.settings.providers:
-            provider = self.provider_named(name)
+        for provider in self.chain():
             if provider.name in self._first_reads:
                 continue
             self._first_reads[provider.name] = []
@@ -279,22 +278,11 @@ class Accounts:
         if reason is not None:
             raise SolverError(reason, f"{provider.name} is unusable", family=FATAL)
 
-    async def check_balances(self) -> None:
-        """At start: every account of the chain, so a bad key or an empty account is
-        found before the first challenge needs it (one without a key is disabled)."""
-        for provider in self.chain():
-            if self.key_for(provider):
-                await self.check_balance(provider)
-
-    async def check_balance(self, provider: Provider | None = None) -> None:
-        """Read one account's balance (every account of the chain when none is named).
-        Balances are kept in USD (``captcha/balance/<service>``, CAPTCHA_BALANCE_WARN)
-        whatever unit the service answers in; a bad key or an empty account disables
-        the account; a balance under CAPTCHA_BALANCE_WARN is logged once each time it
-        falls below."""
-        if provider is None:
-            await self.check_balances()
-            return
+    async def check_balance(self, provider: Provider) -> None:
+        """Read one account's balance. Balances are kept in USD
+        (``captcha/balance/<service>``, CAPTCHA_BALANCE_WARN) whatever unit the service
+        answers in; a bad key or an empty account disables the account; a balance under
+        CAPTCHA_BALANCE_WARN is logged once each time it falls below."""
         name = provider.name
         if name in self.disabled:
             return
@@ -346,11 +334,7 @@ class Accounts:
             return
 
         def check_all() -> None:
-            for name in self.settings.providers:
-                try:
-                    provider = self.provider_named(name)
-                except ConfigurationError:
-                    continue
+            for provider in self.chain():
                 if self.key_for(provider):
                     spawn(self.check_balance(provider))
 

@@ -25,6 +25,7 @@ from twisted.web.client import Agent, HTTPConnectionPool, ResponseFailed
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent
 
+from scrapy_captcha._compat import installed_reactor
 from scrapy_captcha.errors import RETRY, SolverError
 from scrapy_captcha.services._deadline import Timer, cancelled, sane
 from scrapy_captcha.services._redaction import (
@@ -99,9 +100,7 @@ class SolverClient:
         reactor: Any = None,
     ) -> None:
         if reactor is None:
-            from twisted.internet import reactor as installed
-
-            reactor = installed
+            reactor = installed_reactor()
         self.provider = provider
         self._key = api_key
         self.base_url = (base_url or provider.base_url).rstrip("/")

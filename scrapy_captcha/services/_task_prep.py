@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.utils.defer import maybe_deferred_to_future
 
+from scrapy_captcha._compat import installed_reactor
 from scrapy_captcha._route import route_for
 from scrapy_captcha._state import options
 from scrapy_captcha.errors import INPUT, ConfigurationError, SolverError
@@ -55,11 +56,8 @@ async def prepared(
 
 
 async def _resolve(provider: Provider, host: str) -> str:
-    from twisted.internet import reactor  # (the installed one: never install one here)
-
-    resolver: Any = reactor
     try:
-        address = await maybe_deferred_to_future(resolver.resolve(host, (2, 5)))
+        address = await maybe_deferred_to_future(installed_reactor().resolve(host, (2, 5)))
     except Exception as exc:
         raise SolverError(
             "proxy_unresolved",
